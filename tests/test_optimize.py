@@ -1,0 +1,122 @@
+"""Optimization-based transfer: schedule, losses that fall, colour, multi-style, determinism."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from painterly.errors import PainterlyError
+from painterly.methods.optimize import OptimizeConfig, optimize, plan_scales, resize_to_long_side
+from painterly.progress import Cancelled
+from painterly.ops.color import rgb_to_yiq
+
+FAST = dict(steps=6, min_size=32, precision="fp32")
+
+
+def stripes(height=48, width=64, period=6, colour=(1.0, 0.2, 0.1)) -> torch.Tensor:
+    image = torch.zeros(1, 3, height, width)
+    band = (torch.arange(width) // (period // 2)) % 2 == 0
+    for channel, value in enumerate(colour):
+        image[0, channel, :, band] = value
+    return image
+
+
+def photo(height=48, width=64, seed=0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    low = torch.rand(1, 3, 4, 5, generator=generator)
+    return torch.nn.functional.interpolate(low, size=(height, width), mode="bicubic").clamp(0, 1)
+
+
+def test_plan_scales_puts_most_steps_at_low_resolution():
+    plan = plan_scales(512, 128, 70, 0.5)
+    assert [(stage.long_side, stage.steps) for stage in plan] == [(128, 40), (256, 20), (512, 10)]
+    assert sum(stage.steps for stage in plan_scales(1000, 128, 201, 0.5)) == 201
+    assert [stage.long_side for stage in plan_scales(100, 128, 5, 0.5)] == [100]
+
+
+def test_resize_keeps_aspect_ratio():
+    assert resize_to_long_side(torch.rand(1, 3, 30, 60), 20).shape == (1, 3, 10, 20)
+
+
+def test_losses_fall_and_output_has_requested_size(vgg):
+    events = []
+    config = OptimizeConfig(size=48, steps=12, min_size=24, precision="fp32")
+    result = optimize(vgg, photo(), [(stripes(), 1.0)], config, progress=events.append)
+    assert result.shape == (1, 3, 36, 48)
+    assert 0 <= result.min() and result.max() <= 1
+    assert [event.step for event in events] == list(range(1, 13))
+    assert events[-1].fraction == pytest.approx(1.0)
+    final_scale = [event for event in events if event.stage.endswith("(48 px)")]
+    assert final_scale[-1].losses["style"] < final_scale[0].losses["style"]
+    assert events[-1].losses["total"] < events[0].losses["total"]
+
+
+def test_strength_zero_keeps_the_content(vgg):
+    content = photo()
+    config = OptimizeConfig(size=64, strength=0.0, tv_weight=0.0, **FAST)
+    result = optimize(vgg, content, [(stripes(), 1.0)], config)
+    assert (result - content).abs().mean() < 0.01
+
+
+def test_same_seed_same_image_and_noise_init_depends_on_seed(vgg):
+    config = OptimizeConfig(size=32, init="noise", seed=3, **{**FAST, "min_size": 32, "steps": 3})
+    first = optimize(vgg, photo(), [(stripes(), 1.0)], config)
+    second = optimize(vgg, photo(), [(stripes(), 1.0)], config)
+    assert torch.equal(first, second)
+    other = optimize(vgg, photo(), [(stripes(), 1.0)], OptimizeConfig(**{**config.to_dict(), "seed": 4}))
+    assert not torch.equal(first, other)
+
+
+def test_style_weights_steer_the_blend(vgg):
+    red, blue = stripes(colour=(1.0, 0.1, 0.1)), stripes(colour=(0.1, 0.1, 1.0))
+    config = OptimizeConfig(size=32, steps=20, min_size=32, precision="fp32", style_weight=100.0)
+    grey = torch.full((1, 3, 32, 32), 0.5)
+    mostly_red = optimize(vgg, grey, [(red, 0.9), (blue, 0.1)], config)
+    mostly_blue = optimize(vgg, grey, [(red, 0.1), (blue, 0.9)], config)
+    redness = lambda image: (image[:, 0] - image[:, 2]).mean().item()  # noqa: E731
+    assert redness(mostly_red) > redness(mostly_blue) + 0.05
+
+
+def test_cancel_from_progress_callback(vgg):
+    with pytest.raises(Cancelled):
+        optimize(vgg, photo(), [(stripes(), 1.0)], OptimizeConfig(size=32, **FAST), progress=lambda event: False)
+
+
+def test_preview_images_are_sent_every_n_steps(vgg):
+    events = []
+    optimize(vgg, photo(), [(stripes(), 1.0)], OptimizeConfig(size=32, preview_every=2, **FAST), progress=events.append)
+    with_preview = [event.step for event in events if event.preview is not None]
+    assert with_preview == [2, 4, 6]
+    assert events[1].preview.shape[1] == 3
+
+
+def test_bad_options_are_clear_errors(vgg):
+    with pytest.raises(PainterlyError, match="optimizer"):
+        OptimizeConfig(optimizer="sgd").validate()
+    with pytest.raises(PainterlyError, match="no style"):
+        optimize(vgg, photo(), [], OptimizeConfig(size=32, **FAST))
+    with pytest.raises(PainterlyError, match="build it up to"):
+        optimize(vgg, photo(), [(stripes(), 1.0)], OptimizeConfig(size=32, style_layers=("relu5_4",), **FAST))
+
+
+def test_adam_and_bf16_run(vgg):
+    config = OptimizeConfig(size=32, steps=4, min_size=32, optimizer="adam", precision="bf16")
+    result = optimize(vgg, photo(), [(stripes(), 1.0)], config)
+    assert result.dtype == torch.float32 and torch.isfinite(result).all()
+
+
+def test_luminance_preservation_keeps_content_chroma(vgg):
+    from painterly.api import Stylizer
+    from painterly.io.images import image_to_tensor
+
+    content = (photo(seed=5)[0].permute(1, 2, 0).numpy() * 255).astype("uint8")
+    painting = (stripes(colour=(0.1, 1.0, 0.2))[0].permute(1, 2, 0).numpy() * 255).astype("uint8")
+    stylizer = Stylizer(device="cpu")
+    stylizer._networks[("relu5_1", "max")] = vgg
+    result = stylizer.stylize(content, painting, size=64, preserve_color="luminance", **FAST)
+    plain = stylizer.stylize(content, painting, size=64, **FAST)
+    content_iq = rgb_to_yiq(image_to_tensor(content_image := __import__("PIL.Image").Image.fromarray(content)))[:, 1:]
+    chroma_error = (rgb_to_yiq(image_to_tensor(result))[:, 1:] - content_iq).abs().mean().item()
+    plain_error = (rgb_to_yiq(image_to_tensor(plain))[:, 1:] - content_iq).abs().mean().item()
+    assert content_image.size == result.size
+    assert chroma_error < 0.02 < plain_error
