@@ -54,7 +54,7 @@ def field_help(config_type: type) -> dict[str, str]:
         elif line.strip() and current:
             for name in current:
                 helps[name] += " " + line.strip()
-    return {name: text.replace("``", "") for name, text in helps.items()}
+    return {name: (text[:1].upper() + text[1:]).replace("``", "") for name, text in helps.items()}
 
 
 def _click_type(annotation: Any) -> tuple[Any, bool]:

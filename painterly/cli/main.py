@@ -155,6 +155,15 @@ def styles_command(as_json: bool) -> None:
     console.print(method_table)
 
 
+def _add_commands() -> None:
+    from painterly.cli.serve import serve_command
+
+    cli.add_command(serve_command)
+
+
+_add_commands()
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point."""
     try:

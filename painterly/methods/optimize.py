@@ -38,18 +38,21 @@ class OptimizeConfig:
             twice the size); lower means faster, with less refinement at full size.
         optimizer: ``"lbfgs"`` (best quality per step) or ``"adam"``.
         learning_rate: Adam's step size in ``[0, 1]`` pixel units (L-BFGS uses 1).
-        content_weight, style_weight, tv_weight: weights of the three losses.
+        content_weight: weight of the content loss (keeping the photo's layout).
+        style_weight: weight of the style loss (taking the painting's textures).
+        tv_weight: weight of the total-variation loss (smoothing pixel noise).
         content_layers: VGG19 layers whose activations the output keeps from the photo.
         style_layers: VGG19 layers whose Gram matrices the output takes from the painting.
-        style_layer_weights: one weight per style layer (``None``: equal).
+        style_layer_weights: one weight per style layer, comma-separated (default: equal).
         strength: multiplies the style weight; 0 returns the photo, 2 paints harder.
         style_scale: size of the painting's brush strokes relative to the default.
-        preserve_color: ``None``, ``"luminance"`` (transfer brightness only, keep the photo's
-            colours) or ``"histogram"`` (recolour the painting to the photo's palette first).
+        preserve_color: keep the photo's colours: ``"luminance"`` (transfer brightness only) or
+            ``"histogram"`` (recolour the painting to the photo's palette first); default off.
         init: ``"content"``, ``"noise"``, or a path to an image to start from.
         seed: seed of the noise initialization and of anything random.
         precision: ``"auto"`` (bf16 where the hardware runs it fast), ``"bf16"`` or ``"fp32"``.
-        channels_last: memory layout for the convolutions; ``None`` picks what is faster.
+        channels_last: channels-last memory layout for the convolutions (default: on with bf16,
+            where it is faster).
         pooling: VGG19 pooling, ``"max"`` or ``"avg"``.
         preview_every: send a preview image with the progress event every N steps (0: never).
     """
@@ -216,6 +219,27 @@ def style_content_losses(
     return content, style  # type: ignore[return-value]
 
 
+@dataclass
+class TemporalTerm:
+    """A pull towards a target image where a mask is set, for video (Ruder et al. 2016): each
+    frame stays close to the previous output warped along the optical flow.
+
+    Attributes:
+        target: ``(1, 3, H, W)`` in ``[0, 1]``, any size (resized to every scale).
+        mask: ``(1, 1, H, W)`` in ``[0, 1]``, 1 where the target holds (not occluded).
+        weight: weight of the loss, the mean squared pixel difference over the masked pixels.
+    """
+
+    target: torch.Tensor
+    mask: torch.Tensor
+    weight: float = 1000.0
+
+
+def temporal_loss(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of ``(1, 3, H, W)`` images over the pixels where the ``(1, 1, H, W)`` mask is set."""
+    return ((image - target).pow(2) * mask).sum() / (mask.sum() * image.shape[1]).clamp_min(1.0)
+
+
 def _initial_image(config: OptimizeConfig, content: torch.Tensor, init_image: Optional[torch.Tensor]) -> torch.Tensor:
     if init_image is not None:
         return F.interpolate(init_image, size=content.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
@@ -235,6 +259,7 @@ def optimize(
     *,
     init_image: Optional[torch.Tensor] = None,
     progress: Optional[ProgressCallback] = None,
+    temporal: Optional[TemporalTerm] = None,
 ) -> torch.Tensor:
     """Stylize ``content`` with the weighted ``styles``, coarse to fine.
 
@@ -246,6 +271,7 @@ def optimize(
         config: the options.
         init_image: an image to start from instead of ``config.init``.
         progress: called after every step; returning ``False`` cancels (raises ``Cancelled``).
+        temporal: an optional temporal loss (video frames), added to the total at every scale.
 
     Returns:
         ``(1, 3, H', W')`` in ``[0, 1]`` with ``max(H', W') == config.size``.
@@ -283,6 +309,9 @@ def optimize(
         with torch.no_grad(), autocast(device, dtype):
             content_features = vgg(content_at_scale.contiguous(memory_format=memory_format), config.content_layers)
         content_targets = {layer: value.float() for layer, value in content_features.items()}
+        if temporal is not None:
+            temporal_target = F.interpolate(temporal.target, size=content_at_scale.shape[-2:], mode="bilinear", align_corners=False)
+            temporal_mask = F.interpolate(temporal.mask, size=content_at_scale.shape[-2:], mode="bilinear", align_corners=False)
         if image is None:
             start = _initial_image(config, content_at_scale, init_image)
         else:
@@ -302,6 +331,10 @@ def optimize(
             content_value, style_value = style_content_losses(features, content_targets, targets, style_layer_weights)
             tv_value = total_variation(pixels)
             loss = config.content_weight * content_value + style_weight * style_value + config.tv_weight * tv_value
+            if temporal is not None:
+                temporal_value = temporal_loss(pixels, temporal_target, temporal_mask)
+                loss = loss + temporal.weight * temporal_value
+                last["temporal"] = temporal_value.item()
             loss.backward()
             last.update(total=loss.item(), content=content_value.item(), style=style_value.item(), tv=tv_value.item())
             return loss

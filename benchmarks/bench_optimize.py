@@ -1,0 +1,178 @@
+"""Optimization method: Painterly's default against the classic single-scale fp32 Gatys setup.
+
+Both run in this process on the same inputs; each result is then measured the same way, at full
+size in fp32: style loss = mean over relu1_1…relu5_1 of the relative Gram error to the painting,
+content loss = relative relu4_2 error to the photo (the losses Painterly optimizes, unweighted).
+
+    python benchmarks/bench_optimize.py                       # tubingen × starry-night, 512 px
+    python benchmarks/bench_optimize.py --all                 # every shared photo × painting
+    python benchmarks/bench_optimize.py --size 1024 --no-baseline
+    python benchmarks/bench_optimize.py --startup             # seconds to the first progress event
+
+Not a test: it prints figures and ratios. Shared photos are read from ../shared/data/photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from painterly.api import Stylizer
+from painterly.features.vgg import deepest_layer
+from painterly.io.images import image_to_tensor, load_image, save_image, tensor_to_image
+from painterly.methods.optimize import OptimizeConfig, optimize, resize_to_long_side, style_content_losses, style_targets
+from painterly.registry import list_styles
+
+ROOT = Path(__file__).resolve().parent.parent
+PHOTOS = ROOT.parent / "shared" / "data" / "photos"
+
+
+class PeakMemory:
+    """Peak resident memory of this process above its level at start, sampled every 20 ms (MiB)."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def _rss() -> int:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def __enter__(self) -> "PeakMemory":
+        self.start = self._rss()
+        self.peak = self.start
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._rss())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+    @property
+    def total_mib(self) -> float:
+        return self.peak / 2**20
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    peak_mib: float
+    style: float
+    content: float
+
+
+def measure(vgg, image: torch.Tensor, content: torch.Tensor, style: torch.Tensor, config: OptimizeConfig) -> tuple[float, float]:
+    """(style loss, content loss) of ``image`` at its own size, fp32."""
+    content = resize_to_long_side(content, max(image.shape[-2:]))
+    style = resize_to_long_side(style, max(image.shape[-2:]))
+    targets = style_targets(vgg, [(style, 1.0)], config.style_layers, torch.float32)
+    layers = sorted(set(config.style_layers) | set(config.content_layers), key=vgg.layer_names.index)
+    with torch.no_grad():
+        content_targets = vgg(content, config.content_layers)
+        features = vgg(image, layers)
+        weights = {layer: 1.0 / len(config.style_layers) for layer in config.style_layers}
+        content_loss, style_loss = style_content_losses(features, content_targets, targets, weights)
+    return style_loss.item(), content_loss.item()
+
+
+def run_one(name: str, vgg, content: torch.Tensor, style: torch.Tensor, config: OptimizeConfig, out: Path | None) -> Result:
+    start = time.perf_counter()
+    with PeakMemory() as memory:
+        image = optimize(vgg, content, [(style, 1.0)], config)
+    seconds = time.perf_counter() - start
+    style_loss, content_loss = measure(vgg, image, content, style, OptimizeConfig())
+    if out is not None:
+        save_image(tensor_to_image(image), out)
+    return Result(name, seconds, memory.total_mib, style_loss, content_loss)
+
+
+def startup(cached: bool) -> float:
+    """Seconds from starting a fresh Python process to the first progress event of a stylization."""
+    code = (
+        "import time; t = time.perf_counter(); import painterly, sys\n"
+        "def first(event):\n"
+        "    print(round(time.perf_counter() - t, 2)); sys.stdout.flush(); raise SystemExit(0)\n"
+        "painterly.stylize('painterly/examples/astronaut.jpg', 'starry-night', progress=first)\n"
+    )
+    environment = dict(os.environ)
+    with tempfile.TemporaryDirectory() as cache:
+        if not cached:
+            environment["PAINTERLY_CACHE_DIR"] = cache
+        wall = time.perf_counter()
+        output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - wall
+    return float(output.stdout.strip() or wall)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--photo", default="tubingen.jpg", help="file in ../shared/data/photos")
+    parser.add_argument("--style", default="starry-night", help="built-in style name")
+    parser.add_argument("--all", action="store_true", help="every shared photo × every built-in style")
+    parser.add_argument("--baseline-steps", type=int, default=300)
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--steps", type=int, help="Painterly steps (default: OptimizeConfig's)")
+    parser.add_argument("--startup", action="store_true", help="only measure the time to the first progress event")
+    parser.add_argument("--out", type=Path, help="folder to save the results in")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+
+    if args.startup:
+        # Cold first, so the warm run finds the cache the cold one wrote to the default folder.
+        cold = startup(cached=False)
+        warm = startup(cached=True)
+        print(f"first progress event: no cached weights {cold:.2f} s (target ≤ 15 s), cached {warm:.2f} s (target ≤ 3 s)")
+        return
+
+    stylizer = Stylizer(device=args.device)
+    default = OptimizeConfig(size=args.size, **({"steps": args.steps} if args.steps else {}))
+    vgg = stylizer.feature_network(deepest_layer([*default.content_layers, *default.style_layers]))
+    baseline = OptimizeConfig(size=args.size, steps=args.baseline_steps, min_size=args.size, precision="fp32", channels_last=False)
+    photos = sorted(PHOTOS.glob("*.jpg")) if args.all else [PHOTOS / args.photo]
+    styles = list(list_styles()) if args.all else [entry for entry in list_styles() if entry.name == args.style]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, size {args.size}")
+    print(f"{'photo':<22} {'style':<15} {'method':<22} {'seconds':>8} {'peak MiB':>9} {'style loss':>11} {'content loss':>13}")
+    ratios = []
+    for photo in photos:
+        content = resize_to_long_side(image_to_tensor(load_image(photo), device=stylizer.device), args.size)
+        for entry in styles:
+            style = image_to_tensor(load_image(entry.path), device=stylizer.device)
+            # Painterly first: the allocator keeps freed memory, so a later run would inherit the baseline's peak.
+            out = args.out / f"{photo.stem}-{entry.name}-painterly.png" if args.out else None
+            results = [run_one(f"painterly {default.steps} steps", vgg, content, style, default, out)]
+            if not args.no_baseline:
+                out = args.out / f"{photo.stem}-{entry.name}-baseline.png" if args.out else None
+                results.insert(0, run_one(f"baseline fp32 {args.baseline_steps} steps", vgg, content, style, baseline, out))
+            for result in results:
+                print(f"{photo.name:<22} {entry.name:<15} {result.name:<22} {result.seconds:8.1f} {result.peak_mib:9.0f} "
+                      f"{result.style:11.4f} {result.content:13.4f}", flush=True)  # fmt: skip
+            if len(results) == 2:
+                base, ours = results
+                ratios.append((base.seconds / ours.seconds, ours.style / base.style, ours.content / base.content))
+                print(f"{'':<22} {'':<15} {'ratio (baseline/ours)':<22} speed ×{ratios[-1][0]:.1f}, "
+                      f"style loss {ratios[-1][1]:.2f}× baseline, content loss {ratios[-1][2]:.2f}× baseline", flush=True)  # fmt: skip
+    if len(ratios) > 1:
+        mean = [sum(column) / len(column) for column in zip(*ratios)]
+        print(f"mean over {len(ratios)} pairs: speed ×{mean[0]:.1f}, style loss {mean[1]:.2f}×, content loss {mean[2]:.2f}×")
+
+
+if __name__ == "__main__":
+    main()

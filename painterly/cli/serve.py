@@ -1,0 +1,66 @@
+"""``painterly serve``: the web studio and REST API.
+
+Its options are the fields of :class:`painterly.web.config.ServerConfig`, so each is described once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import click
+
+from painterly.cli.common import config_kwargs, fail, handle_errors, options_from_config
+from painterly.web.config import ServerConfig
+
+SERVE_OPTIONS = ["host", "port", "data_dir", "workers", "token", "max_upload_mb", "max_pixels", "max_size",
+                 "max_steps", "rate_limit_per_minute", "rate_limit_burst", "device"]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command("serve")
+@options_from_config(ServerConfig, SERVE_OPTIONS, overrides={
+    "port": {"type": click.IntRange(1, 65535)},
+    "workers": {"type": click.IntRange(1, 64)},
+    "data_dir": {"type": click.Path(file_okay=False, path_type=Path),
+                 "help": "Folder for the job database, uploads and results  [default: the user data folder/studio]."},
+    "token": {"envvar": "PAINTERLY_TOKEN", "help": "When set, every /api call must send 'Authorization: Bearer TOKEN' "
+                                                   "or 'X-Token: TOKEN' (or set PAINTERLY_TOKEN)."},
+    "max_upload_mb": {"type": click.FloatRange(min=0.01)},
+    "max_pixels": {"type": click.IntRange(min=1024)},
+    "max_size": {"type": click.IntRange(min=16)},
+    "max_steps": {"type": click.IntRange(min=1)},
+    "rate_limit_per_minute": {"type": click.FloatRange(min=0)},
+    "rate_limit_burst": {"type": click.IntRange(min=1)},
+})
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level.")
+@handle_errors
+def serve_command(log_level: str, **values):
+    """Start the web studio and REST API, then open http://HOST:PORT/ in a browser."""
+    try:
+        import fastapi  # noqa: F401
+        import multipart  # noqa: F401
+        import uvicorn
+    except ImportError as error:
+        fail(f"the web studio needs fastapi, uvicorn and python-multipart ({error.name} is missing): "
+             "pip install 'painterly[web]'")
+    from painterly.web import create_app
+
+    config = ServerConfig(**config_kwargs(ServerConfig, values))
+    if not _is_loopback(config.host) and not config.token:
+        click.echo(f"warning: serving on {config.host} without --token: anyone who can reach it can run jobs", err=True)
+    app = create_app(config)
+    app.state.studio.lock_data_dir()  # fail here, with one line, rather than inside uvicorn's start-up
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    click.echo(f"Painterly studio on http://{host}:{config.port}/  (data in {app.state.studio.storage.root}; "
+               "Ctrl+C stops)", err=True)
+    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level)
