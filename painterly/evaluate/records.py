@@ -1,0 +1,51 @@
+"""The results of an evaluation: one :class:`Record` per output image, gathered in an :class:`Evaluation`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Record:
+    """The measurements of one output image (NaN where not measured)."""
+
+    content: str
+    style: str
+    method: str
+    content_distance: float
+    content_distance_normalized: float
+    style_gram: float
+    style_gram_normalized: float
+    style_meancov: float
+    style_meancov_normalized: float
+    ssim_luminance: float
+    colourfulness: float
+    seconds: float
+    peak_memory_mb: float
+    width: int
+    height: int
+    output: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Evaluation:
+    """Everything one evaluation produced; :mod:`painterly.evaluate.report` writes it out.
+
+    ``set_metrics`` holds FID and ArtFID per method (``{method: {"fid": …, "art_fid": …}}``)
+    when an Inception network was given.
+    """
+
+    records: list[Record]
+    methods: list[str]
+    contents: dict[str, Path]
+    styles: dict[str, Path]
+    size: int
+    set_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+    #: The report files written (``csv``, ``json``, ``html``), when a report folder was given.
+    files: dict[str, Path] = field(default_factory=dict)

@@ -1,0 +1,430 @@
+"""Run methods on every (content, style) pair, or read their outputs, and measure each result.
+
+Existing outputs are read from a folder with one file per pair and method, named
+``<content-stem>__<style-stem>__<method>.<suffix>`` (``.png`` when written here), e.g.
+``tubingen__starry_night__optimize.png``; the runner saves the outputs it makes under that name
+in ``<report>/images/``, so a report folder's images can be evaluated again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import math
+import os
+import re
+import resource
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Mapping, Optional, Sequence
+
+import torch
+from PIL import Image
+
+from painterly.errors import PainterlyError
+from painterly.evaluate import metrics
+from painterly.evaluate.records import Evaluation, Record
+from painterly.evaluate.report import check_report_dir, write_report
+from painterly.io.images import find_images, image_to_tensor, load_image, resize_long_side, save_image
+from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
+
+#: A method under test: ``(content, style) -> stylized``, PIL RGB images.
+MethodFunction = Callable[[Image.Image, Image.Image], Image.Image]
+#: A network turning ``(B, 3, H, W)`` RGB ``[0, 1]`` into ``(B, D)`` features, for FID.
+FeatureExtractor = Callable[[torch.Tensor], torch.Tensor]
+
+#: Separates content stem, style stem and method in output file names.
+NAME_SEPARATOR = "__"
+_SAFE_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+def output_name(content: str, style: str, method: str, suffix: str = ".png") -> str:
+    """The file name of one output: ``<content>__<style>__<method><suffix>``."""
+    return f"{content}{NAME_SEPARATOR}{style}{NAME_SEPARATOR}{method}{suffix}"
+
+
+def check_method_label(label: str) -> str:
+    """``label`` if it can be part of a file name and a report column; else a PainterlyError."""
+    if not _SAFE_LABEL.match(label) or NAME_SEPARATOR in label:
+        raise PainterlyError(
+            f"method label {label!r} cannot name output files: use letters, digits, '.', '-', '+' or '_' "
+            f"(no '{NAME_SEPARATOR}')"
+        )
+    return label
+
+
+def stems(paths: Sequence[Path], kind: str) -> dict[str, Path]:
+    """``{stem: path}``; two files with one stem (``a.jpg``, ``a.png``) or a stem with ``__`` are errors."""
+    found: dict[str, Path] = {}
+    for path in paths:
+        stem = Path(path).stem
+        if NAME_SEPARATOR in stem:
+            raise PainterlyError(f"{kind} file name {Path(path).name!r} contains '{NAME_SEPARATOR}': rename it")
+        if stem in found:
+            raise PainterlyError(f"two {kind} images are both called {stem!r} ({found[stem]}, {path}): rename one")
+        found[stem] = Path(path)
+    if not found:
+        raise PainterlyError(f"no {kind} images to evaluate: give at least one image file")
+    return found
+
+
+def find_outputs(folder: str | os.PathLike, contents: Sequence[str], styles: Sequence[str]) -> dict[tuple[str, str, str], Path]:
+    """Outputs in ``folder`` named ``<content>__<style>__<method>.<suffix>`` for the given stems.
+
+    Returns:
+        ``{(content, style, method): path}``; files of other contents or styles are ignored.
+
+    Raises:
+        PainterlyError: no file in ``folder`` follows the naming scheme for these inputs.
+    """
+    wanted_contents, wanted_styles = set(contents), set(styles)
+    found: dict[tuple[str, str, str], Path] = {}
+    for path in find_images(folder):
+        parts = path.stem.split(NAME_SEPARATOR)
+        if len(parts) == 3 and parts[0] in wanted_contents and parts[1] in wanted_styles and parts[2]:
+            found[(parts[0], parts[1], parts[2])] = path
+    if not found:
+        raise PainterlyError(
+            f"no outputs named <content>{NAME_SEPARATOR}<style>{NAME_SEPARATOR}<method>.png for these contents and "
+            f"styles in {folder}: name them so, e.g. {output_name(contents[0], styles[0], 'mymethod')}"
+        )
+    return found
+
+
+# --- time and memory -------------------------------------------------------------------------------
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)  # the C library does not change while the process runs
+def _mallinfo2():
+    """glibc's ``mallinfo2`` (glibc 2.33+), or None on other C libraries."""
+    try:
+        function = ctypes.CDLL(None).mallinfo2
+    except (AttributeError, OSError):
+        return None
+    function.restype = _MallInfo2
+    return function
+
+
+def _memory_in_use_bytes() -> Optional[int]:
+    """Memory this process uses now: bytes malloc'd and not freed (glibc), else the resident size."""
+    mallinfo2 = _mallinfo2()
+    if mallinfo2 is not None:
+        info = mallinfo2()
+        return int(info.uordblks + info.hblkhd)
+    try:
+        import psutil
+
+        return int(psutil.Process().memory_info().rss)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _max_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
+
+
+@dataclass
+class Measurement:
+    seconds: float = math.nan
+    peak_memory_mb: float = math.nan
+
+
+@contextlib.contextmanager
+def measure(device: torch.device, interval: float = 0.005) -> Iterator[Measurement]:
+    """Time a block and measure the extra memory it needed at its peak, in MiB.
+
+    On CUDA: ``torch.cuda.max_memory_allocated`` over the block minus what was allocated
+    before. On the CPU: the peak of the memory the process has allocated, sampled every
+    ``interval`` seconds, minus its value before (``tracemalloc`` would not see torch's
+    allocations). With glibc that is malloc's bytes in use (``mallinfo2``), which freed memory
+    leaves; elsewhere the resident size (psutil or /proc), which memory freed by earlier work
+    and reused can hide; where neither can be read, the rise of ``ru_maxrss``.
+    """
+    result = Measurement()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        start = time.perf_counter()
+        yield result
+        torch.cuda.synchronize(device)
+        result.seconds = time.perf_counter() - start
+        result.peak_memory_mb = (torch.cuda.max_memory_allocated(device) - before) / 2**20
+        return
+    before = _memory_in_use_bytes()
+    if before is None:
+        max_before = _max_rss_bytes()
+        start = time.perf_counter()
+        yield result
+        result.seconds = time.perf_counter() - start
+        result.peak_memory_mb = (_max_rss_bytes() - max_before) / 2**20
+        return
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(interval):
+            peak[0] = max(peak[0], _memory_in_use_bytes() or 0)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result.seconds = time.perf_counter() - start
+        done.set()
+        sampler.join()
+    peak[0] = max(peak[0], _memory_in_use_bytes() or 0)
+    result.peak_memory_mb = (peak[0] - before) / 2**20
+
+
+# --- metrics of one output -------------------------------------------------------------------------
+
+
+@dataclass
+class PairReference:
+    """VGG features of one (content, style) pair and the per-layer distances that count as 1."""
+
+    content: torch.Tensor
+    content_features: dict[str, torch.Tensor]
+    style_features: dict[str, torch.Tensor]
+    scales: dict[str, torch.Tensor]
+
+
+#: (record field prefix, distance kind, layers) of the VGG distances each output gets.
+_DISTANCES = (
+    ("content_distance", "content", metrics.CONTENT_LAYERS),
+    ("style_gram", "gram", metrics.STYLE_LAYERS),
+    ("style_meancov", "meancov", metrics.STYLE_LAYERS),
+)
+
+
+def pair_reference(vgg, content: torch.Tensor, style: torch.Tensor) -> PairReference:
+    """Features of ``content (1, 3, H, W)`` and ``style (1, 3, H', W')`` and their mutual distances."""
+    content_features = vgg(content, metrics.STYLE_LAYERS + metrics.CONTENT_LAYERS)
+    style_features = vgg(style, metrics.STYLE_LAYERS)
+    resized_style = vgg(metrics.resize_to(style, tuple(content.shape[-2:])), metrics.CONTENT_LAYERS)
+    scales = {
+        "content": metrics.layer_distances(resized_style, content_features, metrics.CONTENT_LAYERS, "content"),
+        **{
+            kind: metrics.layer_distances(content_features, style_features, metrics.STYLE_LAYERS, kind)
+            for kind in metrics.STYLE_KINDS
+        },
+    }
+    return PairReference(content, content_features, style_features, scales)
+
+
+def measure_output(vgg, output: torch.Tensor, reference: PairReference) -> dict[str, float]:
+    """The per-image metrics of ``output (1, 3, H, W)`` in ``[0, 1]``, resized to the content's size if needed.
+
+    Returns:
+        The :class:`Record` fields from ``content_distance`` to ``colourfulness``.
+    """
+    output = metrics.resize_to(output, tuple(reference.content.shape[-2:]))
+    features = vgg(output, metrics.STYLE_LAYERS + metrics.CONTENT_LAYERS)
+    values: dict[str, float] = {}
+    for field_name, kind, layers in _DISTANCES:
+        target = reference.content_features if kind == "content" else reference.style_features
+        distances = metrics.layer_distances(features, target, layers, kind)
+        values[field_name] = float(distances.mean())
+        values[f"{field_name}_normalized"] = float(metrics.normalized(distances, reference.scales[kind]))
+    values["ssim_luminance"] = float(metrics.ssim_luminance(output, reference.content)[0])
+    values["colourfulness"] = float(metrics.colourfulness(output)[0])
+    return values
+
+
+# --- the evaluation --------------------------------------------------------------------------------
+
+
+def _load(path: Path, size: int) -> Image.Image:
+    return resize_long_side(load_image(path), size)
+
+
+#: Makes one output: ``(label, content stem, style stem, content, style) -> (image, path, measurement)``,
+#: or None where there is none.
+OutputSource = Callable[[str, str, str, Image.Image, Image.Image], Optional[tuple[Image.Image, str, "Measurement"]]]
+
+
+def _running(functions: Mapping[str, MethodFunction], device: torch.device, images_dir: Optional[Path],
+             protect: Sequence[Path]) -> OutputSource:  # fmt: skip
+    """Outputs made by running ``functions``, timed and measured, saved to ``images_dir`` if given."""
+
+    def produce(label: str, content_stem: str, style_stem: str, content: Image.Image, style: Image.Image):
+        try:
+            with measure(device) as measurement:
+                image = functions[label](content.copy(), style.copy())
+        except PainterlyError as error:
+            raise PainterlyError(f"{label} failed on {content_stem} × {style_stem}: {error}") from None
+        image = load_image(image)
+        path = ""
+        if images_dir is not None:
+            path = str(save_image(image, images_dir / output_name(content_stem, style_stem, label), protect=protect))
+        return image, path, measurement
+
+    return produce
+
+
+def _reading(outputs: Mapping[tuple[str, str, str], Path]) -> OutputSource:
+    """Outputs read from files found by :func:`find_outputs`; seconds and memory unknown."""
+
+    def produce(label: str, content_stem: str, style_stem: str, content: Image.Image, style: Image.Image):
+        path = outputs.get((content_stem, style_stem, label))
+        return None if path is None else (load_image(path), str(path), Measurement())
+
+    return produce
+
+
+def evaluate(
+    contents: Sequence[str | os.PathLike],
+    styles: Sequence[str | os.PathLike],
+    methods: Mapping[str, MethodFunction] | str | os.PathLike,
+    *,
+    vgg,
+    out_dir: str | os.PathLike | None = None,
+    size: int = 256,
+    device: torch.device | str = "cpu",
+    inception: Optional[FeatureExtractor] = None,
+    progress: Optional[ProgressCallback] = None,
+    keep_methods: Optional[Sequence[str]] = None,
+    settings: Optional[Mapping] = None,
+) -> Evaluation:
+    """Measure every method on every (content, style) pair.
+
+    Args:
+        contents, styles: image files; their stems name the rows and must be unique.
+        methods: ``{label: function(content, style) -> image}`` to run (timed, memory measured,
+            outputs saved to ``out_dir/images``), or a folder of existing outputs named
+            ``<content>__<style>__<method>.png`` (seconds and memory then NaN).
+        vgg: a :class:`painterly.features.VGG19` built up to ``relu5_1``, on ``device``.
+        out_dir: the report folder (new, empty, or an earlier report): outputs go to
+            ``out_dir/images``, then ``report.csv``, ``report.json`` and ``report.html``;
+            ``None`` writes nothing.
+        size: long side, in pixels, of the contents and styles given to the methods and measured.
+        device: where the metrics run (and whose memory is measured).
+        inception: a feature extractor for FID and ArtFID per method (outputs against the style
+            images), e.g. :func:`painterly.evaluate.inception.load_inception`; ``None`` skips them.
+        progress: called after each output with ``ProgressEvent(step, total, stage)``; returning
+            ``False`` stops with :class:`painterly.progress.Cancelled`.
+        keep_methods: with an outputs folder, the methods to evaluate (default: all found).
+        settings: extra settings recorded in the report (``size`` and ``device`` always are).
+
+    Returns:
+        An :class:`Evaluation`; :func:`painterly.evaluate.report.summary_lines` gives one line per method.
+    """
+    device = torch.device(device)
+    content_paths = stems([Path(p) for p in contents], "content")
+    style_paths = stems([Path(p) for p in styles], "style")
+    images_dir = check_report_dir(out_dir) / "images" if out_dir is not None else None
+    notes: list[str] = []
+    if isinstance(methods, (str, os.PathLike)):
+        outputs = find_outputs(methods, list(content_paths), list(style_paths))
+        labels = sorted({method for _, _, method in outputs})
+        if keep_methods:
+            missing = [label for label in keep_methods if label not in labels]
+            if missing:
+                raise PainterlyError(
+                    f"no outputs of {', '.join(missing)} in {methods}: methods found there: {', '.join(labels)}"
+                )
+            labels = list(keep_methods)
+        source = _reading(outputs)
+        notes.append(f"outputs read from {methods}: seconds and memory not measured")
+    else:
+        if not methods:
+            raise PainterlyError("no method to evaluate: name at least one, e.g. --method optimize")
+        labels = [check_method_label(label) for label in methods]
+        protect = list(content_paths.values()) + list(style_paths.values())
+        source = _running(methods, device, images_dir, protect)
+
+    records: list[Record] = []
+    output_features: dict[str, list[torch.Tensor]] = {label: [] for label in labels}
+    style_features: list[torch.Tensor] = []
+    total = len(content_paths) * len(style_paths) * len(labels)
+    step = 0
+    with torch.no_grad():
+        style_images = {stem: _load(path, size) for stem, path in style_paths.items()}
+        if inception is not None:
+            style_features = [inception(image_to_tensor(image, device=device)) for image in style_images.values()]
+        for content_stem, content_path in content_paths.items():
+            content_image = _load(content_path, size)
+            content = image_to_tensor(content_image, device=device)
+            for style_stem, style_image in style_images.items():
+                reference = pair_reference(vgg, content, image_to_tensor(style_image, device=device))
+                for label in labels:
+                    step += 1
+                    produced = source(label, content_stem, style_stem, content_image, style_image)
+                    if produced is None:
+                        notes.append(f"no output of {label} for {content_stem} × {style_stem}")
+                        continue
+                    output_image, output_path, measurement = produced
+                    output = image_to_tensor(output_image, device=device)
+                    if inception is not None:
+                        output_features[label].append(inception(output))
+                    records.append(
+                        Record(
+                            content=content_stem,
+                            style=style_stem,
+                            method=label,
+                            **measure_output(vgg, output, reference),
+                            seconds=measurement.seconds,
+                            peak_memory_mb=measurement.peak_memory_mb,
+                            width=output_image.width,
+                            height=output_image.height,
+                            output=output_path,
+                        )
+                    )
+                    if progress is not None:
+                        stage = f"{label}: {content_stem} × {style_stem}"
+                        if progress(ProgressEvent(step=step, total=total, stage=stage)) is False:
+                            raise Cancelled(f"evaluation stopped after {step} of {total} outputs")
+
+    evaluation = Evaluation(
+        records=records,
+        methods=labels,
+        contents=content_paths,
+        styles=style_paths,
+        size=size,
+        notes=notes,
+        settings={"size": size, "device": str(device), **(settings or {})},
+    )
+    if inception is not None:
+        evaluation.set_metrics = set_metrics(records, output_features, style_features)
+    else:
+        evaluation.notes.append("FID and ArtFID skipped: no Inception weights given (--inception-weights FILE)")
+    if out_dir is not None:
+        evaluation.files = write_report(evaluation, out_dir, check=False)
+    return evaluation
+
+
+def set_metrics(
+    records: Sequence[Record], output_features: Mapping[str, list[torch.Tensor]], style_features: list[torch.Tensor]
+) -> dict[str, dict[str, float]]:
+    """FID (outputs against the style images) and ArtFID per method.
+
+    ArtFID's content term is the method's mean normalized VGG content distance (see
+    :func:`painterly.evaluate.metrics.art_fid`).
+    """
+    styles = torch.cat(style_features)
+    result: dict[str, dict[str, float]] = {}
+    for method, features in output_features.items():
+        if not features:
+            continue
+        fid = metrics.fid_from_features(torch.cat(features), styles)
+        distances = [r.content_distance_normalized for r in records if r.method == method]
+        result[method] = {"fid": fid, "art_fid": metrics.art_fid(fid, sum(distances) / len(distances))}
+    return result
