@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from painterly.errors import PainterlyError
-from painterly.losses import content_loss, gram_matrix
+from painterly.losses import channel_mean_cov, content_loss, gram_matrix, symmetric_matrix_power
 from painterly.ops.color import luminance
 
 #: Layers of the style distances (the five block openings, as in Gatys et al. 2016).
@@ -58,21 +58,6 @@ def content_difference(features: torch.Tensor, target: torch.Tensor) -> torch.Te
 def gram_difference(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of the Gram matrices of ``(B, C, H, W)`` and ``(B or 1, C, H', W')``; a scalar."""
     return torch.mean((gram_matrix(features) - gram_matrix(target)) ** 2)
-
-
-def channel_mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and channel covariance over positions.
-
-    Args:
-        features: ``(B, C, H, W)``.
-
-    Returns:
-        ``(B, C)`` means and ``(B, C, C)`` covariances (normalized by ``H W``), in float32.
-    """
-    flat = features.float().flatten(2)
-    mean = flat.mean(dim=2)
-    centred = flat - mean.unsqueeze(2)
-    return mean, torch.bmm(centred, centred.transpose(1, 2)) / flat.shape[2]
 
 
 def meancov_difference(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -360,8 +345,7 @@ def feature_statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 def _trace_sqrt_product_torch(sigma1: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
     # tr sqrt(Σ1 Σ2) = tr sqrt(Σ1^½ Σ2 Σ1^½); the inner matrix is symmetric PSD, so eigh is stable
     # and its tiny negative eigenvalues (round-off) can be clamped to zero.
-    values, vectors = torch.linalg.eigh(sigma1)
-    root1 = (vectors * values.clamp_min(0).sqrt()) @ vectors.T
+    root1 = symmetric_matrix_power(sigma1, 0.5)
     inner = root1 @ sigma2 @ root1
     inner = (inner + inner.T) / 2
     return torch.linalg.eigvalsh(inner).clamp_min(0).sqrt().sum()

@@ -63,6 +63,34 @@ def mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, t
     return flat.mean(dim=2), (flat.var(dim=2, unbiased=False) + eps).sqrt()
 
 
+def channel_mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and channel covariance over positions.
+
+    Args:
+        features: ``(B, C, H, W)``; bf16/fp16 are computed in float32, float64 stays float64.
+
+    Returns:
+        ``(B, C)`` means and ``(B, C, C)`` covariances (normalized by ``H W``).
+    """
+    flat = features.flatten(2)
+    if flat.dtype in (torch.float16, torch.bfloat16):
+        flat = flat.float()
+    mean = flat.mean(dim=2)
+    centred = flat - mean.unsqueeze(2)
+    return mean, torch.bmm(centred, centred.transpose(1, 2)) / flat.shape[2]
+
+
+def symmetric_matrix_power(matrix: torch.Tensor, power: float) -> torch.Tensor:
+    """``matrix ** power`` for symmetric positive semi-definite ``(..., C, C)`` by eigendecomposition.
+
+    Negative eigenvalues (round-off) are clamped to 0 (or, for negative powers, to the smallest
+    positive float), so near-singular covariances give finite results.
+    """
+    eigenvalues, eigenvectors = torch.linalg.eigh(matrix)
+    scaled = eigenvalues.clamp(min=0 if power > 0 else torch.finfo(matrix.dtype).tiny) ** power
+    return eigenvectors @ torch.diag_embed(scaled) @ eigenvectors.transpose(-1, -2)
+
+
 def mean_std_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Style loss on channel statistics (Huang & Belongie 2017): MSE of means plus MSE of stds.
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from painterly.losses.perceptual import channel_mean_cov, symmetric_matrix_power
+
 #: RGB → YIQ (FCC NTSC). Y is luminance; I and Q carry the colour.
 _RGB_TO_YIQ = (
     (0.299, 0.587, 0.114),
@@ -137,26 +139,11 @@ def match_color(source: torch.Tensor, target: torch.Tensor, eps: float = 1e-5) -
     """
     input_dtype, dtype = source.dtype, _work_dtype(source)
     source = source.to(dtype)
-    source_mean, source_cov = _color_stats(source)
-    target_mean, target_cov = _color_stats(target.to(dtype))
+    source_mean, source_cov = channel_mean_cov(source)
+    target_mean, target_cov = channel_mean_cov(target.to(dtype))
     # 3x3 eigendecompositions in float64: cheap, and exact enough for near-singular matrices.
     regularized = source_cov.double() + eps * torch.eye(3, dtype=torch.float64, device=source.device)
-    transform = _symmetric_power(target_cov.double(), 0.5) @ _symmetric_power(regularized, -0.5)
+    transform = symmetric_matrix_power(target_cov.double(), 0.5) @ symmetric_matrix_power(regularized, -0.5)
     centred = source - source_mean[..., None, None]
     recoloured = torch.einsum("bij,bjhw->bihw", transform.to(dtype), centred) + target_mean[..., None, None]
     return recoloured.clamp(0, 1).to(input_dtype)
-
-
-def _color_stats(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean ``(B, 3)`` and covariance ``(B, 3, 3)`` of the pixels of ``image: (B, 3, H, W)``."""
-    pixels = image.flatten(2)
-    mean = pixels.mean(dim=2)
-    centred = pixels - mean[..., None]
-    return mean, centred @ centred.transpose(1, 2) / pixels.shape[2]
-
-
-def _symmetric_power(matrix: torch.Tensor, power: float) -> torch.Tensor:
-    """``matrix ** power`` for symmetric positive semi-definite ``(B, 3, 3)``; negative eigenvalues → 0."""
-    eigenvalues, eigenvectors = torch.linalg.eigh(matrix)
-    scaled = eigenvalues.clamp(min=0 if power > 0 else torch.finfo(matrix.dtype).tiny) ** power
-    return eigenvectors @ torch.diag_embed(scaled) @ eigenvectors.transpose(-1, -2)
