@@ -18,6 +18,8 @@ _LAZY = {
     "list_methods": "painterly.registry",
     "load_vgg19": "painterly.features.weights",
     "OptimizeConfig": "painterly.methods.optimize",
+    "create_model": "painterly.models",
+    "list_models": "painterly.registry",
 }
 
 __all__ = ["__version__", *_LAZY]

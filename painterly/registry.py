@@ -106,3 +106,20 @@ def list_methods() -> list[MethodEntry]:
     import painterly.methods  # noqa: F401
 
     return sorted(_METHODS.values(), key=lambda entry: entry.name)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A trained style model shipped with the package, run by ``method``."""
+
+    name: str
+    method: str
+    title: str
+
+
+def list_models() -> list[ModelEntry]:
+    """The shipped feed-forward style models (``painterly stylize --model NAME``)."""
+    from painterly.models import list_pretrained
+
+    titles = {entry.name: f"{entry.title} ({entry.artist})" for entry in list_styles()}
+    return [ModelEntry(name, "fast", titles.get(name, name)) for name in list_pretrained()]

@@ -23,8 +23,14 @@ OPTIMIZE_OPTIONS = [
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="painterly")
-def cli() -> None:
+@click.option("--threads", type=click.IntRange(min=1), envvar="PAINTERLY_THREADS",
+              help="CPU threads for torch (default: one per core); 1 is faster on a machine busy with other work.")
+def cli(threads: Optional[int]) -> None:
     """Painterly: turn photos into paintings (optimization, feed-forward and GAN style transfer)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> list[tuple[Path, Path]]:
@@ -52,8 +58,8 @@ def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> lis
 @click.option("--style", "-s", "styles", multiple=True, metavar="STYLE[:WEIGHT]",
               help="Built-in style name (see `painterly styles`) or painting file; repeat to blend, e.g. a.jpg:0.7.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Output file (or folder when CONTENT is a folder).")
-@click.option("--method", "-m", default="optimize", show_default=True, help="Stylization method (see `painterly styles`).")
-@click.option("--model", help="Trained style model name or file, for model-based methods.")
+@click.option("--method", "-m", help="Stylization method (see `painterly styles`); default: fast with --model, else optimize.")
+@click.option("--model", help="Trained style model name or file (see `painterly styles`); implies --method fast.")
 @options_from_config(OptimizeConfig, OPTIMIZE_OPTIONS, overrides={
     "preserve_color": {"is_flag": False, "flag_value": "luminance", "type": click.Choice(["luminance", "histogram"])},
     "optimizer": {"type": click.Choice(["lbfgs", "adam"])},
@@ -67,7 +73,7 @@ def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> lis
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file (never an input).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line per image instead of a progress bar.")
 @handle_errors
-def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], method: str, model: Optional[str],
+def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], method: Optional[str], model: Optional[str],
             save_every: int, device: str, vgg_weights: Optional[Path], max_pixels: int, overwrite: bool, as_json: bool,
             **config_values: Any) -> None:  # fmt: skip
     """Stylize CONTENT (an image or a folder of images) with one or more paintings.
@@ -84,6 +90,7 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
 
     if not content.exists():
         fail(f"content not found: {content}")
+    method = method or ("fast" if model else "optimize")
     if method == "optimize" and not styles:
         fail("no style given: add --style NAME (see `painterly styles`) or --style painting.jpg")
     options = config_kwargs(OptimizeConfig, config_values) if method == "optimize" else {
@@ -127,14 +134,16 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def styles_command(as_json: bool) -> None:
     """List the built-in styles and the stylization methods."""
-    from painterly.registry import list_methods, list_styles
+    from painterly.registry import list_methods, list_models, list_styles
 
     entries = list_styles()
     methods = list_methods()
+    models = list_models()
     if as_json:
         click.echo(json.dumps({
             "styles": [{"name": e.name, "title": e.title, "artist": e.artist, "year": e.year} for e in entries],
             "methods": [{"name": m.name, "summary": m.summary} for m in methods],
+            "models": [{"name": m.name, "method": m.method, "title": m.title} for m in models],
         }, indent=2))  # fmt: skip
         return
     from rich.console import Console
@@ -150,17 +159,29 @@ def styles_command(as_json: bool) -> None:
     method_table.add_column("what it does")
     for method in methods:
         method_table.add_row(method.name, method.summary)
+    model_table = Table(title="Trained models (use with --model NAME)")
+    model_table.add_column("name")
+    model_table.add_column("method")
+    model_table.add_column("style")
+    for model in models:
+        model_table.add_row(model.name, model.method, model.title)
     console = Console()
     console.print(table)
     console.print(method_table)
+    if models:
+        console.print(model_table)
+    else:
+        console.print("No trained models are shipped yet: train one with `painterly train` (see the README).")
 
 
 def _add_commands() -> None:
     from painterly.cli.evaluate import evaluate_command
     from painterly.cli.serve import serve_command
+    from painterly.cli.train import export_command, train_command
+    from painterly.cli.video import video_command
 
-    cli.add_command(evaluate_command)
-    cli.add_command(serve_command)
+    for command in (train_command, export_command, video_command, evaluate_command, serve_command):
+        cli.add_command(command)
 
 
 _add_commands()

@@ -1,0 +1,75 @@
+"""``painterly train`` and ``painterly export``: train a feed-forward style model, export it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, options_from_config
+from painterly.train.config import PRECISIONS, TrainConfig
+
+TRAIN_OPTIONS = [
+    "style", "data", "out", "steps", "batch_size", "variant", "resume", "device", "crop_size", "scale_jitter",
+    "style_size", "learning_rate", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
+    "seed", "checkpoint_every", "sample_every", "log_every", "keep_checkpoints", "precision", "workers", "run_dir",
+    "name",
+]  # fmt: skip
+
+
+@click.command("train")
+@options_from_config(TrainConfig, TRAIN_OPTIONS, overrides={
+    "style": {"required": True, "metavar": "PAINTING", "help": "The painting: a built-in style name or an image path."},
+    "data": {"required": True, "metavar": "PHOTO_DIR",
+             "help": "Folder of training photos, searched recursively (COCO train2014 on a GPU)."},
+    "out": {"required": True, "metavar": "MODEL", "help": "The model file to write (.safetensors)."},
+    "variant": {"type": click.Choice(["light", "johnson"])},
+    "precision": {"type": click.Choice(list(PRECISIONS))},
+})  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@handle_errors
+def train_command(quiet: bool, **values: Any) -> None:
+    """Train a feed-forward network that paints photos in one style, in one pass.
+
+    \b
+    Examples:
+      painterly train --style starry-night --data photos/ --out starry.safetensors
+      torchrun --nproc-per-node 4 -m painterly train --style scream.jpg --data coco/train2014 \\
+          --out scream.safetensors --variant johnson --steps 40000 --device cuda
+
+    Checkpoints, sample images and losses.csv go to OUT's run folder (OUT without its suffix,
+    plus .run); --resume continues from its last checkpoint.
+    """
+    from painterly.train import train
+
+    config = TrainConfig(**config_kwargs(TrainConfig, values))
+    with ProgressReporter("training", enabled=not quiet) as reporter:
+        result = train(config, progress=reporter)
+    if result.model_path is not None:
+        losses = ", ".join(f"{name} {value:.4g}" for name, value in result.losses.items())
+        click.echo(
+            f"wrote {result.model_path} after {result.steps} steps in {result.seconds / 60:.1f} min "
+            f"({result.images_per_second:.2f} images/s; {losses})",
+            err=True,
+        )
+        if result.unreadable:
+            click.echo(f"warning: skipped {len(result.unreadable)} unreadable files", err=True)
+
+
+@click.command("export")
+@click.argument("model")
+@click.option("--format", "-f", "export_format", type=click.Choice(["onnx", "torchscript"]), default="onnx",
+              show_default=True, help="File format to write.")  # fmt: skip
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Output file (default: MODEL's name + .onnx/.pt).")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="Run the exported file once and compare it with PyTorch (max difference 2/255).")  # fmt: skip
+@handle_errors
+def export_command(model: str, export_format: str, output: Optional[Path], check: bool) -> None:
+    """Export MODEL (a built-in model name or a model file) to ONNX or TorchScript."""
+    from painterly.export import export_model
+
+    if output is None:
+        output = Path(Path(model).stem + (".onnx" if export_format == "onnx" else ".pt"))
+    written = export_model(model, output, format=export_format, check=check)
+    click.echo(f"wrote {written}", err=True)

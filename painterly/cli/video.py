@@ -1,0 +1,127 @@
+"""``painterly video``: stylize a video, frame by frame, kept steady by optical flow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from painterly.cli.common import ProgressReporter, config_kwargs, fail, handle_errors, options_from_config
+from painterly.video.loop import VideoConfig
+
+VIDEO_OPTIONS = ["consistency", "size", "start", "end", "audio", "flow_preset", "flow_size", "colour_tolerance", "crf", "encoder_preset", "keep_frames"]
+
+
+def preview_path(output: Path) -> Path:
+    """``out.mp4`` → ``out-preview.mp4``."""
+    return output.with_name(f"{output.stem}-preview{output.suffix}")
+
+
+def _frame_stylizer(method: str, model: Optional[str], styles: tuple[str, ...], method_options: dict[str, Any],
+                    device: Any, vgg_weights: Optional[Path]):  # fmt: skip
+    """The frame stylizer for the chosen method, its model or feature network loaded once."""
+    from painterly.api import Stylizer, load_style_image, normalize_styles
+    from painterly.io.images import DEFAULT_MAX_PIXELS, image_to_tensor
+    from painterly.video.frames import fast_frame_stylizer, method_frame_stylizer, optimize_frame_stylizer
+
+    if method == "fast":
+        if styles:
+            fail("the fast method paints in its model's style: drop --style, or use --method optimize")
+        return fast_frame_stylizer(model, device=device, **method_options)  # type: ignore[arg-type]
+    stylizer = Stylizer(device=device, vgg_weights=vgg_weights)
+    paintings = [(load_style_image(source, DEFAULT_MAX_PIXELS), weight) for source, weight in normalize_styles(list(styles))]
+    if method == "optimize":
+        tensors = [(image_to_tensor(image, device=stylizer.device), weight) for image, weight in paintings]
+        return optimize_frame_stylizer(tensors, feature_network=stylizer.feature_network, **method_options)
+    if model is not None:
+        method_options["model"] = model
+    return method_frame_stylizer(method, paintings, device=stylizer.device, feature_network=stylizer.feature_network, **method_options)
+
+
+@click.command("video")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Output video: .mp4, .mov, .mkv or .webm [default: SOURCE-stylized.mp4].")
+@click.option("--model", help="Trained style model name or file (the fast method).")
+@click.option("--style", "-s", "styles", multiple=True, metavar="STYLE[:WEIGHT]",
+              help="Built-in style or painting file, for the optimize method; repeat to blend.")
+@click.option("--method", "-m", help="fast (needs --model) or optimize (needs --style)  [default: fast with --model, else optimize]")
+@options_from_config(VideoConfig, VIDEO_OPTIONS, overrides={
+    "flow_preset": {"type": click.Choice(["ultrafast", "fast", "medium"])},
+    "encoder_preset": {"type": click.Choice(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"])},
+})  # fmt: skip
+@click.option("--strength", type=float, help="Style strength (fast: blend with the photo, 0..1; optimize: style weight multiplier).")
+@click.option("--preserve-color", type=click.Choice(["luminance", "histogram"]), help="Keep the video's colours.")
+@click.option("--steps", type=int, help="Optimize: steps for the first frame (later frames start from the previous one and take half).")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), help="Compute precision [default: auto].")
+@click.option("--preview", type=int, default=0, metavar="N", help="Stylize only the first N frames into OUT-preview.mp4, then stop; "
+              "the full run later continues after them.")
+@click.option("--report", is_flag=True, help="Measure the temporal warping error, print it with frames/s, and write OUT.report.json.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file (never the input).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--vgg-weights", type=click.Path(path_type=Path), help="VGG19 weights file (the optimize method).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line instead of a progress bar.")
+@handle_errors
+def video_command(source: Path, output: Optional[Path], model: Optional[str], styles: tuple[str, ...], method: Optional[str],
+                  strength: Optional[float], preserve_color: Optional[str], steps: Optional[int], precision: Optional[str],
+                  preview: int, report: bool, overwrite: bool, device: str, vgg_weights: Optional[Path], as_json: bool,
+                  **config_values: Any) -> None:  # fmt: skip
+    """Stylize the video SOURCE, keeping strokes steady from frame to frame, with its sound.
+
+    Frames are kept in a folder next to the output as they are done, so running the same
+    command again after an interrupt continues where it stopped.
+
+    \b
+    Examples:
+      painterly video clip.mp4 --model starry-night -o painted.mp4 --size 480
+      painterly video clip.mp4 --model my.safetensors --start 5 --end 12 --consistency 0.8 --report
+      painterly video clip.mp4 --style the-scream --method optimize --steps 100 --size 256 -o out.mp4
+    """
+    from painterly.devices import resolve_device
+    from painterly.video.loop import VideoJob, report_path, write_report
+    from painterly.video.media import check_video_output, probe_video
+
+    config = VideoConfig(**config_kwargs(VideoConfig, config_values)).validate()
+    probe_video(source)  # a bad input fails here, before any model is loaded
+    method = method or ("fast" if model else "optimize")
+    if method == "optimize" and not styles:
+        fail("no style given: add --model NAME for the fast method, or --style PAINTING for the optimize method")
+    if preview < 0:
+        fail(f"--preview takes a number of frames, got {preview}")
+    output = output or Path.cwd() / f"{source.stem}-stylized.mp4"
+    check_video_output(output, protect=[source])
+    if output.exists() and not overwrite and not preview:
+        fail(f"{output} exists: pass --overwrite to replace it, or choose another -o")
+    method_options = {key: value for key, value in
+                      {"strength": strength, "preserve_color": preserve_color, "steps": steps, "precision": precision}.items()
+                      if value is not None}  # fmt: skip
+    frame_stylizer = _frame_stylizer(method, model, styles, method_options, resolve_device(device), vgg_weights)
+    job = VideoJob(source, output, frame_stylizer, config, device="cpu")
+    if job.store.restarted:
+        click.echo(f"note: the frames kept in {job.store.folder} were made with other settings: starting over", err=True)
+    elif job.store.done:
+        click.echo(f"resuming: {job.store.done} frames already done", err=True)
+    measure = report or config.consistency > 0
+    with ProgressReporter("preview" if preview else "frames", enabled=not as_json) as reporter:
+        if preview:
+            result = job.run(progress=reporter, measure=measure, max_frames=preview, output=preview_path(output))
+        else:
+            result = job.run(progress=reporter, measure=measure)
+    summary = result.to_dict()
+    summary.pop("settings")
+    if report and not preview:
+        summary["report"] = str(write_report(result, report_path(output)))
+    if as_json:
+        click.echo(json.dumps(summary, default=str))
+        return
+    audio = "with audio" if result.audio else "no audio"
+    click.echo(f"wrote {result.output} ({result.frames} frames, {result.width}×{result.height}, {result.fps:g} fps, {audio}) "
+               f"in {result.seconds:.1f} s", err=True)  # fmt: skip
+    if report:
+        error = "n/a (one frame)" if result.warping_error is None else f"{result.warping_error:.6f}"
+        click.echo(f"temporal warping error {error} over {result.measured_pairs} frame pairs · "
+                   f"{result.frames_per_second:.2f} frames/s" + (f" · report {summary['report']}" if "report" in summary else ""))  # fmt: skip
+    if preview:
+        click.echo(f"preview done: run the same command without --preview to render the whole video "
+                   f"(the first {result.frames} frames are kept)", err=True)  # fmt: skip

@@ -1,0 +1,136 @@
+"""Exporting trained style networks to ONNX and TorchScript, and running the ONNX file.
+
+``export_model("starry-night", "starry.onnx")`` writes a graph that takes ``image``
+``(B, 3, H, W)`` RGB in ``[0, 1]`` of any height and width and returns ``stylized`` of the same
+shape; with ``check=True`` (the default) the file is run once under onnxruntime and compared
+with PyTorch. ``onnx`` and ``onnxruntime`` are optional: ``pip install onnx onnxruntime``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from painterly.errors import PainterlyError
+
+FORMATS = ("onnx", "torchscript")
+#: The largest difference an exported model may make, in ``[0, 1]`` pixel units.
+EXPORT_TOLERANCE = 2 / 255
+ONNX_OPSET = 17
+
+
+def _require_onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise PainterlyError("onnxruntime is not installed: pip install onnx onnxruntime") from None
+    return onnxruntime
+
+
+def export_model(
+    model: str | Path,
+    out: str | Path,
+    *,
+    format: str = "onnx",
+    check: bool = True,
+) -> Path:
+    """Write the model ``model`` (a built-in name or a model file) as ONNX or TorchScript to ``out``.
+
+    Args:
+        format: ``"onnx"`` or ``"torchscript"``.
+        check: run the written file on a test image and raise if it differs from PyTorch by more
+            than :data:`EXPORT_TOLERANCE`.
+
+    Returns:
+        ``out`` as a path. The file is written atomically.
+    """
+    from painterly.models import load_model, resolve_model_path
+
+    if format not in FORMATS:
+        raise PainterlyError(f"unknown export format {format!r}: use onnx or torchscript")
+    net, _ = load_model(resolve_model_path(model))
+    out = Path(out).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Both sides need padding, so the traced graph keeps the padding (with amounts computed from the shape).
+    example = torch.rand(1, 3, 67, 93, generator=torch.Generator().manual_seed(0))
+    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(handle)
+    try:
+        if format == "onnx":
+            _export_onnx(net, example, Path(temporary))
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic, which is traced correctly
+                traced = torch.jit.trace(net, example, check_trace=False)
+            traced.save(temporary)
+        if check:
+            check_export(net, Path(temporary), format)
+        os.replace(temporary, out)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return out
+
+
+def _export_onnx(net: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    try:
+        import onnx  # noqa: F401  (the exporter needs it)
+    except ImportError:
+        raise PainterlyError("onnx is not installed: pip install onnx onnxruntime") from None
+    dynamic = {0: "batch", 2: "height", 3: "width"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The TorchScript-based exporter handles the any-size padding as shape arithmetic in the graph.
+        torch.onnx.export(
+            net,
+            (example,),
+            str(path),
+            dynamo=False,
+            input_names=["image"],
+            output_names=["stylized"],
+            dynamic_axes={"image": dynamic, "stylized": dynamic},
+            opset_version=ONNX_OPSET,
+        )
+
+
+def check_export(net: torch.nn.Module, path: Path, format: str) -> float:
+    """Largest difference between ``net`` and the exported file on test images of two sizes."""
+    worst = 0.0
+    generator = torch.Generator().manual_seed(1)
+    for shape in ((1, 3, 64, 96), (1, 3, 75, 53)):
+        image = torch.rand(shape, generator=generator)
+        with torch.no_grad():
+            expected = net(image)
+        if format == "onnx":
+            session = onnx_session(path)
+            got = torch.from_numpy(session.run(None, {"image": image.numpy()})[0])
+        else:
+            got = torch.jit.load(str(path))(image)
+        worst = max(worst, float((got - expected).abs().max()))
+    if worst > EXPORT_TOLERANCE:
+        raise PainterlyError(
+            f"the exported {format} model differs from PyTorch by {worst * 255:.1f}/255: "
+            "report this with your torch and onnxruntime versions"
+        )
+    return worst
+
+
+def onnx_session(path: str | Path, threads: int | None = None) -> Any:
+    """An onnxruntime inference session for the ONNX file ``path`` on the CPU."""
+    onnxruntime = _require_onnxruntime()
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(session: Any, image: torch.Tensor) -> torch.Tensor:
+    """Run an exported style network on ``image`` ``(B, 3, H, W)`` in ``[0, 1]``; same shape out."""
+    pixels = np.ascontiguousarray(image.detach().float().cpu().numpy())
+    return torch.from_numpy(session.run(None, {"image": pixels})[0])

@@ -1,0 +1,12 @@
+"""Training feed-forward style networks: config, photo data, the loop, DDP.
+
+Users with a GPU usually train on COCO train2014 (83k photos), as Johnson et al. did; on a CPU a
+few dozen large photos (``scripts/make_photo_set.py`` builds such a set offline) cut into random
+crops at several scales train a light model in under two hours.
+"""
+
+from painterly.train.config import TrainConfig
+from painterly.train.data import PhotoCrops, list_photos
+from painterly.train.trainer import TrainResult, train
+
+__all__ = ["PhotoCrops", "TrainConfig", "TrainResult", "list_photos", "train"]

@@ -1,0 +1,128 @@
+"""The training config: one dataclass that the CLI, the Python API and the model file share."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Optional
+
+from painterly.errors import PainterlyError
+from painterly.models.transformer import VARIANTS, TransformerConfig, variant_config
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+@dataclass
+class TrainConfig:
+    """Options of feed-forward style training; the defaults train a usable light model on a CPU.
+
+    Attributes:
+        style: the painting: a built-in style name or an image path.
+        data: folder of training photos, searched recursively (COCO train2014 on a GPU).
+        out: the model file to write (``.safetensors``).
+        run_dir: folder for checkpoints, samples and the loss log (default: ``OUT`` without
+            its suffix, plus ``.run``).
+        variant: network variant, ``light`` (fast on CPUs) or ``johnson`` (the paper's).
+        steps: optimizer steps.
+        batch_size: photos per step (per process when training on several).
+        crop_size: side of the square training crops in pixels.
+        scale_jitter: each photo's short side is resized to ``crop_size`` times a random factor
+            in this range before a random crop, so strokes are learned at several scales.
+        style_size: long side the painting is resized to before its Gram matrices are taken;
+            larger gives smaller brush strokes relative to the crops.
+        learning_rate: Adam's step size.
+        content_weight, style_weight, tv_weight: weights of the relative content, style and
+            total-variation losses (as in the optimization method).
+        content_layers: VGG19 layers whose activations the output keeps from the photo.
+        style_layers: VGG19 layers whose Gram matrices the output takes from the painting.
+        seed: seed of the network's initialization and of the crops; equal seeds train alike.
+        checkpoint_every: save a resumable checkpoint every N steps (0: only at the end).
+        sample_every: write a sample image every N steps (0: never).
+        log_every: append to the loss log and report progress every N steps.
+        keep_checkpoints: how many recent checkpoints to keep in the run folder.
+        precision: ``auto`` (bf16 where the hardware runs it fast), ``bf16`` or ``fp32``.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        workers: photo-decoding worker processes (0: decode in the training process).
+        resume: continue from the latest checkpoint in the run folder, if there is one.
+        name: display name stored in the model (default: the style's name).
+    """
+
+    style: str = "starry-night"
+    data: str = "photos"
+    out: str = "model.safetensors"
+    run_dir: Optional[str] = None
+    variant: str = "light"
+    steps: int = 2000
+    batch_size: int = 4
+    crop_size: int = 256
+    scale_jitter: tuple[float, float] = (1.0, 2.0)
+    style_size: int = 512
+    learning_rate: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 0.05
+    content_layers: tuple[str, ...] = ("relu2_2",)
+    style_layers: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+    seed: int = 0
+    checkpoint_every: int = 200
+    sample_every: int = 200
+    log_every: int = 10
+    keep_checkpoints: int = 2
+    precision: str = "auto"
+    device: str = "auto"
+    workers: int = 0
+    resume: bool = False
+    name: str = ""
+    #: Overrides ``variant`` with an explicit network shape (tests, experiments).
+    network: Optional[TransformerConfig] = None
+
+    def validate(self) -> "TrainConfig":
+        """Check every option; raise a PainterlyError naming the bad one."""
+        if self.network is None and self.variant.strip().lower() not in VARIANTS:
+            raise PainterlyError(f"unknown network variant {self.variant!r}: use one of {', '.join(VARIANTS)}")
+        for name in ("steps", "batch_size", "log_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise PainterlyError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.crop_size < 16 or self.crop_size % 4:
+            raise PainterlyError(f"crop size must be a multiple of 4 and at least 16, got {self.crop_size}")
+        low, high = self.scale_jitter
+        if not 1.0 <= low <= high:
+            raise PainterlyError(f"scale jitter must be two numbers 1 ≤ low ≤ high, got {self.scale_jitter}")
+        if self.style_size < 16:
+            raise PainterlyError(f"style size must be at least 16 pixels, got {self.style_size}")
+        if self.learning_rate <= 0:
+            raise PainterlyError(f"learning rate must be positive, got {self.learning_rate}")
+        if min(self.content_weight, self.style_weight, self.tv_weight) < 0:
+            raise PainterlyError("loss weights must be 0 or more")
+        if not self.style_layers or not self.content_layers:
+            raise PainterlyError("name at least one style layer and one content layer")
+        if self.precision not in PRECISIONS:
+            raise PainterlyError(f"unknown precision {self.precision!r}: use auto, bf16 or fp32")
+        if min(self.checkpoint_every, self.sample_every, self.workers) < 0:
+            raise PainterlyError("checkpoint-every, sample-every and workers must be 0 or more")
+        return self
+
+    def network_config(self) -> TransformerConfig:
+        return self.network if self.network is not None else variant_config(self.variant)
+
+    def run_path(self) -> Path:
+        if self.run_dir:
+            return Path(self.run_dir).expanduser()
+        out = Path(self.out).expanduser()
+        return out.with_name(out.stem + ".run")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["network"] = self.network.to_dict() if self.network is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {item.name for item in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        for key in ("scale_jitter", "content_layers", "style_layers"):
+            if key in values and values[key] is not None:
+                values[key] = tuple(values[key])
+        if values.get("network") is not None:
+            values["network"] = TransformerConfig.from_dict(values["network"])
+        return cls(**values)

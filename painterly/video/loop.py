@@ -1,0 +1,344 @@
+"""The frame loop: decode, stylize consistently, keep finished frames, encode.
+
+:class:`VideoJob` checks the input and output, opens the work folder (resuming a run with the
+same settings) and :meth:`VideoJob.run` does the work; :func:`stylize_video` does both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import numpy as np
+import torch
+
+from painterly.errors import PainterlyError
+from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
+from painterly.video.consistency import Guidance, blend_with_previous, pair_warping_error
+from painterly.video.flow import FLOW_PRESETS, estimate_flows, reliable_mask, warp
+from painterly.video.frames import FrameStylizer, file_identity
+from painterly.video.media import (
+    ENCODER_PRESETS,
+    AudioSource,
+    VideoInfo,
+    VideoWriter,
+    check_video_output,
+    output_size,
+    probe_video,
+    read_frames,
+)
+from painterly.video.store import FrameStore, work_folder_for
+
+
+@dataclass
+class VideoConfig:
+    """Options of video stylization; the defaults suit a feed-forward model on a CPU.
+
+    Attributes:
+        consistency: temporal consistency strength in [0, 1]: the share of the previous
+            stylized frame, carried along the optical flow, kept where the flow is reliable
+            (optimization: the temporal loss weight); 0 stylizes each frame on its own.
+        size: long side of the output in pixels (default: the input's); sides are rounded
+            down to even numbers.
+        start: first second of the input to stylize (default: the beginning).
+        end: second of the input to stop at (default: the end).
+        audio: keep the input's audio track (cut to the same range).
+        flow_preset: optical flow speed/accuracy: ultrafast, fast or medium.
+        flow_size: long side at which the optical flow is estimated (larger frames are shrunk
+            for it, which is several times faster); 0 estimates at full size.
+        colour_tolerance: mean RGB difference above which the warped previous input frame is
+            not trusted (scene cuts, flashes); 0 turns the test off.
+        crf: video quality, lower is better and larger (18 looks lossless).
+        encoder_preset: H.264 speed preset, ultrafast … veryslow (slower: a little smaller files).
+        keep_frames: keep the work folder with the stylized frames after a finished run.
+    """
+
+    consistency: float = 0.7
+    size: Optional[int] = None
+    start: Optional[float] = None
+    end: Optional[float] = None
+    audio: bool = True
+    flow_preset: str = "fast"
+    flow_size: int = 512
+    colour_tolerance: float = 0.15
+    crf: int = 18
+    encoder_preset: str = "veryfast"
+    keep_frames: bool = False
+
+    def validate(self) -> "VideoConfig":
+        if not 0 <= self.consistency <= 1:
+            raise PainterlyError(f"consistency must be between 0 and 1, got {self.consistency}")
+        if self.size is not None and self.size < 16:
+            raise PainterlyError(f"size {self.size} is too small: use at least 16 pixels")
+        if self.start is not None and self.start < 0:
+            raise PainterlyError(f"start must be 0 seconds or more, got {self.start}")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise PainterlyError(f"end ({self.end} s) must come after start ({self.start} s)")
+        if self.flow_preset not in FLOW_PRESETS:
+            raise PainterlyError(f"unknown flow preset {self.flow_preset!r}: use one of {', '.join(FLOW_PRESETS)}")
+        if self.flow_size and self.flow_size < 32:
+            raise PainterlyError(f"flow size must be 0 (full size) or at least 32 pixels, got {self.flow_size}")
+        if not 0 <= self.crf <= 63:
+            raise PainterlyError(f"crf must be between 0 and 63, got {self.crf}")
+        if self.encoder_preset not in ENCODER_PRESETS:
+            raise PainterlyError(f"unknown encoder preset {self.encoder_preset!r}: use one of {', '.join(ENCODER_PRESETS)}")
+        return self
+
+
+@dataclass
+class VideoResult:
+    """What a run did.
+
+    Attributes:
+        output: the written video.
+        frames: frames in it.
+        resumed: frames taken from an interrupted run instead of being stylized again.
+        seconds: wall time of this run.
+        frames_per_second: frames stylized (not resumed) per second of this run, including
+            decoding, flow and encoding.
+        warping_error: mean temporal warping error of the output (``None`` when not measured).
+        measured_pairs: consecutive frame pairs the warping error covers.
+        width, height, fps, audio: the output's frame size, frame rate and whether it has sound.
+    """
+
+    output: Path
+    frames: int
+    resumed: int
+    seconds: float
+    frames_per_second: float
+    warping_error: Optional[float]
+    measured_pairs: int
+    width: int
+    height: int
+    fps: float
+    audio: bool
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["output"] = str(self.output)
+        return data
+
+
+def to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``(H, W, 3)`` uint8 → ``(1, 3, H, W)`` float32 in ``[0, 1]``."""
+    return torch.from_numpy(np.ascontiguousarray(frame)).to(device).permute(2, 0, 1).unsqueeze(0).float().div(255)
+
+
+def to_array(frame: torch.Tensor) -> np.ndarray:
+    """``(1, 3, H, W)`` in ``[0, 1]`` → ``(H, W, 3)`` uint8 (rounded)."""
+    return frame[0].detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+class VideoJob:
+    """One video to stylize: checked, with its work folder opened (see :mod:`painterly.video.store`).
+
+    Args:
+        source: the input video.
+        output: the output video (.mp4, .mov, .mkv, .webm).
+        stylizer: how to stylize a frame.
+        config: video options.
+        device: where flow warping and blending run.
+        work_folder: where finished frames are kept (default: ``.OUT.painterly-frames`` beside ``output``).
+        protect: more paths that must not be overwritten (the input always is).
+
+    Attributes:
+        info: the input's description; ``size`` the output frame size; ``total`` the frames
+        expected; ``store.done`` the frames already finished; ``store.restarted`` whether
+        frames of a run with other settings were discarded.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike,
+        output: str | os.PathLike,
+        stylizer: FrameStylizer,
+        config: VideoConfig = VideoConfig(),
+        *,
+        device: torch.device | str = "cpu",
+        work_folder: Optional[str | os.PathLike] = None,
+        protect: Iterable[str | os.PathLike] = (),
+    ):
+        self.config = config.validate()
+        self.info: VideoInfo = probe_video(source)
+        self.source = self.info.path
+        self.protect = [self.source, *protect]
+        self.output = check_video_output(output, self.protect)
+        self.stylizer = stylizer
+        self.device = torch.device(device)
+        self.size = output_size(self.info.width, self.info.height, config.size)
+        if self.config.start is not None and self.info.duration and self.config.start >= self.info.duration:
+            raise PainterlyError(f"start {self.config.start} s is past the end of the video ({self.info.duration:.2f} s)")
+        self.total = max(1, self.info.frames_between(self.config.start, self.config.end))
+        self.settings = {
+            "input": file_identity(self.source),
+            "size": list(self.size),
+            "start": self.config.start,
+            "end": self.config.end,
+            "consistency": self.config.consistency,
+            "flow_preset": self.config.flow_preset,
+            "flow_size": self.config.flow_size,
+            "colour_tolerance": self.config.colour_tolerance,
+            "stylizer": stylizer.settings,
+        }
+        self.store = FrameStore(work_folder or work_folder_for(self.output), self.settings)
+
+    def run(
+        self,
+        *,
+        progress: Optional[ProgressCallback] = None,
+        measure: bool = True,
+        max_frames: Optional[int] = None,
+        output: Optional[str | os.PathLike] = None,
+    ) -> VideoResult:
+        """Stylize the frames not done yet and write the video.
+
+        Args:
+            progress: called after every frame (``step`` = frames done, ``stage`` shows
+                frames/s); returning ``False`` stops (raises ``Cancelled``, frames are kept).
+            measure: compute the temporal warping error (needs the optical flow even with
+                consistency off).
+            max_frames: stop after this many frames (a preview); the work folder is kept so the
+                full run continues from there.
+            output: write to this file instead of the job's output (for a preview).
+
+        Returns:
+            A :class:`VideoResult`. The work folder is deleted after a full run unless
+            ``config.keep_frames``.
+        """
+        config = self.config
+        target = check_video_output(output, self.protect) if output is not None else self.output
+        audio = None
+        if config.audio and self.info.has_audio:
+            audio = AudioSource(self.source, config.start or 0.0, config.end, self.info.start_time)
+        if max_frames is not None:
+            preview_end = audio.start + max_frames / float(self.info.fps) if audio is not None else 0.0
+            audio = None if audio is None else AudioSource(audio.path, audio.start, min(preview_end, audio.end or preview_end), audio.origin)
+        total = self.total if max_frames is None else min(self.total, max_frames)
+        consistency = config.consistency
+        use_flow = consistency > 0 or measure
+        started = time.perf_counter()
+        stylized_count, resumed = 0, 0
+        error_sum, weight_sum, pairs = 0.0, 0.0, 0
+        previous_input: Optional[torch.Tensor] = None
+        previous_output: Optional[torch.Tensor] = None
+        frames = read_frames(self.source, size=self.size, start=config.start, end=config.end)
+        try:
+            with VideoWriter(target, self.size, self.info.fps, audio=audio, crf=config.crf, preset=config.encoder_preset, protect=self.protect) as writer:
+                for index, array in enumerate(frames):
+                    if max_frames is not None and index >= max_frames:
+                        break
+                    frame = to_tensor(array, self.device)
+                    if index < self.store.done:
+                        result = self.store.load(index)
+                        record = self.store.records[index]
+                        resumed += 1
+                    else:
+                        result, record = self._stylize(frame, previous_input, previous_output, use_flow)
+                        self.store.save(index, result, record)
+                        stylized_count += 1
+                    if record.get("warp_weight"):
+                        error_sum += record["warp_error"] * record["warp_weight"]
+                        weight_sum += record["warp_weight"]
+                        pairs += 1
+                    writer.write(result)
+                    previous_input, previous_output = frame, to_tensor(result, self.device)
+                    if progress is not None:
+                        elapsed = time.perf_counter() - started
+                        rate = stylized_count / elapsed if elapsed > 0 else 0.0
+                        losses = {"warping_error": error_sum / weight_sum} if weight_sum else {}
+                        event = ProgressEvent(step=index + 1, total=max(total, index + 1), stage=f"{rate:.1f} frames/s", losses=losses)
+                        if progress(event) is False:
+                            raise Cancelled(f"stopped after frame {index + 1}; run the same command again to continue")
+                written = writer.frames
+        finally:
+            frames.close()
+            self.store.close()  # frames finished before an error or an interrupt stay on disk
+        seconds = time.perf_counter() - started
+        if max_frames is None and not config.keep_frames:
+            self.store.remove()
+        return VideoResult(
+            output=target,
+            frames=written,
+            resumed=resumed,
+            seconds=seconds,
+            frames_per_second=stylized_count / seconds if seconds > 0 else 0.0,
+            warping_error=error_sum / weight_sum if pairs else None,
+            measured_pairs=pairs,
+            width=self.size[0],
+            height=self.size[1],
+            fps=float(self.info.fps),
+            audio=audio is not None,
+            settings=self.settings,
+        )
+
+    def _stylize(
+        self,
+        frame: torch.Tensor,
+        previous_input: Optional[torch.Tensor],
+        previous_output: Optional[torch.Tensor],
+        use_flow: bool,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """One new frame: flow to the previous one, stylize, blend; the uint8 result and its record."""
+        consistency = self.config.consistency
+        guidance = warped = mask = None
+        if use_flow and previous_input is not None and previous_output is not None:
+            backward, forward = estimate_flows(frame, previous_input, self.config.flow_preset, self.config.flow_size or None)
+            # One warp for both previous frames: the input (to check the flow), the output (to carry it on).
+            warped_input, warped = warp(torch.cat([previous_input, previous_output], 1), backward).split(3, dim=1)
+            mask = reliable_mask(frame, warped_input, backward, forward, self.config.colour_tolerance)
+            if consistency > 0:
+                guidance = Guidance(warped, mask, consistency)
+        with torch.no_grad():
+            stylized = self.stylizer.stylize(frame, guidance).to(self.device, torch.float32)
+            if stylized.shape != frame.shape:
+                raise PainterlyError(f"the method returned a {tuple(stylized.shape)} frame for a {tuple(frame.shape)} one")
+            if guidance is not None and not self.stylizer.uses_guidance:
+                stylized = blend_with_previous(stylized, guidance.warped, guidance.mask, consistency)
+            result = to_array(stylized)
+            record: dict[str, Any] = {}
+            if warped is not None and mask is not None:
+                error, weight = pair_warping_error(to_tensor(result, self.device), warped, mask)
+                record = {"warp_error": error, "warp_weight": weight}
+        return result, record
+
+
+def stylize_video(
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    stylizer: FrameStylizer,
+    config: VideoConfig = VideoConfig(),
+    *,
+    progress: Optional[ProgressCallback] = None,
+    measure: bool = True,
+    device: torch.device | str = "cpu",
+) -> VideoResult:
+    """Stylize every frame of ``source`` into ``output`` (resuming an interrupted run).
+
+    Example:
+        >>> stylizer = fast_frame_stylizer("starry-night", device=torch.device("cpu"))   # doctest: +SKIP
+        >>> stylize_video("clip.mp4", "out.mp4", stylizer, VideoConfig(size=480))         # doctest: +SKIP
+    """
+    return VideoJob(source, output, stylizer, config, device=device).run(progress=progress, measure=measure)
+
+
+def report_path(output: str | os.PathLike) -> Path:
+    """``out.mp4`` → ``out.report.json``."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.report.json")
+
+
+def write_report(result: VideoResult, path: str | os.PathLike) -> Path:
+    """Write ``result`` as JSON (atomically)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+__all__ = ["VideoConfig", "VideoJob", "VideoResult", "report_path", "stylize_video", "to_array", "to_tensor", "write_report"]

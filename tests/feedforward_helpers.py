@@ -1,0 +1,47 @@
+"""Tiny networks, model files and photo folders for the feed-forward tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import make_gradient_image
+from painterly.models import ModelInfo, TransformerConfig, TransformerNet, save_model
+
+TINY = TransformerConfig(variant="tiny", channels=(4, 8, 8), residual_blocks=1, outer_kernel=3)
+
+
+def tiny_net(seed: int = 0) -> TransformerNet:
+    """A tiny network whose norm layers are perturbed, so statistics and affine terms matter."""
+    torch.manual_seed(seed)
+    net = TransformerNet(TINY)
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    return net.eval()
+
+
+def tiny_model_file(folder: Path, seed: int = 0, half: bool = False) -> Path:
+    return save_model(tiny_net(seed), folder / "tiny.safetensors", ModelInfo(TINY, name="tiny"), half=half)
+
+
+def photo_folder(folder: Path, count: int = 8) -> Path:
+    """``count`` small generated photos in nested folders."""
+    for index in range(count):
+        sub = folder / ("a" if index % 2 else "b")
+        sub.mkdir(parents=True, exist_ok=True)
+        pixels = make_gradient_image(40 + index, 48 + 2 * index, seed=index)
+        Image.fromarray(pixels).save(sub / f"photo{index}.png")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """Tiny tensors run faster on one thread, and much faster than two on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,0 +1,374 @@
+"""Video: media round trips, optical flow, consistency, resuming, the CLI command."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+av = pytest.importorskip("av")
+pytest.importorskip("cv2")
+
+from painterly.errors import PainterlyError  # noqa: E402
+from painterly.video import (  # noqa: E402
+    FrameStylizer,
+    VideoConfig,
+    VideoJob,
+    blend_with_previous,
+    estimate_flow,
+    occlusion_mask,
+    output_size,
+    probe_video,
+    reliable_mask,
+    read_frames,
+    stylize_video,
+    warp,
+    warping_error,
+    work_folder_for,
+)
+from painterly.video.loop import to_tensor  # noqa: E402
+
+FPS = 25
+SHIFT = (2, 1)  # (dx, dy) pixels per frame: frame t shows the scene moved by this from frame t - 1
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny frames gain nothing from threads, and on a busy shared CPU extra threads only wait."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_scene(frames: int = 12, height: int = 48, width: int = 64, shift: tuple[int, int] = SHIFT, seed: int = 0) -> list[np.ndarray]:
+    """A smooth random texture seen through a window moving ``shift`` pixels per frame.
+
+    ``frame_t(x) = frame_{t-1}(x + shift)``: the flow from a frame to the one before is ``+shift``.
+    """
+    rng = np.random.default_rng(seed)
+    dx, dy = shift
+    big_h, big_w = height + frames * dy + 8, width + frames * dx + 8
+    coarse = rng.random((big_h // 4 + 2, big_w // 4 + 2, 3)).astype(np.float32)
+    texture = torch.nn.functional.interpolate(
+        torch.from_numpy(coarse).permute(2, 0, 1)[None], scale_factor=4, mode="bicubic", align_corners=False
+    )[0].permute(1, 2, 0).numpy()
+    texture = (np.clip(texture, 0, 1) * 255).astype(np.uint8)
+    return [np.ascontiguousarray(texture[t * dy : t * dy + height, t * dx : t * dx + width]) for t in range(frames)]
+
+
+def write_clip(path: Path, frames: list[np.ndarray], *, fps: int = FPS, audio: bool = True, video_codec: str = "libx264",
+               audio_codec: str = "aac", rate: int = 44100) -> Path:  # fmt: skip
+    """Encode ``frames`` (and a 440 Hz tone as long as the video) with PyAV."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(video_codec, rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        if video_codec == "libx264":
+            stream.options = {"crf": "10"}
+        else:
+            stream.bit_rate = 4_000_000
+        sound = container.add_stream(audio_codec, rate=rate, layout="mono") if audio else None
+        for index, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = index
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode(None))
+        if sound is not None:
+            samples = int(rate * len(frames) / fps)
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / rate)).astype(np.float32)
+            for begin in range(0, samples, 1000):
+                chunk = av.AudioFrame.from_ndarray(tone[None, begin : begin + 1000], format="fltp", layout="mono")
+                chunk.sample_rate, chunk.pts = rate, begin
+                container.mux(sound.encode(chunk))
+            container.mux(sound.encode(None))
+    return path
+
+
+def audio_seconds(path: Path) -> float:
+    """Decoded audio length of ``path`` in seconds (0 without audio)."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return 0.0
+        stream = container.streams.audio[0]
+        return sum(frame.samples for frame in container.decode(stream)) / stream.codec_context.sample_rate
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return write_clip(tmp_path_factory.mktemp("clips") / "scene.mp4", make_scene())
+
+
+def identity() -> FrameStylizer:
+    return FrameStylizer(lambda frame, guidance: frame, {"method": "identity"})
+
+
+class Flicker:
+    """A cheap deterministic "stylizer" that flickers: the frame plus noise that changes every frame."""
+
+    def __init__(self, amount: float = 0.15):
+        self.amount = amount
+        self.calls = 0
+
+    def __call__(self, frame: torch.Tensor, guidance) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(int(frame.mul(255).sum().item()) % 100_003)
+        self.calls += 1
+        noise = torch.rand(frame.shape, generator=generator) - 0.5
+        return (frame + self.amount * noise).clamp(0, 1)
+
+    def stylizer(self) -> FrameStylizer:
+        return FrameStylizer(self, {"method": "flicker", "amount": self.amount})
+
+
+# --- media --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix, video_codec, audio_codec", [("mp4", "libx264", "aac"), ("mkv", "mpeg4", "flac")])
+def test_round_trip_keeps_frames_fps_and_audio(tmp_path, suffix, video_codec, audio_codec):
+    frames = make_scene()
+    source = write_clip(tmp_path / f"in.{suffix}", frames, video_codec=video_codec, audio_codec=audio_codec)
+    info = probe_video(source)
+    assert (info.width, info.height, info.fps, info.frames) == (64, 48, Fraction(FPS), 12)
+    assert info.has_audio
+    result = stylize_video(source, tmp_path / "out.mp4", identity(), VideoConfig(consistency=0), measure=False)
+    out = probe_video(result.output)
+    assert (out.width, out.height, out.fps, result.frames) == (64, 48, Fraction(FPS), 12)
+    assert out.audio_codec == "aac"
+    assert abs(audio_seconds(result.output) - 12 / FPS) < 0.05
+    decoded = list(read_frames(result.output))
+    assert len(decoded) == 12
+    # Lossy codecs with subsampled colour: compare brightness (the neighbouring frame differs by ~30).
+    assert np.abs(decoded[5].mean(2) - frames[5].mean(2)).mean() < 10
+    assert not work_folder_for(result.output).exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary files left
+
+
+def test_cut_resize_and_no_audio(clip, tmp_path):
+    config = VideoConfig(consistency=0, start=0.12, end=0.36, size=33)
+    result = stylize_video(clip, tmp_path / "cut.mkv", identity(), config, measure=False)
+    assert result.frames == 6
+    assert output_size(64, 48, 33) == (32, 24) == (result.width, result.height)
+    assert abs(audio_seconds(result.output) - 0.24) < 0.05
+    silent = stylize_video(clip, tmp_path / "silent.webm", identity(), VideoConfig(consistency=0, audio=False, end=0.2), measure=False)
+    assert silent.frames == 5 and not probe_video(silent.output).has_audio
+
+
+def test_never_writes_over_the_input(clip):
+    with pytest.raises(PainterlyError, match="input"):
+        VideoJob(clip, clip, identity())
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a video at all" * 40])
+def test_unreadable_file_is_a_clear_error(tmp_path, content):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(content)
+    with pytest.raises(PainterlyError, match="cannot read|no video|damaged"):
+        probe_video(broken)
+
+
+# --- flow, warping, occlusion --------------------------------------------------------------------
+
+
+def test_dis_flow_recovers_a_known_translation():
+    frames = [to_tensor(frame) for frame in make_scene(frames=2)]
+    backward = estimate_flow(frames[1], frames[0])  # current -> previous: +SHIFT everywhere
+    forward = estimate_flow(frames[0], frames[1])
+    inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))
+    for flow, sign in ((backward, 1), (forward, -1)):
+        assert flow.shape == (1, 2, 48, 64)
+        assert (flow[:, 0][inner[:1] + inner[2:]] - sign * SHIFT[0]).abs().max() < 0.5
+        assert (flow[:, 1][inner[:1] + inner[2:]] - sign * SHIFT[1]).abs().max() < 0.5
+    warped = warp(frames[0], backward)
+    assert (warped - frames[1])[inner].abs().mean() < 0.02
+    mask = occlusion_mask(backward, forward)
+    assert mask[inner].mean() > 0.99
+    assert mask[..., -1].sum() == 0  # the right column comes from outside the previous frame
+
+
+def test_warp_and_occlusion_on_exact_flows():
+    image = torch.arange(2 * 5 * 6, dtype=torch.float32).view(1, 2, 5, 6)
+    flow = torch.zeros(1, 2, 5, 6)
+    flow[:, 0] = 1.0
+    assert torch.allclose(warp(image, flow)[..., :-1], image[..., 1:], atol=1e-4)
+    assert torch.allclose(warp(image, torch.zeros_like(flow)), image, atol=1e-4)
+    consistent = occlusion_mask(flow, -flow)
+    assert consistent[..., :-1].min() == 1 and consistent[..., -1].max() == 0
+    assert occlusion_mask(flow, flow)[..., :-1].max() == 0  # going and coming back must cancel
+    still = torch.zeros(1, 2, 5, 6)
+    frame = 0.3 * torch.rand(1, 3, 5, 6)  # so 1 - frame differs by at least 0.4 everywhere
+    assert reliable_mask(frame, frame, still, still).min() == 1
+    assert reliable_mask(frame, 1 - frame, still, still).max() == 0  # a scene cut: nothing carries over
+
+
+def test_blend_and_warping_error():
+    frames = torch.rand(3, 3, 8, 8)
+    still = torch.zeros(2, 2, 8, 8)
+    masks = torch.ones(2, 1, 8, 8)
+    assert warping_error(frames[:1].expand(3, -1, -1, -1), still, masks) < 1e-10
+    assert warping_error(frames, still, masks) > 0
+    assert warping_error(frames, still, torch.zeros_like(masks)) == 0
+    a, b = frames[:1], frames[1:2]
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., :4] = 1
+    blended = blend_with_previous(a, b, mask, 0.75)
+    assert torch.allclose(blended[..., 4:], a[..., 4:]) and torch.allclose(blended[..., :4], 0.25 * a[..., :4] + 0.75 * b[..., :4])
+    assert torch.equal(blend_with_previous(a, b, mask, 0.0), a)
+
+
+# --- consistency and resuming --------------------------------------------------------------------
+
+
+def test_warping_error_falls_with_consistency(clip, tmp_path):
+    plain = stylize_video(clip, tmp_path / "plain.mp4", Flicker().stylizer(), VideoConfig(consistency=0))
+    steady = stylize_video(clip, tmp_path / "steady.mp4", Flicker().stylizer(), VideoConfig(consistency=0.7))
+    assert plain.measured_pairs == steady.measured_pairs == 11
+    assert steady.warping_error < 0.6 * plain.warping_error  # at least 40 % lower
+    assert plain.frames_per_second > 0
+
+
+def test_interrupted_run_resumes_without_redoing_frames(clip, tmp_path):
+    output = tmp_path / "out.mp4"
+    first = Flicker()
+
+    def stop_at_five(event):
+        if event.step == 5:
+            raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        VideoJob(clip, output, first.stylizer(), VideoConfig(keep_frames=True)).run(progress=stop_at_five)
+    assert first.calls == 5 and not output.exists()
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+    second = Flicker()
+    job = VideoJob(clip, output, second.stylizer(), VideoConfig(keep_frames=True))
+    assert job.store.done == 5 and not job.store.restarted
+    result = job.run()
+    assert second.calls == 7 and result.resumed == 5 and result.frames == 12 and result.measured_pairs == 11
+    # The same frames as a run that was never interrupted.
+    clean = VideoJob(clip, tmp_path / "clean.mp4", Flicker().stylizer(), VideoConfig(keep_frames=True))
+    clean_result = clean.run()
+    for index in range(12):
+        assert np.array_equal(job.store.load(index), clean.store.load(index))
+    assert result.warping_error == pytest.approx(clean_result.warping_error)
+    # Other settings start over.
+    third = Flicker()
+    changed = VideoJob(clip, output, third.stylizer(), VideoConfig(consistency=0.3, keep_frames=True))
+    assert changed.store.restarted and changed.store.done == 0
+
+
+def test_cancel_through_progress_keeps_frames(clip, tmp_path):
+    from painterly.progress import Cancelled
+
+    output = tmp_path / "out.mp4"
+    with pytest.raises(Cancelled):
+        VideoJob(clip, output, identity()).run(progress=lambda event: event.step < 3)
+    assert VideoJob(clip, output, identity()).store.done == 3
+
+
+# --- optimization with a temporal loss -------------------------------------------------------------
+
+SMALL_LAYERS = dict(content_layers=("relu2_1",), style_layers=("relu1_1", "relu2_1"), precision="fp32", optimizer="adam", learning_rate=0.05)
+
+
+@pytest.fixture
+def small_vgg():
+    """The first VGG19 blocks with seeded random weights: the temporal term, not the features, is tested."""
+    from painterly.features.vgg import VGG19
+
+    torch.manual_seed(1234)
+    model = VGG19(last_layer="relu2_1")
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            torch.nn.init.zeros_(module.bias)
+    return model
+
+
+def test_temporal_term_pulls_towards_the_target(small_vgg):
+    from painterly.methods.optimize import OptimizeConfig, TemporalTerm, optimize
+
+    torch.manual_seed(0)
+    content, style, target = torch.rand(1, 3, 24, 32), torch.rand(1, 3, 24, 32), torch.rand(1, 3, 24, 32)
+    mask = torch.zeros(1, 1, 24, 32)
+    mask[..., :16] = 1
+    config = OptimizeConfig(size=32, steps=6, min_size=32, **SMALL_LAYERS)
+    free = optimize(small_vgg, content, [(style, 1.0)], config)
+    pulled = optimize(small_vgg, content, [(style, 1.0)], config, temporal=TemporalTerm(target, mask, 1e4))
+    left = (slice(None), slice(None), slice(None), slice(0, 16))
+    assert (pulled - target)[left].abs().mean() < 0.8 * (free - target)[left].abs().mean()
+
+
+def test_optimize_frames_use_the_warped_previous_output(clip, tmp_path, small_vgg):
+    from painterly.video import optimize_frame_stylizer
+
+    styles = [(torch.rand(1, 3, 32, 32), 1.0)]
+    options = dict(steps=4, min_size=32, **SMALL_LAYERS)
+    results = {}
+    for consistency in (0.0, 1.0):
+        stylizer = optimize_frame_stylizer(styles, feature_network=lambda *args: small_vgg, **options)
+        config = VideoConfig(consistency=consistency, size=32, end=0.16)
+        results[consistency] = stylize_video(clip, tmp_path / f"opt{consistency}.mp4", stylizer, config)
+    assert results[1.0].frames == 4
+    assert results[1.0].warping_error < 0.6 * results[0.0].warping_error
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def light_model(tmp_path_factory) -> Path:
+    from painterly.models import TransformerNet, save_model, variant_config
+
+    torch.manual_seed(0)
+    return save_model(TransformerNet(variant_config("light")), tmp_path_factory.mktemp("models") / "light.safetensors")
+
+
+def test_cli_stylizes_with_a_model_and_reports(clip, tmp_path, light_model):
+    from painterly.cli.video import video_command
+
+    output = tmp_path / "painted.mp4"
+    runner = CliRunner()
+    preview = runner.invoke(video_command, [str(clip), "--model", str(light_model), "-o", str(output), "--preview", "4"])
+    assert preview.exit_code == 0, preview.output
+    assert probe_video(tmp_path / "painted-preview.mp4").frames == 4 and not output.exists()
+    result = runner.invoke(video_command, [str(clip), "--model", str(light_model), "-o", str(output), "--report", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["frames"] == 12 and summary["resumed"] == 4 and summary["audio"] is True
+    assert summary["warping_error"] >= 0 and summary["frames_per_second"] > 0
+    report = json.loads(Path(summary["report"]).read_text())
+    assert report["measured_pairs"] == 11
+    again = runner.invoke(video_command, [str(clip), "--model", str(light_model), "-o", str(output)])
+    assert again.exit_code == 2 and "--overwrite" in again.output
+
+
+def test_cli_bad_inputs_exit_2(tmp_path, clip):
+    from painterly.cli.video import video_command
+
+    runner = CliRunner()
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00\x01not a video" * 100)
+    audio_only = tmp_path / "tone.m4a"
+    with av.open(str(audio_only), "w") as container:
+        sound = container.add_stream("aac", rate=8000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 4000), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 8000, 0
+        container.mux(sound.encode(frame))
+        container.mux(sound.encode(None))
+    cases = {
+        garbage: "cannot read",
+        audio_only: "no video stream",
+        tmp_path / "missing.mp4": "not found",
+    }
+    for source, message in cases.items():
+        result = runner.invoke(video_command, [str(source), "--model", "x", "-o", str(tmp_path / "o.mp4")])
+        assert result.exit_code == 2, result.output
+        assert message in result.output and len(result.output.strip().splitlines()) == 1
+    no_style = runner.invoke(video_command, [str(clip), "-o", str(tmp_path / "o.mp4")])
+    assert no_style.exit_code == 2 and "--style" in no_style.output
+    over_input = runner.invoke(video_command, [str(clip), "--model", "x", "-o", str(clip)])
+    assert over_input.exit_code == 2 and "input" in over_input.output
