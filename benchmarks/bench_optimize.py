@@ -145,7 +145,11 @@ def main() -> None:
     stylizer = Stylizer(device=args.device)
     default = OptimizeConfig(size=args.size, **({"steps": args.steps} if args.steps else {}))
     vgg = stylizer.feature_network(deepest_layer([*default.content_layers, *default.style_layers]))
-    baseline = OptimizeConfig(size=args.size, steps=args.baseline_steps, min_size=args.size, precision="fp32", channels_last=False)
+    # The classic setup: one scale, fp32, L-BFGS from the photo, Gatys-style weights (content 1, style 10).
+    baseline = OptimizeConfig(
+        size=args.size, steps=args.baseline_steps, min_size=args.size, precision="fp32", channels_last=False,
+        content_weight=1.0, style_weight=10.0, tv_weight=0.05,
+    )
     photos = sorted(PHOTOS.glob("*.jpg")) if args.all else [PHOTOS / args.photo]
     styles = list(list_styles()) if args.all else [entry for entry in list_styles() if entry.name == args.style]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, size {args.size}")
@@ -157,7 +161,7 @@ def main() -> None:
             style = image_to_tensor(load_image(entry.path), device=stylizer.device)
             # Painterly first: the allocator keeps freed memory, so a later run would inherit the baseline's peak.
             out = args.out / f"{photo.stem}-{entry.name}-painterly.png" if args.out else None
-            results = [run_one(f"painterly {default.steps} steps", vgg, content, style, default, out)]
+            results = [run_one(f"painterly {default.total_steps} steps", vgg, content, style, default, out)]
             if not args.no_baseline:
                 out = args.out / f"{photo.stem}-{entry.name}-baseline.png" if args.out else None
                 results.insert(0, run_one(f"baseline fp32 {args.baseline_steps} steps", vgg, content, style, baseline, out))

@@ -120,3 +120,19 @@ def test_luminance_preservation_keeps_content_chroma(vgg):
     plain_error = (rgb_to_yiq(image_to_tensor(plain))[:, 1:] - content_iq).abs().mean().item()
     assert content_image.size == result.size
     assert chroma_error < 0.02 < plain_error
+
+
+def test_default_steps_depend_on_size():
+    assert OptimizeConfig().total_steps == 140
+    assert OptimizeConfig(size=1024).total_steps == 100
+    assert OptimizeConfig(size=1024, steps=7).total_steps == 7
+
+
+def test_upsampling_with_full_detail_restores_the_photo():
+    from painterly.methods.optimize import upsample_with_detail
+
+    content = photo(seed=2)
+    coarse = torch.nn.functional.interpolate(content, size=(12, 16), mode="bicubic", align_corners=False, antialias=True)
+    assert torch.allclose(upsample_with_detail(coarse, content, 1.0), content, atol=1e-5)
+    blurred = upsample_with_detail(coarse, content, 0.0)
+    assert (blurred - content).abs().mean() > 0.001

@@ -35,7 +35,7 @@ from painterly.web.storage import ImageRejected, Storage, decode_image
 
 STATIC_DIR = Path(__file__).parent / "static"
 PREVIEWS_PER_JOB = 20  # intermediate images a previewing job shows, about
-DEFAULT_PREVIEW_STEPS = 200  # steps assumed when a job leaves them to the method
+DEFAULT_PREVIEW_STEPS = 140  # steps assumed when a job leaves them to the method
 STYLE_REQUIRED = "choose a built-in style (see GET /api/styles) or upload a painting"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 PRESERVE_COLOR = {"": None, "none": None, "false": None, "0": None, "off": None,
