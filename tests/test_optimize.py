@@ -44,11 +44,12 @@ def test_losses_fall_and_output_has_requested_size(vgg):
     result = optimize(vgg, photo(), [(stripes(), 1.0)], config, progress=events.append)
     assert result.shape == (1, 3, 36, 48)
     assert 0 <= result.min() and result.max() <= 1
-    assert [event.step for event in events] == list(range(1, 13))
+    assert [event.step for event in events] == list(range(0, 13))
+    assert events[0].stage == "preparing" and events[0].fraction == 0
     assert events[-1].fraction == pytest.approx(1.0)
     final_scale = [event for event in events if event.stage.endswith("(48 px)")]
     assert final_scale[-1].losses["style"] < final_scale[0].losses["style"]
-    assert events[-1].losses["total"] < events[0].losses["total"]
+    assert events[-1].losses["total"] < events[1].losses["total"]
 
 
 def test_strength_zero_keeps_the_content(vgg):
@@ -87,7 +88,7 @@ def test_preview_images_are_sent_every_n_steps(vgg):
     optimize(vgg, photo(), [(stripes(), 1.0)], OptimizeConfig(size=32, preview_every=2, **FAST), progress=events.append)
     with_preview = [event.step for event in events if event.preview is not None]
     assert with_preview == [2, 4, 6]
-    assert events[1].preview.shape[1] == 3
+    assert events[2].step == 2 and events[2].preview.shape[1] == 3
 
 
 def test_bad_options_are_clear_errors(vgg):

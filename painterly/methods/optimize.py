@@ -336,6 +336,9 @@ def optimize(
     costs = [stage.steps * stage.long_side**2 for stage in plan]
     step = 0
     image: Optional[torch.Tensor] = None
+    # Step 0: inputs are read and checked; say so before the first (slowest) step starts.
+    if progress is not None and progress(ProgressEvent(step=0, total=total_steps, stage="preparing", work=0.0)) is False:
+        raise Cancelled("cancelled before the first step")
     for index, stage in enumerate(plan):
         content_at_scale = resize_to_long_side(content, stage.long_side)
         side = stage.long_side * config.style_scale
