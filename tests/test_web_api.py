@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import sqlite3
 import threading
 import time
@@ -107,8 +108,8 @@ def test_health_styles_models_page_and_schema(tmp_path):
             assert "http:" not in text and "https:" not in text and "//cdn" not in text  # nothing external to load
 
         schema = client.get("/openapi.json").json()
-        for path in ("/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/cancel", "/api/jobs/{job_id}/result",
-                     "/api/styles", "/api/models", "/api/health"):
+        for path in ("/api/jobs", "/api/video-jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/cancel",
+                     "/api/jobs/{job_id}/result", "/api/styles", "/api/models", "/api/health"):
             assert path in schema["paths"]
         unknown = client.get("/api/nothing-here")
         assert unknown.status_code == 404 and error_code(unknown) == "not_found"
@@ -458,3 +459,253 @@ def test_serve_command(tmp_path, monkeypatch):
     result = CliRunner().invoke(serve_command, ["--data-dir", str(blocker / "sub"), "--device", "cpu"])
     assert result.exit_code == 2 and result.output.startswith("error: ")
     assert len(result.output.strip().splitlines()) == 1
+
+
+# -- video jobs ------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> bytes:
+    pytest.importorskip("av")
+    from web_clips import clip_bytes
+
+    return clip_bytes(tmp_path_factory.mktemp("clip"))
+
+
+def submit_video(client, clip: bytes, *, files=None, name: str = "clip.mp4", **fields):
+    fields = {key: str(value) for key, value in fields.items()}
+    fields.setdefault("model", "toy")
+    if fields["model"] == "":
+        del fields["model"]
+    upload = {"video": (name, clip, "video/mp4"), **(files or {})}
+    return client.post("/api/video-jobs", files=upload, data=fields)
+
+
+def stored_files(tmp_path) -> list[str]:
+    data = tmp_path / "data"
+    return [f"{folder}/{path.name}" for folder in ("uploads", "results", "previews", "thumbnails", "work")
+            for path in (data / folder).iterdir()]
+
+
+def test_video_job_runs_and_serves_an_mp4(tmp_path, clip):
+    from painterly.video import probe_video, read_frames
+
+    with studio(tmp_path) as (client, runner):
+        response = submit_video(client, clip, size=32, consistency=0.5, strength=0.6)
+        assert response.status_code == 202, response.text
+        job = wait_for(client, response.json()["id"])
+        assert job["status"] == "succeeded", job["error"]
+        assert job["kind"] == "video" and job["method"] == "feedforward" and job["model"] == "toy"
+        assert job["options"] == {"size": 32, "strength": 0.6, "consistency": 0.5}
+        assert job["progress"]["step"] == job["progress"]["total"] == 12 and "frames/s" in job["progress"]["stage"]
+        kind, style, options = runner.calls[0]
+        assert kind == "video" and style is None and options.consistency == 0.5
+
+        result = client.get(job["result_url"])
+        assert result.status_code == 200 and result.headers["content-type"] == "video/mp4"
+        assert re.search(r"painterly-[0-9a-f]{8}\.mp4", result.headers["content-disposition"])
+        (tmp_path / "result.mp4").write_bytes(result.content)
+        info = probe_video(tmp_path / "result.mp4")
+        assert (info.width, info.height, info.frames, info.has_audio) == (32, 24, 12, False)
+        first = next(read_frames(tmp_path / "result.mp4"))
+        assert first.shape == (24, 32, 3)
+        original = client.get(job["original_url"])
+        assert original.headers["content-type"] == "video/mp4" and original.content == clip
+        thumbnail = client.get(job["thumbnail_url"])
+        assert thumbnail.headers["content-type"] == "image/jpeg"
+        assert Image.open(io.BytesIO(thumbnail.content)).size == (32, 24)
+
+        image_job = wait_for(client, submit(client).json()["id"])
+        assert image_job["kind"] == "image"
+        assert client.get(image_job["result_url"]).headers["content-type"] == "image/png"
+        assert [job["id"] for job in client.get("/api/jobs?kind=video").json()["jobs"]] == [job["id"]]
+        assert client.get("/api/jobs?kind=image").json()["total"] == 1
+        assert client.get("/api/jobs").json()["total"] == 2
+        assert error_code(client.get("/api/jobs?kind=audio")) == "bad_option"
+
+        # no method: the model's; a clip cut with start and end; the data dir keeps only generated names
+        cut = wait_for(client, submit_video(client, clip, name="../../evil.mp4", start=0.2, end=0.32).json()["id"])
+        assert cut["status"] == "succeeded" and cut["options"] == {"size": 64, "start": 0.2, "end": 0.32}
+        assert probe_video_bytes(client.get(cut["result_url"]).content, tmp_path).frames == 3
+        assert not list(tmp_path.rglob("evil*"))
+
+        for finished in (job, image_job, cut):
+            assert client.delete(f"/api/jobs/{finished['id']}").status_code == 204
+        assert stored_files(tmp_path) == []
+
+
+def probe_video_bytes(data: bytes, folder):
+    from painterly.video import probe_video
+
+    path = folder / "probe.mp4"
+    path.write_bytes(data)
+    return probe_video(path)
+
+
+@pytest.mark.parametrize(
+    "fields, content, status, code",
+    [
+        ({}, b"this is not a video at all" * 40, 415, "not_a_video"),
+        ({}, "png", 415, "not_a_video"),  # a still image is not a clip
+        ({}, "sound", 422, "no_video_stream"),
+        ({}, "truncated", 415, "not_a_video"),
+        ({}, b"", 400, "empty_upload"),
+        ({"model": "nope"}, None, 422, "unknown_model"),
+        ({"model": "", "method": "feedforward"}, None, 422, "model_required"),
+        ({"model": ""}, None, 422, "model_required"),
+        ({"method": "alchemy"}, None, 422, "unknown_method"),
+        ({"style": "starry-night"}, None, 422, "bad_option"),  # a model paints its own style
+        ({"strength": 1.5}, None, 422, "bad_option"),
+        ({"steps": 10}, None, 422, "bad_option"),  # a model takes no steps
+        ({"model": "", "method": "optimize"}, None, 422, "style_required"),
+        ({"model": "", "method": "optimize", "style": "starry-night", "size": 256}, None, 422, "bad_option"),
+        ({"model": "", "method": "optimize", "style": "starry-night", "steps": 50}, None, 422, "bad_option"),
+        ({"model": "", "method": "optimize", "style": "no-such"}, None, 422, "unknown_style"),
+        ({"consistency": 1.5}, None, 422, "bad_option"),
+        ({"consistency": "nan"}, None, 422, "bad_option"),
+        ({"size": 4000}, None, 422, "bad_option"),
+        ({"start": 0.3, "end": 0.2}, None, 422, "bad_option"),
+        ({"start": -1}, None, 422, "bad_option"),
+        ({"start": 5}, None, 422, "bad_option"),  # past the end of the 0.48 s clip
+        ({"size": "big"}, None, 422, "invalid_request"),
+    ],
+)
+def test_bad_video_requests_are_refused_with_json_errors(tmp_path, clip, fields, content, status, code):
+    from web_clips import clip_bytes
+
+    if content == "png":
+        content = png_bytes()
+    elif content == "sound":
+        content = clip_bytes(tmp_path, video=False)
+    elif content == "truncated":
+        content = clip[: len(clip) // 3]
+    with studio(tmp_path) as (client, runner):
+        response = submit_video(client, clip if content is None else content, **fields)
+        assert response.status_code == status, response.text
+        assert error_code(response) == code and response.json()["error"]["message"]
+        assert client.get("/api/jobs").json()["total"] == 0 and not runner.calls
+        assert stored_files(tmp_path) == []
+
+
+def test_video_without_an_installed_model_says_so(tmp_path, clip):
+    class NoModels(FakeRunner):
+        def models(self):
+            return []
+
+    with studio(tmp_path, runner=NoModels()) as (client, _):
+        for fields in ({"model": ""}, {"model": "", "method": "feedforward"}, {"model": "toy"}):
+            response = submit_video(client, clip, **fields)
+            assert response.status_code == 422 and error_code(response) in ("no_model", "unknown_model")
+        response = submit_video(client, clip, model="")
+        assert response.json()["error"]["message"] == "no trained model installed; train one with `painterly train`"
+        # the optimization still runs, on tiny frames with few steps (its defaults for video)
+        job = submit_video(client, clip, model="", method="optimize", style="starry-night").json()
+        assert job["options"] == {"size": 128, "steps": 20}
+        assert wait_for(client, job["id"])["status"] == "succeeded"
+
+
+def test_video_size_and_length_limits(tmp_path, clip):
+    with studio(tmp_path, max_video_mb=0.001) as (client, _):
+        too_large = submit_video(client, clip)
+        assert too_large.status_code == 413 and error_code(too_large) == "upload_too_large"
+        assert stored_files(tmp_path) == []
+    with studio(tmp_path, max_upload_mb=0.01) as (client, _):  # a clip may be larger than a photo
+        body = {"video": ("clip.mp4", clip, "video/mp4")}
+        response = client.post("/api/video-jobs", files=body, data={"model": "toy", "note": "x" * 200_000})
+        assert response.status_code == 202, response.text
+        assert wait_for(client, response.json()["id"])["status"] == "succeeded"
+        assert client.delete(f"/api/jobs/{response.json()['id']}").status_code == 204
+    with studio(tmp_path, max_pixels=1000) as (client, _):  # 64×48 frames
+        too_many_pixels = submit_video(client, clip)
+        assert too_many_pixels.status_code == 413 and error_code(too_many_pixels) == "too_many_pixels"
+        assert stored_files(tmp_path) == []
+    with studio(tmp_path, max_video_seconds=0.2) as (client, _):
+        too_long = submit_video(client, clip)
+        assert too_long.status_code == 422 and error_code(too_long) == "clip_too_long"
+        assert "start and end" in too_long.json()["error"]["message"] and stored_files(tmp_path) == []
+        assert submit_video(client, clip, start=0.1, end=0.3).status_code == 202
+        health = client.get("/api/health").json()
+        assert health["video"] and health["limits"]["max_video_seconds"] == 0.2
+
+
+def test_video_cancel_and_failure(tmp_path, clip):
+    gate = threading.Event()
+    with studio(tmp_path, runner=FakeRunner(gate=gate)) as (client, runner):
+        running = submit_video(client, clip).json()
+        queued = submit_video(client, clip).json()
+        wait_for(client, running["id"], statuses=("running",))
+        assert client.post(f"/api/jobs/{queued['id']}/cancel").json()["status"] == "cancelled"
+        client.post(f"/api/jobs/{running['id']}/cancel")
+        job = wait_for(client, running["id"])
+        assert job["status"] == "cancelled" and job["result_url"] is None
+        assert not [name for name in stored_files(tmp_path) if not name.startswith("uploads/")]  # no partial mp4
+
+        gate.set()
+        runner.fail_with = PainterlyError("the clip broke: send another")
+        failed = wait_for(client, submit_video(client, clip).json()["id"])
+        assert failed["status"] == "failed" and failed["error"] == "the clip broke: send another"
+        assert not list((tmp_path / "data" / "results").iterdir())
+
+
+def test_video_needs_a_runner_that_runs_video(tmp_path, clip):
+    class ImagesOnly:
+        def __call__(self, content, style, options, progress):
+            return content
+
+    with studio(tmp_path, runner=ImagesOnly()) as (client, _):
+        response = submit_video(client, clip)
+        assert response.status_code == 501 and error_code(response) == "video_unsupported"
+        assert client.get("/api/health").json()["video"] is False
+
+
+def test_a_database_from_before_video_jobs_still_opens(tmp_path):
+    database = tmp_path / "jobs.sqlite3"
+    with contextlib.closing(sqlite3.connect(database)) as connection, connection:
+        connection.executescript("""
+            CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+                created_at REAL NOT NULL, options TEXT NOT NULL, content_file TEXT NOT NULL, style_name TEXT,
+                style_file TEXT, client TEXT NOT NULL DEFAULT '', started_at REAL, finished_at REAL,
+                step INTEGER NOT NULL DEFAULT 0, total INTEGER NOT NULL DEFAULT 0, stage TEXT NOT NULL DEFAULT '',
+                losses TEXT NOT NULL DEFAULT '{}', preview_file TEXT, preview_version INTEGER NOT NULL DEFAULT 0,
+                result_file TEXT, error TEXT, interruptions INTEGER NOT NULL DEFAULT 0,
+                cancel_requested INTEGER NOT NULL DEFAULT 0);
+            INSERT INTO jobs (id, status, created_at, options, content_file, result_file)
+                VALUES ('old', 'succeeded', 1.0, '{"method": "optimize", "size": 64}', 'a.png', 'old.png');
+        """)
+    store = JobStore(database)
+    old = store.get("old")
+    assert old.kind == "image" and old.options.size == 64 and old.status == "succeeded"
+    new = store.create(JobOptions(method="fast", model="m", consistency=0.5), "b.mp4", None, None, kind="video")
+    assert store.get(new.id).kind == "video" and store.get(new.id).options.consistency == 0.5
+    assert store.count(kind="video") == 1 and [job.id for job in store.list(kind="image")] == ["old"]
+    store.close()
+    JobStore(database).close()  # opening again changes nothing
+
+
+def test_stylize_runner_video_with_a_tiny_model(tmp_path):
+    pytest.importorskip("av")
+    from feedforward_helpers import tiny_model_file
+    from web_clips import write_clip
+
+    from painterly.progress import Cancelled
+    from painterly.video import probe_video
+
+    source = write_clip(tmp_path / "in.mp4")
+    model = tiny_model_file(tmp_path)
+    runner = StylizeRunner(device="cpu")
+    events = []
+    options = JobOptions(method="fast", model=str(model), size=32, consistency=0.5, strength=0.8)
+    work = tmp_path / "work"
+    runner.video(source, None, options, lambda event: events.append(event) or True, output=tmp_path / "out.mp4",
+                 work_folder=work)
+    info = probe_video(tmp_path / "out.mp4")
+    assert (info.width, info.height, info.frames, info.has_audio) == (32, 24, 12, True)
+    assert [event.step for event in events] == list(range(1, 13)) and events[-1].total == 12
+    assert "frames/s" in events[-1].stage and not work.exists()
+
+    with pytest.raises(Cancelled):  # a cancel stops it; the frames done are kept for a resumed run
+        runner.video(source, None, options, lambda event: event.step < 4, output=tmp_path / "again.mp4",
+                     work_folder=work)
+    assert not (tmp_path / "again.mp4").exists() and len(list(work.glob("*.png"))) == 4
+    with pytest.raises(PainterlyError, match="train one"):
+        runner.video(source, None, JobOptions(method="fast"), lambda event: True, output=tmp_path / "x.mp4",
+                     work_folder=tmp_path / "w2")

@@ -59,18 +59,18 @@ def photo_bytes() -> bytes:
     return buffer.getvalue()
 
 
-def drop_photo(page, data: bytes, name: str = "photo.png") -> None:
-    """Drag and drop a file on the drop zone, as a person would from the file manager."""
+def drop_photo(page, data: bytes, name: str = "photo.png", target: str = "drop", media_type: str = "image/png") -> None:
+    """Drag and drop a file on the drop zone ``target``, as a person would from the file manager."""
     page.evaluate(
-        """([data, name]) => {
+        """([data, name, target, type]) => {
             const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
             const transfer = new DataTransfer();
-            transfer.items.add(new File([bytes], name, { type: "image/png" }));
-            const drop = document.getElementById("drop");
+            transfer.items.add(new File([bytes], name, { type }));
+            const drop = document.getElementById(target);
             drop.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
             drop.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
         }""",
-        [base64.b64encode(data).decode(), name],
+        [base64.b64encode(data).decode(), name, target, media_type],
     )
 
 
@@ -134,8 +134,67 @@ def test_upload_pick_style_paint_compare_and_download(browser, tmp_path):
         page.click("#history li button.delete")
         expect(page.locator("#history")).to_contain_text("No paintings yet")
         page.click("#tab-video")
-        expect(page.locator("#video-tab")).to_contain_text("coming soon")
+        expect(page.locator("#video-tab")).to_be_visible()
         expect(page.locator("#image-tab")).to_be_hidden()
+        assert not errors, errors
+
+
+def test_video_tab_upload_progress_result_and_download(browser, tmp_path):
+    pytest.importorskip("av")
+    from web_clips import clip_bytes
+
+    from painterly.video import probe_video
+
+    runner = FakeRunner(video_frame_seconds=0.15)
+    with running_server(tmp_path / "data", runner) as base:
+        page = browser.new_page(accept_downloads=True)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(base + "/")
+        page.click("#tab-video")
+        expect(page.locator("#video-tab")).to_be_visible()
+        expect(page.locator("#video-limits")).to_contain_text("30 s")
+        expect(page.locator('#video-methods input[value="feedforward"]')).to_be_checked()
+        expect(page.locator("#video-model")).to_have_value("toy")
+        expect(page.locator("#video-no-model")).to_be_hidden()
+        expect(page.locator("#video-style-row")).to_be_hidden()
+        page.check('#video-methods input[value="optimize"]')  # tiny sizes only, and a painting
+        expect(page.locator("#video-style-row")).to_be_visible()
+        expect(page.locator('#video-size option[value="256"]')).to_be_disabled()
+        page.check('#video-methods input[value="feedforward"]')
+
+        page.click("#video-run")
+        expect(page.locator("#video-form-error")).to_contain_text("choose a clip")
+        drop_photo(page, clip_bytes(tmp_path), "clip.mp4", target="video-drop", media_type="video/mp4")
+        expect(page.locator("#video-drop-hint")).to_contain_text("clip.mp4")
+        page.select_option("#video-size", "128")
+        page.fill("#video-consistency", "0.5")
+        expect(page.locator("#video-consistency-value")).to_have_text("0.50")
+        page.click("#video-run")
+
+        expect(page.locator("#video-progress-text")).to_contain_text(re.compile(r"frame \d+ of 12"))
+        expect(page.locator("#video-result")).to_have_attribute("src", BLOB)
+        expect(page.locator("#video-message")).to_contain_text("Done: toy, 12 frames")
+        page.wait_for_function("document.getElementById('video-result').readyState >= 1")  # the browser reads it
+        assert page.evaluate("document.getElementById('video-result').videoWidth") == 128
+        with page.expect_download() as download_info:
+            page.click("#video-download")
+        download = download_info.value
+        assert download.suggested_filename.startswith("painterly-") and download.suggested_filename.endswith(".mp4")
+        info = probe_video(download.path())
+        assert (info.width, info.height, info.frames) == (128, 96, 12)
+        kind, style, options = runner.calls[0]
+        assert kind == "video" and options.model == "toy" and options.size == 128 and options.consistency == 0.5
+
+        expect(page.locator('#history li button[data-kind="video"]')).to_have_count(1)
+        expect(page.locator("#history")).to_contain_text("toy · succeeded")
+        page.click("#tab-image")
+        page.click('#history li button[data-kind="video"]')  # opens the video tab with the result
+        expect(page.locator("#video-tab")).to_be_visible()
+        expect(page.locator("#video-result")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "video.png"), full_page=True)
         assert not errors, errors
 
 

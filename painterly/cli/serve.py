@@ -14,7 +14,8 @@ from painterly.cli.common import config_kwargs, fail, handle_errors, options_fro
 from painterly.web.config import ServerConfig
 
 SERVE_OPTIONS = ["host", "port", "data_dir", "workers", "token", "max_upload_mb", "max_pixels", "max_size",
-                 "max_steps", "rate_limit_per_minute", "rate_limit_burst", "device"]
+                 "max_steps", "max_video_mb", "max_video_seconds", "max_video_size", "rate_limit_per_minute",
+                 "rate_limit_burst", "device"]
 
 
 def _is_loopback(host: str) -> bool:
@@ -38,6 +39,9 @@ def _is_loopback(host: str) -> bool:
     "max_pixels": {"type": click.IntRange(min=1024)},
     "max_size": {"type": click.IntRange(min=16)},
     "max_steps": {"type": click.IntRange(min=1)},
+    "max_video_mb": {"type": click.FloatRange(min=0.01)},
+    "max_video_seconds": {"type": click.FloatRange(min=0.1)},
+    "max_video_size": {"type": click.IntRange(min=16)},
     "rate_limit_per_minute": {"type": click.FloatRange(min=0)},
     "rate_limit_burst": {"type": click.IntRange(min=1)},
 })

@@ -2,8 +2,11 @@
 
 Build it with :func:`create_app`; ``painterly serve`` runs it with uvicorn. Every error is JSON,
 ``{"error": {"code": "...", "message": "..."}}``, with a status code that fits (400 bad option,
-401 token, 404 unknown, 409 wrong state, 413 too large, 415 not an image, 422 invalid field,
-429 rate limit).
+401 token, 404 unknown, 409 wrong state, 413 too large, 415 not an image or video, 422 invalid field,
+429 rate limit, 501 no video support in this runner).
+
+Image jobs come in through ``POST /api/jobs``, video jobs through ``POST /api/video-jobs``; both kinds
+share the queue and every ``/api/jobs/{id}…`` endpoint (status, cancel, result, delete).
 """
 
 from __future__ import annotations
@@ -28,21 +31,26 @@ from painterly.errors import PainterlyError
 from painterly.registry import find_style, list_styles, style_names
 from painterly.web.catalog import STUDIO_OPTIONS, MethodInfo, ModelInfo
 from painterly.web.config import ServerConfig
-from painterly.web.jobs import (QUEUED, RUNNING, STATUSES, SUCCEEDED, Job, JobOptions, JobQueue, JobStore, Runner,
-                                StylizeRunner)
+from painterly.web.jobs import (KINDS, QUEUED, RUNNING, STATUSES, SUCCEEDED, VIDEO, VIDEO_OPTIMIZE_MAX_SIZE,
+                                VIDEO_OPTIMIZE_MAX_STEPS, Job, JobOptions, JobQueue, JobStore, Runner, StylizeRunner)
 from painterly.web.ratelimit import RateLimiter
-from painterly.web.storage import ImageRejected, Storage, decode_image
+from painterly.web.storage import ImageRejected, Storage, VideoRejected, decode_image, media_type
 
 STATIC_DIR = Path(__file__).parent / "static"
 PREVIEWS_PER_JOB = 20  # intermediate images a previewing job shows, about
 DEFAULT_PREVIEW_STEPS = 140  # steps assumed when a job leaves them to the method
 STYLE_REQUIRED = "choose a built-in style (see GET /api/styles) or upload a painting"
+NO_MODEL = "no trained model installed; train one with `painterly train`"
+DEFAULT_VIDEO_SIZE = 480  # long side of a video job's output when it does not say
+VIDEO_STATUS = {"size": (413, "upload_too_large"), "empty": (400, "empty_upload"), "type": (415, "not_a_video"),
+                "no_video": (422, "no_video_stream")}
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 PRESERVE_COLOR = {"": None, "none": None, "false": None, "0": None, "off": None,
                   "true": "luminance", "1": "luminance", "on": "luminance",
                   "luminance": "luminance", "histogram": "histogram"}
 # The page is self-contained: nothing may load from elsewhere.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' blob: data:; script-src 'self'; style-src 'self'; "
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+                           "script-src 'self'; style-src 'self'; "
                            "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'")
 
 
@@ -80,6 +88,10 @@ class Studio:
     def start(self) -> None:
         self.lock_data_dir()
         self.store.recover_interrupted(self.config.max_interrupted_runs)
+        for folder in self.storage.work_folders():  # frames of video jobs that will not run again
+            job = self.store.get(folder.name) if JOB_ID.match(folder.name) else None
+            if JOB_ID.match(folder.name) and (job is None or job.finished):
+                self.storage.remove_work_folder(folder.name)
         self.queue.start()
 
     def stop(self) -> None:
@@ -118,6 +130,10 @@ class Studio:
         list_models = getattr(self.runner, "models", None)
         return [] if list_models is None else list(list_models())
 
+    @property
+    def runs_video(self) -> bool:
+        return callable(getattr(self.runner, "video", None))
+
     # -- jobs --------------------------------------------------------------------------------------
     def job_or_404(self, job_id: str) -> Job:
         job = self.store.get(job_id) if JOB_ID.match(job_id) else None
@@ -132,6 +148,7 @@ class Studio:
             fraction = 1.0
         return {
             "id": job.id,
+            "kind": job.kind,
             "status": job.status,
             "created_at": _iso(job.created_at),
             "started_at": _iso(job.started_at),
@@ -139,7 +156,7 @@ class Studio:
             "method": job.options.method,
             "model": job.options.model,
             "style": {"name": job.style_name, "uploaded": job.style_file is not None},
-            "options": {key: value for key, value in job.options.stylize_options().items()},
+            "options": {**job.options.stylize_options(), **job.options.video_options()},
             "progress": {"step": job.step, "total": job.total, "fraction": round(fraction, 4), "stage": job.stage,
                          "losses": job.losses},
             "queue_position": self.store.queue_position(job) if job.status == QUEUED else None,
@@ -206,6 +223,98 @@ class Studio:
                 raise ApiError(422, "bad_option", f"{name} must be between {low:g} and {high:g}, not {value:g}")
         return method
 
+    def check_video_options(self, options: JobOptions, has_style: bool) -> None:
+        """Refuse a video job's bad options with a 422 (or 501 when the runner runs no video), before its upload is
+        looked at; fills in the method from the model and the optimization's small defaults."""
+        if not self.runs_video:
+            raise ApiError(501, "video_unsupported", "this server does not run video jobs")
+        config = self.config
+        methods = self.methods()
+        models = self.models()
+        if not options.method:
+            chosen = [model for model in models if model.name == options.model]
+            if options.model and not chosen:
+                names = ", ".join(model.name for model in models) or "none are installed"
+                raise ApiError(422, "unknown_model", f"unknown model {options.model!r}: use one of {names}")
+            if not chosen:
+                raise ApiError(422, "no_model" if not models else "model_required",
+                               NO_MODEL if not models else "choose a trained model: see GET /api/models")
+            options.method = chosen[0].method
+        if methods is not None:
+            method = next((method for method in methods if method.name == options.method), None)
+            if method is None:
+                available = ", ".join(sorted(method.name for method in methods)) or "none are installed"
+                raise ApiError(422, "unknown_method", f"unknown method {options.method!r}: use one of {available}")
+            if not method.needs_model and method.name != "optimize":
+                raise ApiError(422, "method_not_for_video", f"method {method.name!r} does not run on video here: "
+                                                            "use a trained model, or optimize on a small size")
+            if method.needs_model:
+                names = [model.name for model in models if model.method == method.name]
+                if not names:
+                    raise ApiError(422, "no_model", NO_MODEL)
+                if not options.model:
+                    raise ApiError(422, "model_required", f"method {method.name!r} needs a model: use one of "
+                                                          f"{', '.join(names)}")
+                if options.model not in names:
+                    raise ApiError(422, "unknown_model", f"unknown model {options.model!r} for method "
+                                                         f"{method.name!r}: use one of {', '.join(names)}")
+                if has_style:
+                    raise ApiError(422, "bad_option", f"method {method.name!r} paints in its model's style: "
+                                                      "leave the style out")
+                if options.strength is not None and options.strength > 1:
+                    raise ApiError(422, "bad_option", "strength must be between 0 and 1 for a trained model")
+            else:
+                if options.model:
+                    raise ApiError(422, "bad_option", f"method {method.name!r} takes no model: leave model out")
+                if not has_style:
+                    raise ApiError(422, "style_required", STYLE_REQUIRED)
+                options.size = VIDEO_OPTIMIZE_MAX_SIZE if options.size is None else options.size
+                options.steps = VIDEO_OPTIMIZE_MAX_STEPS if options.steps is None else options.steps
+                if options.size > VIDEO_OPTIMIZE_MAX_SIZE or options.steps > VIDEO_OPTIMIZE_MAX_STEPS:
+                    limits = f"size ≤ {VIDEO_OPTIMIZE_MAX_SIZE} and steps ≤ {VIDEO_OPTIMIZE_MAX_STEPS}"
+                    raise ApiError(422, "bad_option", f"the optimize method is far too slow for video: use {limits}, "
+                                                      "or a trained model")
+            for name in options.stylize_options():
+                if name in STUDIO_OPTIONS and name not in method.options:
+                    raise ApiError(422, "bad_option", f"method {options.method!r} takes no {name}: leave it out")
+        checks = [
+            ("size", options.size, 16, config.max_video_size),
+            ("steps", options.steps, 1, config.max_steps),
+            ("strength", options.strength, 0.0, 2.0),
+            ("style_scale", options.style_scale, 0.1, 4.0),
+            ("consistency", options.consistency, 0.0, 1.0),
+            ("start", options.start, 0.0, math.inf),
+            ("end", options.end, 0.0, math.inf),
+        ]
+        for name, value, low, high in checks:
+            if value is not None and (not math.isfinite(value) or not low <= value <= high):
+                shown = f"{low:g} or more" if high == math.inf else f"between {low:g} and {high:g}"
+                raise ApiError(422, "bad_option", f"{name} must be {shown}, not {value:g}")
+        if options.start is not None and options.end is not None and options.end <= options.start:
+            raise ApiError(422, "bad_option", f"end ({options.end:g} s) must come after start ({options.start:g} s)")
+
+    def check_clip(self, options: JobOptions, info) -> None:
+        """Refuse a clip with frames over the pixel limit, or whose chosen stretch is empty or too long; fills in
+        the size and, for a clip of unknown length, the end."""
+        if info.width * info.height > self.config.max_pixels:
+            raise ApiError(413, "too_many_pixels", f"the clip has {info.width}x{info.height} pixels a frame, more than "
+                                                   f"the limit of {self.config.max_pixels}: send a smaller clip")
+        limit = self.config.max_video_seconds
+        start = options.start or 0.0
+        if info.duration and start >= info.duration:
+            raise ApiError(422, "bad_option", f"start {start:g} s is past the end of the clip ({info.duration:.2f} s)")
+        if not info.duration and options.end is None:
+            options.end = start + limit
+        end = options.end if options.end is not None else info.duration
+        if info.duration:
+            end = min(end, info.duration)
+        if end - start > limit + 1e-6:
+            message = (f"the chosen part of the clip is {end - start:.1f} s long, more than the limit of {limit:g} s: "
+                       f"choose at most {limit:g} s with start and end")
+            raise ApiError(422, "clip_too_long", message)
+        if options.size is None:
+            options.size = min(max(info.width, info.height), DEFAULT_VIDEO_SIZE, self.config.max_video_size)
+
 
 def _client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
@@ -228,11 +337,14 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
         finally:
             studio.stop()
 
-    # two files (photo and painting) and a few form fields
+    # two files (photo or clip, and painting) and a few form fields
     most_body_bytes = 2 * config.max_upload_bytes + 65536
-    limits = {}
+    most_video_body_bytes = config.max_video_bytes + config.max_upload_bytes + 65536
+    limits, video_limits = {}, {}
     if "max_body_size" in inspect.signature(FastAPI.__init__).parameters:  # streaming limit, in newer FastAPI
         limits["max_body_size"] = most_body_bytes
+        if "max_body_size" in inspect.signature(FastAPI.post).parameters:  # a route's own limit overrides the app's
+            video_limits["max_body_size"] = most_video_body_bytes
     app = FastAPI(
         **limits,
         title="Painterly studio",
@@ -280,9 +392,12 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
                                       "this server needs a token: send 'Authorization: Bearer TOKEN' or 'X-Token: TOKEN'",
                                       {"WWW-Authenticate": "Bearer"})
             length = request.headers.get("content-length")
-            if request.method == "POST" and length and length.isdigit() and int(length) > most_body_bytes:
+            video = path == "/api/video-jobs"
+            most = most_video_body_bytes if video else most_body_bytes
+            if request.method == "POST" and length and length.isdigit() and int(length) > most:
+                largest = config.max_video_mb if video else config.max_upload_mb
                 return error_response(413, "upload_too_large",
-                                      f"the upload is larger than {config.max_upload_mb:g} MiB: send a smaller file")
+                                      f"the upload is larger than {largest:g} MiB: send a smaller file")
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -308,8 +423,13 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
             "workers_alive": studio.queue.alive_workers,
             "queued": studio.store.count(QUEUED),
             "running": studio.store.count(RUNNING),
+            "video": studio.runs_video,
             "limits": {"max_upload_mb": config.max_upload_mb, "max_pixels": config.max_pixels,
                        "max_size": config.max_size, "max_steps": config.max_steps,
+                       "max_video_mb": config.max_video_mb, "max_video_seconds": config.max_video_seconds,
+                       "max_video_size": config.max_video_size,
+                       "video_optimize_max_size": VIDEO_OPTIMIZE_MAX_SIZE,
+                       "video_optimize_max_steps": VIDEO_OPTIMIZE_MAX_STEPS,
                        "jobs_per_minute": config.rate_limit_per_minute, "burst": config.rate_limit_burst},
         }
 
@@ -392,14 +512,73 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
         studio.queue.notify()
         return studio.job_json(job)
 
+    @app.post("/api/video-jobs", status_code=202, tags=["jobs"], **video_limits)
+    def create_video_job(
+        request: Request,
+        video: UploadFile = File(..., description="the clip to stylize (MP4, WebM, MOV, MKV, AVI …)"),
+        model: Optional[str] = Form(None, description="a trained model (see GET /api/models)"),
+        method: Optional[str] = Form(None, description="default: the model's method; or optimize (small and slow)"),
+        style: Optional[str] = Form(None, description="optimize only: a built-in style name"),
+        style_file: Optional[UploadFile] = File(None, description="optimize only: or a painting to upload"),
+        size: Optional[int] = Form(None, description="long side of the output video, pixels"),
+        consistency: Optional[float] = Form(None, description="temporal consistency, 0 (none) to 1 (steadiest)"),
+        start: Optional[float] = Form(None, description="first second of the clip to stylize"),
+        end: Optional[float] = Form(None, description="second of the clip to stop at"),
+        strength: Optional[float] = Form(None, description="0 = the clip, 1 = fully stylized"),
+        preserve_color: Optional[str] = Form(None, description="none, luminance or histogram (or true/false)"),
+        steps: Optional[int] = Form(None, description="optimize only: steps for the first frame"),
+        seed: Optional[int] = Form(None, description="optimize only: random seed"),
+    ):
+        """Queue a video job: the clip is stylized frame by frame, kept steady by optical flow, into an MP4 with
+        the clip's sound. Answers 202 with the job; poll ``GET /api/jobs/{id}`` (progress counts frames), then
+        fetch ``GET /api/jobs/{id}/result`` (``video/mp4``)."""
+        style = (style or "").strip() or None
+        if style_file is not None and not style_file.filename and style_file.size == 0:
+            style_file = None
+        if style is not None and style_file is not None:
+            raise ApiError(422, "two_styles", "send either a style name or a style file, not both")
+        if style is not None and find_style(style) is None:
+            raise ApiError(422, "unknown_style", f"unknown style {style!r}: use one of {', '.join(style_names())}")
+        colour = PRESERVE_COLOR.get((preserve_color or "").strip().lower(), "bad")
+        if colour == "bad":
+            raise ApiError(422, "bad_option", "preserve_color must be none, luminance or histogram")
+        options = JobOptions(method=(method or "").strip(), model=(model or "").strip() or None, size=size,
+                             steps=steps, strength=strength, preserve_color=colour, seed=seed,
+                             consistency=consistency, start=start, end=end)
+        studio.check_video_options(options, has_style=style is not None or style_file is not None)
+
+        wait = studio.limiter.acquire(_client_key(request))
+        if wait > 0:
+            raise ApiError(429, "rate_limited", f"too many jobs from this client: try again in {math.ceil(wait)} s",
+                           {"Retry-After": str(math.ceil(wait))})
+        style_image = studio.read_upload(style_file, "painting") if style_file is not None else None
+        try:
+            clip_file, info = studio.storage.save_clip(video.file, config.max_video_bytes)
+        except VideoRejected as error:
+            status, code = VIDEO_STATUS[error.reason]
+            raise ApiError(status, code, str(error)) from None
+        try:
+            studio.check_clip(options, info)
+        except ApiError:
+            studio.storage.delete("uploads", clip_file)
+            raise
+        style_file_name = studio.storage.save_upload(style_image) if style_image is not None else None
+        job = studio.store.create(options, clip_file, find_style(style).name if style else None, style_file_name,
+                                  _client_key(request), kind=VIDEO)
+        studio.queue.notify()
+        return studio.job_json(job)
+
     @app.get("/api/jobs", tags=["jobs"])
     def list_jobs(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
-                  status: Optional[str] = Query(None, description="only jobs with this status")):
+                  status: Optional[str] = Query(None, description="only jobs with this status"),
+                  kind: Optional[str] = Query(None, description="only image or only video jobs")):
         """Past and queued jobs, newest first."""
         if status is not None and status not in STATUSES:
             raise ApiError(422, "bad_option", f"status must be one of {', '.join(STATUSES)}")
-        jobs = studio.store.list(limit=limit, offset=offset, status=status)
-        return {"jobs": [studio.job_json(job) for job in jobs], "total": studio.store.count(status)}
+        if kind is not None and kind not in KINDS:
+            raise ApiError(422, "bad_option", f"kind must be one of {', '.join(KINDS)}")
+        jobs = studio.store.list(limit=limit, offset=offset, status=status, kind=kind)
+        return {"jobs": [studio.job_json(job) for job in jobs], "total": studio.store.count(status, kind)}
 
     @app.get("/api/jobs/{job_id}", tags=["jobs"])
     def get_job(job_id: str):
@@ -423,9 +602,10 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
         for folder, name in [("uploads", job.content_file), ("uploads", job.style_file), ("results", job.result_file),
                              ("previews", job.preview_file), ("thumbnails", f"job-{job.id}.jpg")]:
             studio.storage.delete(folder, name)
+        studio.storage.remove_work_folder(job.id)
         return Response(status_code=204)
 
-    def _job_file(job_id: str, folder: str, attribute: str, media_type: str, missing: str, filename: str | None = None):
+    def _job_file(job_id: str, folder: str, attribute: str, missing: str, filename: str | None = None):
         job = studio.job_or_404(job_id)
         name = getattr(job, attribute)
         if not name:
@@ -434,27 +614,30 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
         path = studio.storage.path(folder, name)
         if not path.exists():
             raise ApiError(404, "no_file", f"the file of job {job_id} is gone from the data dir")
-        return FileResponse(path, media_type=media_type, filename=filename, content_disposition_type="inline")
+        if filename is not None:
+            filename += path.suffix
+        return FileResponse(path, media_type=media_type(name), filename=filename, content_disposition_type="inline")
 
     image_response = {200: {"content": {"image/png": {}}}}
 
-    @app.get("/api/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse, responses=image_response)
+    @app.get("/api/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse,
+             responses={200: {"content": {"image/png": {}, "video/mp4": {}}}})
     def job_result(job_id: str):
-        """The painted image (PNG)."""
-        return _job_file(job_id, "results", "result_file", "image/png",
+        """The painted image (PNG) of an image job, the stylized video (MP4) of a video job."""
+        return _job_file(job_id, "results", "result_file",
                          "the job is {status} and has no result: poll GET /api/jobs/{{id}} until it has succeeded",
-                         filename=f"painterly-{job_id[:8]}.png")
+                         filename=f"painterly-{job_id[:8]}")
 
     @app.get("/api/jobs/{job_id}/preview", tags=["jobs"], response_class=FileResponse,
              responses={200: {"content": {"image/jpeg": {}}}})
     def job_preview(job_id: str):
         """The latest intermediate image (JPEG) of a running high-quality job."""
-        return _job_file(job_id, "previews", "preview_file", "image/jpeg", "the job ({status}) has no preview yet")
+        return _job_file(job_id, "previews", "preview_file", "the job ({status}) has no preview yet")
 
     @app.get("/api/jobs/{job_id}/original", tags=["jobs"], response_class=FileResponse, responses=image_response)
     def job_original(job_id: str):
-        """The photo as uploaded (decoded and stored as PNG)."""
-        return _job_file(job_id, "uploads", "content_file", "image/png", "the job has no photo")
+        """The photo as uploaded (decoded and stored as PNG), or a video job's clip as uploaded."""
+        return _job_file(job_id, "uploads", "content_file", "the job has no photo")
 
     @app.get("/api/jobs/{job_id}/thumbnail", tags=["jobs"], response_class=FileResponse,
              responses={200: {"content": {"image/jpeg": {}}}})
@@ -464,7 +647,8 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
         if not job.result_file:
             raise ApiError(409 if not job.finished else 404, "not_ready" if not job.finished else "no_file",
                            f"the job is {job.status} and has no result")
-        path = studio.storage.cached_thumbnail(f"job-{job.id}", lambda: studio.storage.load("results", job.result_file))
+        load = studio.storage.first_frame if job.kind == VIDEO else studio.storage.load
+        path = studio.storage.cached_thumbnail(f"job-{job.id}", lambda: load("results", job.result_file))
         return FileResponse(path, media_type="image/jpeg")
 
     return app

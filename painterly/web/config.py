@@ -28,6 +28,9 @@ class ServerConfig:
         max_pixels: largest accepted image, in pixels (width × height), checked before decoding.
         max_size: largest output long side a job may ask for, in pixels.
         max_steps: most optimization steps a job may ask for.
+        max_video_mb: largest accepted video upload, in MiB.
+        max_video_seconds: longest stretch of a clip one video job may stylize (pick it with start/end).
+        max_video_size: largest output long side a video job may ask for, in pixels.
         rate_limit_per_minute: jobs one client may create per minute, on average (0 turns the limit off).
         rate_limit_burst: jobs one client may create at once before the per-minute rate applies.
         device: device the default runner computes on (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
@@ -45,6 +48,9 @@ class ServerConfig:
     max_pixels: int = 40_000_000
     max_size: int = 1024
     max_steps: int = 2000
+    max_video_mb: float = 100.0
+    max_video_seconds: float = 30.0
+    max_video_size: int = 720
     rate_limit_per_minute: float = 30.0
     rate_limit_burst: int = 10
     device: str = "auto"
@@ -53,3 +59,7 @@ class ServerConfig:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_video_bytes(self) -> int:
+        return int(self.max_video_mb * 1024 * 1024)

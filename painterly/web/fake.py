@@ -2,7 +2,8 @@
 
 It "paints" by mixing the photo with the painting's mean colour in a few steps, reporting progress
 (with previews) like the high-quality method does, so every path of the job queue can be exercised
-in milliseconds.
+in milliseconds. Video jobs are tinted the same way frame by frame, through :mod:`painterly.video`'s
+reader and writer, with progress per frame like the real video loop.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
@@ -20,7 +22,7 @@ from painterly.errors import PainterlyError
 from painterly.progress import Cancelled, ProgressEvent
 from painterly.registry import resolve_style_path
 from painterly.web.catalog import MethodInfo, ModelInfo, describe_method
-from painterly.web.jobs import JobOptions, Style
+from painterly.web.jobs import JobOptions, Style, video_config
 
 
 @dataclass
@@ -30,7 +32,8 @@ class FakeRunner:
     Attributes:
         gate: when set, every job waits (still reporting progress, so it can be cancelled) until it is set.
         fail_with: raise this exception instead of returning a result.
-        calls: (style, options) of every job run, for tests to inspect.
+        calls: (style, options) of every job run, for tests to inspect (video jobs: ("video", style, options)).
+        video_frame_seconds: sleep after every frame of a video job.
     """
 
     steps: int = 4
@@ -39,6 +42,7 @@ class FakeRunner:
     gate: Optional[threading.Event] = None
     fail_with: Optional[BaseException] = None
     calls: list = field(default_factory=list)
+    video_frame_seconds: float = 0.0
 
     def methods(self) -> list[MethodInfo]:
         return [describe_method("optimize", "slow, best quality (fake)"),
@@ -69,6 +73,40 @@ class FakeRunner:
             raise self.fail_with
         array = (image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
         return Image.fromarray(array, "RGB")
+
+    def video(self, source: Path, style: Style, options: JobOptions, progress: Callable, *, output: Path,
+              work_folder: Path) -> None:
+        """Tint every frame of the clip towards the style's colour (a blue for a model) into ``output``."""
+        from painterly.video.media import VideoWriter, output_size, probe_video, read_frames
+
+        self.calls.append(("video", style, options))
+        config = video_config(options)
+        info = probe_video(source)
+        size = output_size(info.width, info.height, config.size)
+        total = max(1, info.frames_between(config.start, config.end))
+        tint = self._style_colour(style)[0, :, 0, 0].numpy() * 255
+        strength = 0.5 * (1.0 if options.strength is None else options.strength)
+        started = time.perf_counter()
+        frames = read_frames(source, size=size, start=config.start, end=config.end)
+        try:
+            with VideoWriter(output, size, info.fps, crf=28, preset="ultrafast", protect=[source]) as writer:
+                for index, frame in enumerate(frames):
+                    if self.gate is not None:
+                        while not self.gate.is_set():  # wait, still asking whether to stop
+                            if progress(ProgressEvent(index, max(total, index + 1), "waiting")) is False:
+                                raise Cancelled()
+                            time.sleep(0.01)
+                    tinted = frame.astype(np.float32) * (1 - strength) + tint * strength
+                    writer.write(tinted.round().clip(0, 255).astype(np.uint8))
+                    if self.video_frame_seconds:
+                        time.sleep(self.video_frame_seconds)
+                    rate = (index + 1) / max(1e-6, time.perf_counter() - started)
+                    if progress(ProgressEvent(index + 1, max(total, index + 1), f"{rate:.1f} frames/s")) is False:
+                        raise Cancelled()
+                if self.fail_with is not None:
+                    raise self.fail_with
+        finally:
+            frames.close()
 
     @staticmethod
     def _style_colour(style: Style) -> torch.Tensor:

@@ -1,7 +1,9 @@
 """The studio's job queue: jobs persisted in SQLite, run by a fixed number of worker threads.
 
 A job is created ``queued``, taken by a worker (``running``), and ends ``succeeded``, ``failed`` or
-``cancelled``. Every change is written to ``jobs.sqlite3`` in the data dir at once, so queued and
+``cancelled``. Its ``kind`` is ``image`` (a photo painted into a PNG) or ``video`` (a clip stylized frame by
+frame into an MP4, see :mod:`painterly.video`); both kinds share the queue, the progress columns and the
+endpoints. Every change is written to ``jobs.sqlite3`` in the data dir at once, so queued and
 finished jobs survive a restart. A job found ``running`` when the server starts was interrupted by a
 stop: it is re-queued (from the start) until it has been interrupted ``max_interrupted_runs`` times,
 then marked failed with a message saying so, so a job that kills the server cannot do it forever.
@@ -18,6 +20,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, Callable, Optional, Protocol, Union
 
 from PIL import Image
@@ -33,9 +36,15 @@ logger = logging.getLogger(__name__)
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
 STATUSES = (QUEUED, RUNNING) + FINISHED
+IMAGE, VIDEO = "image", "video"
+KINDS = (IMAGE, VIDEO)
 
 #: How often a running job's progress is written to the database, at most (previews are always written).
 PROGRESS_WRITE_INTERVAL_S = 0.25
+
+
+#: Options only video jobs take; they go to :class:`painterly.video.VideoConfig`, not to the method.
+VIDEO_OPTIONS = ("consistency", "start", "end")
 
 
 @dataclass
@@ -52,6 +61,9 @@ class JobOptions:
         preserve_color: ``None``, ``"luminance"`` or ``"histogram"``: keep the photo's colours.
         seed: random seed, for results that repeat.
         preview_every: send a preview every N steps (set by the server for methods that preview).
+        consistency: video jobs: temporal consistency in ``[0, 1]`` (see :class:`painterly.video.VideoConfig`).
+        start: video jobs: first second of the clip to stylize.
+        end: video jobs: second of the clip to stop at.
     """
 
     method: str = "optimize"
@@ -63,12 +75,20 @@ class JobOptions:
     preserve_color: Optional[str] = None
     seed: Optional[int] = None
     preview_every: Optional[int] = None
+    consistency: Optional[float] = None
+    start: Optional[float] = None
+    end: Optional[float] = None
 
     def stylize_options(self) -> dict[str, Any]:
-        """The options to pass on to ``painterly.stylize`` (method and model apart), unset ones left out."""
-        skip = {"method", "model"}
+        """The options to pass on to ``painterly.stylize`` (method, model and video options apart), unset ones
+        left out."""
+        skip = {"method", "model", *VIDEO_OPTIONS}
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
         return {name: value for name, value in values.items() if value is not None}
+
+    def video_options(self) -> dict[str, Any]:
+        """The video options (consistency, start, end) that are set."""
+        return {name: getattr(self, name) for name in VIDEO_OPTIONS if getattr(self, name) is not None}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "JobOptions":
@@ -87,9 +107,27 @@ class Runner(Protocol):
     raises :class:`painterly.progress.Cancelled`. Errors a user caused are :class:`PainterlyError`.
     A runner may also have ``methods() -> list[MethodInfo]`` and ``models() -> list[ModelInfo]``: what it
     can run; the API then refuses other methods and models up front.
+
+    A runner that runs video jobs also has ``video(source, style, options, progress, *, output, work_folder)``:
+    stylize the clip ``source`` into the MP4 ``output`` (written atomically), keeping finished frames in
+    ``work_folder`` so a job interrupted by a server stop continues there after the restart.
     """
 
     def __call__(self, content: Image.Image, style: Style, options: JobOptions, progress: Callable) -> Image.Image: ...
+
+
+#: Largest size (long side) and step count a video job may ask of the optimization method: it
+#: optimizes every frame, which takes about a second per frame at these settings on a CPU.
+VIDEO_OPTIMIZE_MAX_SIZE = 128
+VIDEO_OPTIMIZE_MAX_STEPS = 20
+
+
+def video_config(options: JobOptions):
+    """The :class:`painterly.video.VideoConfig` of a video job (sound kept, frames not kept)."""
+    from painterly.video import VideoConfig
+
+    values = {"size": options.size, **options.video_options()}
+    return VideoConfig(**{key: value for key, value in values.items() if value is not None}).validate()
 
 
 class StylizeRunner:
@@ -120,10 +158,50 @@ class StylizeRunner:
         return self.stylizer().stylize(content, style, method=options.method, progress=progress,
                                        **options.stylize_options(), **extra)
 
+    def video(self, source: Path, style: Style, options: JobOptions, progress: Callable, *, output: Path,
+              work_folder: Path) -> None:
+        """Stylize the clip ``source`` into ``output`` with :mod:`painterly.video`; the model (or the feature
+        network) is loaded once for the whole clip."""
+        from painterly.video import VideoJob
+
+        config = video_config(options)
+        job = VideoJob(source, output, self.frame_stylizer(style, options), config, device="cpu",
+                       work_folder=work_folder)
+        job.run(progress=progress, measure=config.consistency > 0)
+
+    def frame_stylizer(self, style: Style, options: JobOptions):
+        """The :class:`painterly.video.FrameStylizer` of a video job's method."""
+        from painterly.devices import resolve_device
+        from painterly.video import fast_frame_stylizer, method_frame_stylizer, optimize_frame_stylizer
+
+        method_options = {key: value for key, value in options.stylize_options().items()
+                          if key in ("strength", "preserve_color", "steps", "style_scale", "seed")}
+        if options.method == "optimize":
+            from painterly.api import load_style_image
+            from painterly.io.images import DEFAULT_MAX_PIXELS, image_to_tensor
+
+            if style is None:
+                raise PainterlyError("the optimize method needs a style: choose a built-in painting or upload one")
+            stylizer = self.stylizer()
+            painting = load_style_image(style, DEFAULT_MAX_PIXELS)
+            method_options.setdefault("steps", VIDEO_OPTIMIZE_MAX_STEPS)
+            return optimize_frame_stylizer([(image_to_tensor(painting, device=stylizer.device), 1.0)],
+                                           feature_network=stylizer.feature_network, **method_options)
+        device = resolve_device(self.device)
+        if options.method == "fast":
+            if not options.model:
+                raise PainterlyError("no trained model installed; train one with `painterly train`")
+            method_options.pop("steps", None)
+            method_options.pop("style_scale", None)
+            method_options.pop("seed", None)
+            return fast_frame_stylizer(options.model, device=device, **method_options)
+        extra = {"model": options.model} if options.model else {}  # another model-based method, frame by frame
+        return method_frame_stylizer(options.method, [], device=device, **method_options, **extra)
+
 
 @dataclass
 class Job:
-    """One row of the jobs table."""
+    """One row of the jobs table; ``content_file`` is the uploaded photo (image jobs) or clip (video jobs)."""
 
     id: str
     seq: int
@@ -131,6 +209,7 @@ class Job:
     created_at: float
     options: JobOptions
     content_file: str
+    kind: str = IMAGE
     style_name: Optional[str] = None
     style_file: Optional[str] = None
     client: str = ""
@@ -174,10 +253,15 @@ CREATE TABLE IF NOT EXISTS jobs (
     result_file TEXT,
     error TEXT,
     interruptions INTEGER NOT NULL DEFAULT 0,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    kind TEXT NOT NULL DEFAULT 'image'
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
 """
+
+#: Columns added after the first release, with their definitions: a database made before them gets
+#: them on opening (``ALTER TABLE … ADD COLUMN``), its rows taking the default.
+_ADDED_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'image'"}
 
 
 class JobStore:
@@ -190,6 +274,21 @@ class JobStore:
         with self._lock:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.executescript(_SCHEMA)
+            self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a database written by an older version up to date (in one transaction)."""
+        connection = self._connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            present = {row["name"] for row in connection.execute("PRAGMA table_info(jobs)")}
+            for column, definition in _ADDED_COLUMNS.items():
+                if column not in present:
+                    connection.execute(f"ALTER TABLE jobs ADD COLUMN {column} {definition}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -220,34 +319,42 @@ class JobStore:
             return self._connection.execute(sql, parameters).rowcount == 1
 
     def create(self, options: JobOptions, content_file: str, style_name: str | None, style_file: str | None,
-               client: str = "") -> Job:
+               client: str = "", *, kind: str = IMAGE) -> Job:
+        if kind not in KINDS:
+            raise ValueError(f"unknown job kind {kind!r}")
         job_id = uuid.uuid4().hex
         with self._lock:
             self._connection.execute(
-                "INSERT INTO jobs (id, status, created_at, options, content_file, style_name, style_file, client)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, QUEUED, time.time(), json.dumps(asdict(options)), content_file, style_name, style_file, client),
+                "INSERT INTO jobs (id, status, created_at, options, content_file, style_name, style_file, client, kind)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, QUEUED, time.time(), json.dumps(asdict(options)), content_file, style_name, style_file, client,
+                 kind),
             )
         return self.get(job_id)
 
     def get(self, job_id: str) -> Job | None:
         return self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
 
-    def list(self, *, limit: int = 50, offset: int = 0, status: str | None = None) -> list[Job]:
-        """Jobs newest first, optionally only those with ``status``."""
-        sql, parameters = "SELECT * FROM jobs", []
-        if status:
-            sql, parameters = sql + " WHERE status = ?", [status]
-        sql += " ORDER BY seq DESC LIMIT ? OFFSET ?"
+    @staticmethod
+    def _where(status: str | None, kind: str | None) -> tuple[str, list]:
+        conditions = [(column, value) for column, value in (("status", status), ("kind", kind)) if value]
+        if not conditions:
+            return "", []
+        return " WHERE " + " AND ".join(f"{column} = ?" for column, _ in conditions), [value for _, value in conditions]
+
+    def list(self, *, limit: int = 50, offset: int = 0, status: str | None = None,
+             kind: str | None = None) -> list[Job]:
+        """Jobs newest first, optionally only those with ``status`` and of ``kind``."""
+        where, parameters = self._where(status, kind)
+        sql = f"SELECT * FROM jobs{where} ORDER BY seq DESC LIMIT ? OFFSET ?"
         with self._lock:
             rows = self._connection.execute(sql, [*parameters, limit, offset]).fetchall()
         return [self._row_to_job(row) for row in rows]
 
-    def count(self, status: str | None = None) -> int:
+    def count(self, status: str | None = None, kind: str | None = None) -> int:
+        where, parameters = self._where(status, kind)
         with self._lock:
-            if status:
-                return self._connection.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (status,)).fetchone()[0]
-            return self._connection.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+            return self._connection.execute(f"SELECT COUNT(*) FROM jobs{where}", parameters).fetchone()[0]
 
     def queue_position(self, job: Job) -> int:
         """How many queued jobs are ahead of ``job`` (0 when it is next)."""
@@ -409,28 +516,48 @@ class JobQueue:
     def _run(self, job: Job) -> None:
         progress = self._progress_callback(job.id)
         try:
-            content = self.storage.load("uploads", job.content_file)
             style: Style = self.storage.load("uploads", job.style_file) if job.style_file else job.style_name
-            result = self.runner(content, style, job.options, progress)
+            if job.kind == VIDEO:
+                name = self._run_video(job, style, progress)
+            else:
+                content = self.storage.load("uploads", job.content_file)
+                result = self.runner(content, style, job.options, progress)
+                name = None
             if job.id in self._cancelled:  # asked to cancel, but the runner finished without asking progress
                 raise Cancelled()
         except Cancelled:
-            self._end_stopped(job.id)
+            self._end_stopped(job)
             return
         except PainterlyError as error:
-            self.store.finish(job.id, FAILED, error=str(error))
+            self._finish(job, FAILED, error=str(error))
             return
         except Exception as error:
             logger.exception("job %s failed", job.id)
-            self.store.finish(job.id, FAILED, error=f"the job failed unexpectedly ({type(error).__name__}: {error})")
+            self._finish(job, FAILED, error=f"the job failed unexpectedly ({type(error).__name__}: {error})")
             return
-        name = self.storage.save_result(job.id, result)
-        self.store.finish(job.id, SUCCEEDED, result_file=name)
+        if name is None:
+            name = self.storage.save_result(job.id, result)
+        self._finish(job, SUCCEEDED, result_file=name)
         self._cancelled.discard(job.id)  # a cancel that came too late
 
-    def _end_stopped(self, job_id: str) -> None:
-        if job_id in self._cancelled:
-            self._cancelled.discard(job_id)
-            self.store.finish(job_id, CANCELLED, error="cancelled while running")
-        else:  # the server is shutting down: run it again after the restart
-            self.store.requeue(job_id)
+    def _run_video(self, job: Job, style: Style, progress: Callable) -> str:
+        """Run a video job into ``results/<id>.mp4``; returns that name."""
+        run_video = getattr(self.runner, "video", None)
+        if run_video is None:
+            raise PainterlyError("this server does not run video jobs")
+        name = self.storage.video_result_name(job.id)
+        run_video(self.storage.path("uploads", job.content_file), style, job.options, progress,
+                  output=self.storage.path("results", name), work_folder=self.storage.work_folder(job.id))
+        return name
+
+    def _finish(self, job: Job, status: str, **values) -> None:
+        self.store.finish(job.id, status, **values)
+        if job.kind == VIDEO:  # the frames kept for resuming are not needed any more
+            self.storage.remove_work_folder(job.id)
+
+    def _end_stopped(self, job: Job) -> None:
+        if job.id in self._cancelled:
+            self._cancelled.discard(job.id)
+            self._finish(job, CANCELLED, error="cancelled while running")
+        else:  # the server is shutting down: run it again after the restart (a video continues from its frames)
+            self.store.requeue(job.id)

@@ -11,6 +11,11 @@ const state = {
   job: null,            // job being watched
   previewVersion: null,
   pollTimer: null,
+  styles: [],
+  limits: {},
+  video: null,          // File: the clip to stylize
+  videoJob: null,       // video job being watched
+  videoPollTimer: null,
   objectUrls: new Map(), // slot -> object URL, revoked when replaced
 };
 
@@ -90,6 +95,8 @@ function selectTile(tile, style) {
 
 async function loadStyles() {
   const { styles } = await getJSON("/api/styles");
+  state.styles = styles;
+  $("video-style").replaceChildren(...styles.map((style) => new Option(`${style.title} (${style.artist})`, style.name)));
   const gallery = $("gallery");
   gallery.replaceChildren();
   for (const style of styles) {
@@ -140,6 +147,7 @@ async function loadMethods() {
   if (!methods.length) {
     box.innerHTML = '<p class="none">No stylization method is installed on this server.</p>';
     $("run").disabled = true;
+    loadVideoMethods();
     return;
   }
   methods.forEach((method, index) => {
@@ -161,6 +169,7 @@ async function loadMethods() {
   const first = box.querySelector("input:not(:disabled)");
   if (first) first.checked = true;
   methodChanged();
+  loadVideoMethods();
 }
 
 function currentMethod() {
@@ -332,13 +341,16 @@ async function loadHistory() {
     const when = job.created_at ? new Date(job.created_at).toLocaleString() : "";
     caption.textContent = `${job.style.name || (job.style.uploaded ? "own painting" : job.model || job.method)} · ${job.status}`;
     button.title = when;
+    button.dataset.kind = job.kind;
     button.append(img, caption);
+    if (job.kind === "video") {
+      const kind = document.createElement("span");
+      kind.className = "kind";
+      kind.textContent = "video";
+      button.append(kind);
+    }
     if (job.thumbnail_url) showImage(img, job.thumbnail_url, "history-" + job.id).catch(() => {});
-    button.addEventListener("click", () => {
-      if (job.status === "succeeded") { state.job = job; showResult(job); }
-      else if (job.status === "queued" || job.status === "running") watchJob(job);
-      else setMessage(`That job ${job.status}${job.error ? ": " + job.error : ""}.`, job.status === "failed");
-    });
+    button.addEventListener("click", () => (job.kind === "video" ? openVideoJob(job) : openImageJob(job)));
     item.append(button);
     if (["succeeded", "failed", "cancelled"].includes(job.status)) {
       const remove = document.createElement("button");
@@ -361,21 +373,229 @@ async function loadHistory() {
   }
 }
 
+function openImageJob(job) {
+  showTab("image-tab");
+  if (job.status === "succeeded") { state.job = job; showResult(job); }
+  else if (job.status === "queued" || job.status === "running") watchJob(job);
+  else setMessage(`That job ${job.status}${job.error ? ": " + job.error : ""}.`, job.status === "failed");
+}
+
+function openVideoJob(job) {
+  showTab("video-tab");
+  if (job.status === "succeeded") { state.videoJob = job; showVideoResult(job); }
+  else if (job.status === "queued" || job.status === "running") watchVideoJob(job);
+  else setVideoMessage(`That job ${job.status}${job.error ? ": " + job.error : ""}.`, job.status === "failed");
+}
+
+// ---- video ----------------------------------------------------------------------------------------------
+// Methods that run on video: trained models, and the optimization on tiny frames (slow).
+// Trained models come first: they are the ones made for video.
+const videoMethods = () => [...state.methods.filter((method) => method.needs_model),
+                            ...state.methods.filter((method) => method.name === "optimize")];
+
+function setVideo(file) {
+  if (!file) return;
+  if (file.type && !file.type.startsWith("video/")) { showVideoError("that file is not a video"); return; }
+  state.video = file;
+  const preview = $("video-source");
+  const old = state.objectUrls.get("video-source");
+  if (old) URL.revokeObjectURL(old);
+  const url = URL.createObjectURL(file);
+  state.objectUrls.set("video-source", url);
+  preview.src = url;
+  preview.hidden = false;
+  $("video-drop-hint").textContent = file.name + " — drop another to replace it";
+  showVideoError("");
+}
+
+function setupVideoDrop() {
+  const drop = $("video-drop");
+  const input = $("video-input");
+  drop.addEventListener("click", () => input.click());
+  drop.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); input.click(); } });
+  input.addEventListener("change", () => setVideo(input.files[0]));
+  for (const name of ["dragenter", "dragover"]) {
+    drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add("over"); });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.remove("over"); });
+  }
+  drop.addEventListener("drop", (event) => setVideo(event.dataTransfer.files[0]));
+}
+
+function loadVideoMethods() {
+  const box = $("video-methods");
+  box.replaceChildren();
+  const methods = videoMethods();
+  const hasModel = (method) => state.models.some((model) => model.method === method.name);
+  for (const method of methods) {
+    const label = document.createElement("label");
+    const radio = document.createElement("input");
+    radio.type = "radio";
+    radio.name = "video-method";
+    radio.value = method.name;
+    radio.disabled = method.needs_model && !hasModel(method);
+    const text = document.createElement("span");
+    const hint = document.createElement("small");
+    if (method.needs_model) {
+      text.textContent = method.label;
+      hint.textContent = radio.disabled ? "no trained model installed" : "a trained model, frame by frame";
+    } else {
+      const most = state.limits.video_optimize_max_size || 128;
+      text.textContent = "High quality, tiny";
+      hint.textContent = `any painting, at most ${most} px; slow (seconds per frame)`;
+    }
+    label.append(radio, text, hint);
+    radio.addEventListener("change", videoMethodChanged);
+    box.append(label);
+  }
+  $("video-no-model").hidden = methods.some((method) => method.needs_model && hasModel(method));
+  const first = box.querySelector("input:not(:disabled)");
+  if (first) first.checked = true;
+  videoMethodChanged();
+}
+
+function currentVideoMethod() {
+  const checked = document.querySelector('#video-methods input[name="video-method"]:checked');
+  return checked ? state.methods.find((method) => method.name === checked.value) : null;
+}
+
+function videoMethodChanged() {
+  const method = currentVideoMethod();
+  const models = method ? state.models.filter((model) => model.method === method.name) : [];
+  $("video-model").replaceChildren(...models.map((model) => new Option(model.title || model.name, model.name)));
+  $("video-model-row").hidden = !(method && method.needs_model);
+  $("video-style-row").hidden = !(method && !method.needs_model);
+  const most = method && !method.needs_model ? (state.limits.video_optimize_max_size || 128) : (state.limits.max_video_size || 720);
+  const size = $("video-size");
+  for (const option of size.querySelectorAll("option")) option.disabled = Number(option.value) > most;
+  if (Number(size.value) > most) size.value = [...size.options].filter((option) => !option.disabled).pop().value;
+  $("video-run").disabled = !method || state.limits.video === false;
+}
+
+function showVideoError(message) { $("video-form-error").textContent = message; }
+
+function setVideoMessage(text, bad = false) {
+  const message = $("video-message");
+  message.textContent = text;
+  message.classList.toggle("bad", bad);
+}
+
+async function submitVideoJob() {
+  const method = currentVideoMethod();
+  if (!state.video) { showVideoError("choose a clip first"); return; }
+  if (!method) { showVideoError("no trained model installed; train one with `painterly train`"); return; }
+  const form = new FormData();
+  form.append("video", state.video, state.video.name || "clip");
+  form.append("method", method.name);
+  if (method.needs_model) form.append("model", $("video-model").value);
+  else form.append("style", $("video-style").value);
+  form.append("size", $("video-size").value);
+  form.append("consistency", $("video-consistency").value);
+  if ($("video-start").value !== "") form.append("start", $("video-start").value);
+  if ($("video-end").value !== "") form.append("end", $("video-end").value);
+  $("video-run").disabled = true;
+  showVideoError("");
+  try {
+    const job = await (await api("/api/video-jobs", { method: "POST", body: form })).json();
+    watchVideoJob(job);
+  } catch (error) {
+    showVideoError(error.message);
+    $("video-run").disabled = false;
+  }
+}
+
+function watchVideoJob(job) {
+  clearTimeout(state.videoPollTimer);
+  state.videoJob = job;
+  $("video-result").hidden = true;
+  $("video-download").hidden = true;
+  $("video-progress").hidden = false;
+  $("video-cancel").disabled = false;
+  setVideoMessage("");
+  updateVideoJob(job);
+}
+
+async function updateVideoJob(job) {
+  if (!state.videoJob || job.id !== state.videoJob.id) return;
+  state.videoJob = job;
+  const progress = job.progress;
+  $("video-progress-bar").value = progress.fraction;
+  let text;
+  if (job.status === "queued") text = job.queue_position ? `waiting: ${job.queue_position} job(s) ahead` : "waiting to start";
+  else if (job.status === "running") text = progress.total ? `frame ${progress.step} of ${progress.total}${progress.stage ? " · " + progress.stage : ""}` : "starting…";
+  else text = job.status;
+  $("video-progress-text").textContent = text;
+  if (job.status === "queued" || job.status === "running") {
+    state.videoPollTimer = setTimeout(pollVideo, 500);
+    return;
+  }
+  $("video-progress").hidden = true;
+  $("video-run").disabled = false;
+  if (job.status === "succeeded") await showVideoResult(job);
+  else if (job.status === "failed") setVideoMessage("The job failed: " + (job.error || "unknown error"), true);
+  else setVideoMessage("The job was cancelled.");
+  loadHistory().catch(() => {});
+}
+
+async function pollVideo() {
+  if (!state.videoJob) return;
+  try {
+    updateVideoJob(await getJSON(`/api/jobs/${state.videoJob.id}`));
+  } catch (error) {
+    setVideoMessage("Lost the job: " + error.message, true);
+    state.videoPollTimer = setTimeout(pollVideo, 2000);
+  }
+}
+
+async function cancelVideoJob() {
+  if (!state.videoJob) return;
+  $("video-cancel").disabled = true;
+  try {
+    updateVideoJob(await (await api(`/api/jobs/${state.videoJob.id}/cancel`, { method: "POST" })).json());
+  } catch (error) {
+    setVideoMessage(error.message, true);
+  }
+}
+
+// The video comes through fetch (so the token header goes along) and plays from a blob URL.
+async function showVideoResult(job) {
+  const blob = await (await api(job.result_url)).blob();
+  const url = URL.createObjectURL(blob);
+  const old = state.objectUrls.get("video-result");
+  if (old) URL.revokeObjectURL(old);
+  state.objectUrls.set("video-result", url);
+  const player = $("video-result");
+  player.src = url;
+  player.hidden = false;
+  const link = $("video-download");
+  link.href = url;
+  link.download = `painterly-${job.id.slice(0, 8)}.mp4`;
+  link.hidden = false;
+  const look = job.model || job.style.name || (job.style.uploaded ? "your painting" : job.method);
+  const frames = job.progress.total ? `, ${job.progress.total} frames` : "";
+  setVideoMessage(`Done: ${look}${frames}.`);
+}
+
 // ---- start -----------------------------------------------------------------------------------------------
+function showTab(id) {
+  for (const tab of document.querySelectorAll(".tab")) {
+    const active = tab.dataset.tab === id;
+    tab.classList.toggle("active", active);
+    tab.setAttribute("aria-selected", String(active));
+    $(tab.dataset.tab).hidden = !active;
+  }
+}
+
 function setupTabs() {
   for (const tab of document.querySelectorAll(".tab")) {
-    tab.addEventListener("click", () => {
-      for (const other of document.querySelectorAll(".tab")) {
-        other.classList.toggle("active", other === tab);
-        other.setAttribute("aria-selected", String(other === tab));
-        $(other.dataset.tab).hidden = other !== tab;
-      }
-    });
+    tab.addEventListener("click", () => showTab(tab.dataset.tab));
   }
 }
 
 function setupSliders() {
-  for (const [id, out] of [["strength", "strength-value"], ["style-scale", "style-scale-value"]]) {
+  for (const [id, out] of [["strength", "strength-value"], ["style-scale", "style-scale-value"],
+                           ["video-consistency", "video-consistency-value"]]) {
     const input = $(id);
     const update = () => { $(out).textContent = Number(input.value).toFixed(2); };
     input.addEventListener("input", update);
@@ -388,6 +608,10 @@ async function loadAll() {
     const health = await getJSON("/api/health");
     $("server-state").textContent = `${health.workers} worker(s), ${health.queued} queued`;
     $("size").querySelectorAll("option").forEach((option) => { option.disabled = Number(option.value) > health.limits.max_size; });
+    state.limits = { ...health.limits, video: health.video };
+    $("video-limits").textContent = health.video
+      ? `Up to ${health.limits.max_video_seconds} s of a clip (choose the part below), files up to ${health.limits.max_video_mb} MiB. The sound is kept.`
+      : "This server does not run video jobs.";
     await Promise.all([loadStyles(), loadMethods(), loadHistory()]);
   } catch (error) {
     $("server-state").textContent = error.message;
@@ -397,10 +621,13 @@ async function loadAll() {
 document.addEventListener("DOMContentLoaded", () => {
   setupTabs();
   setupDrop();
+  setupVideoDrop();
   setupSliders();
   setupCompare();
   $("run").addEventListener("click", submitJob);
   $("cancel").addEventListener("click", cancelJob);
+  $("video-run").addEventListener("click", submitVideoJob);
+  $("video-cancel").addEventListener("click", cancelVideoJob);
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
     state.token = $("token-input").value.trim();
