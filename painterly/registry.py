@@ -118,8 +118,9 @@ class ModelEntry:
 
 
 def list_models() -> list[ModelEntry]:
-    """The shipped feed-forward style models (``painterly stylize --model NAME``)."""
-    from painterly.models import list_pretrained
+    """Feed-forward style models usable by name (``--model NAME``): the user's models folder
+    (``$PAINTERLY_MODELS_DIR``, default ``<user data dir>/painterly/models``) and the shipped ones."""
+    from painterly.models import list_model_names
 
     titles = {entry.name: f"{entry.title} ({entry.artist})" for entry in list_styles()}
-    return [ModelEntry(name, "fast", titles.get(name, name)) for name in list_pretrained()]
+    return [ModelEntry(name, "fast", titles.get(name, name)) for name in list_model_names()]

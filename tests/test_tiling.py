@@ -109,7 +109,7 @@ def test_fast_method_errors(tmp_path, photo):
         run(photo, [], device=cpu, model="x", steps=3)
     with pytest.raises(PainterlyError, match="strength"):
         run(photo, [], device=cpu, model="x", strength=2)
-    with pytest.raises(PainterlyError, match="neither a file nor a built-in model"):
+    with pytest.raises(PainterlyError, match="neither a file nor an installed model"):
         run(photo, [], device=cpu, model="no-such-model")
 
 
@@ -122,3 +122,21 @@ def test_stylize_batch_matches_single_images(tmp_path, photo):
     assert [image.size for image in batched] == [image.size for image in images]
     for got, image in zip(batched, images):
         assert np.abs(np.asarray(got, dtype=int) - np.asarray(single(image), dtype=int)).max() <= 1
+
+
+def test_models_in_the_user_folder_are_usable_by_name_everywhere(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from painterly.cli.main import cli
+    from painterly.registry import list_models
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    tiny_model_file(tmp_path).rename(folder / "my-style.safetensors")
+    monkeypatch.setenv("PAINTERLY_MODELS_DIR", str(folder))
+    assert [(entry.name, entry.method) for entry in list_models()] == [("my-style", "fast")]
+    photo_path = tmp_path / "photo.png"
+    Image.fromarray(make_gradient_image(20, 28)).save(photo_path)
+    result = CliRunner().invoke(cli, ["stylize", str(photo_path), "--model", "my-style", "-o", str(tmp_path / "out.png")])
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "out.png").size == (28, 20)

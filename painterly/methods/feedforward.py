@@ -31,7 +31,7 @@ class FastConfig:
     """Options of the fast method.
 
     Attributes:
-        model: a built-in model name (``painterly.models.list_pretrained()``) or a model file.
+        model: an installed model name (``painterly.models.list_model_names()``) or a model file.
         strength: blend with the photo, pixel by pixel: 0 gives the photo, 1 the network's output.
         preserve_color: ``None``, ``"luminance"`` (the output's brightness with the photo's
             colours) or ``"histogram"`` (the output recoloured to the photo's palette).
@@ -58,11 +58,11 @@ class FastConfig:
 
     def validate(self) -> "FastConfig":
         if not self.model:
-            from painterly.models import list_pretrained
+            from painterly.models import list_model_names
 
-            names = ", ".join(list_pretrained()) or "none shipped yet"
+            names = ", ".join(list_model_names()) or "none installed yet"
             raise PainterlyError(
-                f"the fast method needs a trained model: pass --model NAME_OR_FILE (built-in: {names}) "
+                f"the fast method needs a trained model: pass --model NAME_OR_FILE (installed: {names}) "
                 "or train one with `painterly train`"
             )
         if not 0 <= self.strength <= 1:

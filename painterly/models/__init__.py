@@ -6,6 +6,7 @@ loads a trained model file.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -22,7 +23,10 @@ __all__ = [
     "TransformerConfig",
     "TransformerNet",
     "create_model",
+    "list_model_names",
     "list_pretrained",
+    "model_dirs",
+    "user_models_dir",
     "load_model",
     "resolve_model_path",
     "save_model",
@@ -34,26 +38,50 @@ def _pretrained_dir() -> Path:
     return Path(str(resources.files("painterly.models") / "pretrained"))
 
 
+def user_models_dir() -> Path:
+    """Where a user's own models are found by name: ``$PAINTERLY_MODELS_DIR`` or the user data dir."""
+    override = os.environ.get("PAINTERLY_MODELS_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("painterly")) / "models"
+
+
+def model_dirs() -> list[Path]:
+    """Folders searched for models by name, first wins: the user's models, then the shipped ones."""
+    return [user_models_dir(), _pretrained_dir()]
+
+
+def _names_in(folder: Path) -> list[str]:
+    return [path.name[: -len(MODEL_SUFFIX)] for path in folder.glob(f"*{MODEL_SUFFIX}")] if folder.is_dir() else []
+
+
 def list_pretrained() -> list[str]:
     """Names of the shipped models, sorted."""
-    folder = _pretrained_dir()
-    return sorted(path.name[: -len(MODEL_SUFFIX)] for path in folder.glob(f"*{MODEL_SUFFIX}")) if folder.is_dir() else []
+    return sorted(_names_in(_pretrained_dir()))
+
+
+def list_model_names() -> list[str]:
+    """Names of every model usable by name (the user's and the shipped ones), sorted."""
+    return sorted({name for folder in model_dirs() for name in _names_in(folder)})
 
 
 def resolve_model_path(name_or_path: str | Path) -> Path:
     """A shipped model's name (case, ``_`` and spaces ignored) or a file path, as a path to a model file."""
     if isinstance(name_or_path, str):
         key = name_or_path.strip().lower().replace("_", "-").replace(" ", "-")
-        shipped = _pretrained_dir() / f"{key}{MODEL_SUFFIX}"
-        if shipped.is_file():
-            return shipped
+        for folder in model_dirs():
+            candidate = folder / f"{key}{MODEL_SUFFIX}"
+            if candidate.is_file():
+                return candidate
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
-    names = ", ".join(list_pretrained()) or "none shipped yet"
+    names = ", ".join(list_model_names()) or "none installed yet"
     raise PainterlyError(
-        f"model {str(name_or_path)!r} is neither a file nor a built-in model (built-in: {names}); "
-        "train one with `painterly train`"
+        f"model {str(name_or_path)!r} is neither a file nor an installed model (installed: {names}); "
+        f"train one with `painterly train`, or copy a model file into {user_models_dir()}"
     )
 
 
