@@ -33,16 +33,30 @@ def vgg():
     return load_vgg19(last_layer="relu5_1", weights=weights)
 
 
-@pytest.fixture
-def random_vgg():
-    """A VGG19-shaped network with seeded random weights, for tests where real weights are not the point."""
+def make_random_vgg(last_layer: str = "relu5_1") -> VGG19:
+    """A VGG19-shaped network up to ``last_layer`` with seeded random (He-initialized) weights."""
     torch.manual_seed(1234)
-    model = VGG19(last_layer="relu5_1")
+    model = VGG19(last_layer=last_layer)
     for module in model.modules():
         if isinstance(module, torch.nn.Conv2d):
             torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
             torch.nn.init.zeros_(module.bias)
     return model
+
+
+@pytest.fixture
+def random_vgg():
+    """A VGG19-shaped network with seeded random weights, for tests where real weights are not the point."""
+    return make_random_vgg("relu5_1")
+
+
+@pytest.fixture
+def single_thread():
+    """One torch thread: tiny tensors gain nothing from more, and on a busy machine extra threads only wait."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def make_gradient_image(height: int = 32, width: int = 48, seed: int = 0) -> np.ndarray:

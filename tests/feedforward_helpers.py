@@ -38,10 +38,3 @@ def photo_folder(folder: Path, count: int = 8) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny tensors run faster on one thread, and much faster than two on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

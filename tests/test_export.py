@@ -11,10 +11,12 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import make_gradient_image
-from feedforward_helpers import single_thread, tiny_model_file  # noqa: F401  (autouse fixture)
+from feedforward_helpers import tiny_model_file
 from painterly.errors import PainterlyError
 from painterly.export import EXPORT_TOLERANCE, export_model, onnx_session, run_onnx
 from painterly.models import load_model
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture

@@ -8,11 +8,13 @@ import torch
 from PIL import Image
 
 from conftest import make_gradient_image
-from feedforward_helpers import single_thread, tiny_model_file, tiny_net  # noqa: F401  (autouse fixture)
+from feedforward_helpers import tiny_model_file, tiny_net
 from painterly.errors import PainterlyError
 from painterly.inference import blend_weights, stylize_tiled, tile_ranges
 from painterly.methods.feedforward import FastConfig, FastStylizer, run, stylize_batch
 from painterly.progress import Cancelled
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.mark.parametrize("length,tile,overlap", [(100, 48, 16), (4000, 1024, 64), (1030, 1024, 64), (97, 40, 8)])

@@ -11,10 +11,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from feedforward_helpers import TINY, photo_folder, single_thread  # noqa: F401  (autouse fixture)
+from feedforward_helpers import TINY, photo_folder
 from painterly.errors import PainterlyError
 from painterly.models import load_model
 from painterly.train import PhotoCrops, TrainConfig, list_photos, train
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def tiny_config(tmp_path: Path, **changes) -> TrainConfig:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from feedforward_helpers import TINY, single_thread, tiny_model_file, tiny_net  # noqa: F401  (autouse fixture)
+from feedforward_helpers import TINY, tiny_model_file, tiny_net
 from painterly.errors import PainterlyError
 from painterly.models import (
     VARIANTS,
@@ -19,6 +19,8 @@ from painterly.models import (
     variant_config,
 )
 from painterly.models.io import read_model_file
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))

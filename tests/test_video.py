@@ -37,13 +37,7 @@ FPS = 25
 SHIFT = (2, 1)  # (dx, dy) pixels per frame: frame t shows the scene moved by this from frame t - 1
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny frames gain nothing from threads, and on a busy shared CPU extra threads only wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def make_scene(frames: int = 12, height: int = 48, width: int = 64, shift: tuple[int, int] = SHIFT, seed: int = 0) -> list[np.ndarray]:
@@ -277,15 +271,9 @@ SMALL_LAYERS = dict(content_layers=("relu2_1",), style_layers=("relu1_1", "relu2
 @pytest.fixture
 def small_vgg():
     """The first VGG19 blocks with seeded random weights: the temporal term, not the features, is tested."""
-    from painterly.features.vgg import VGG19
+    from conftest import make_random_vgg
 
-    torch.manual_seed(1234)
-    model = VGG19(last_layer="relu2_1")
-    for module in model.modules():
-        if isinstance(module, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            torch.nn.init.zeros_(module.bias)
-    return model
+    return make_random_vgg("relu2_1")
 
 
 def test_temporal_term_pulls_towards_the_target(small_vgg):
