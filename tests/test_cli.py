@@ -149,3 +149,23 @@ def test_python_api_accepts_paths_images_and_arrays(vgg):
     with pytest.raises(painterly.PainterlyError, match="unknown option"):
         stylizer.stylize(array, "starry-night", colour=True)
     assert np.asarray(from_array).std() > 0
+
+
+def test_cli_works_without_the_optional_extras():
+    """`pip install painterly` (no web/video/onnx extras) must still run `painterly stylize`."""
+    import subprocess
+    import sys
+
+    blocked = ["fastapi", "uvicorn", "multipart", "av", "cv2", "onnx", "onnxruntime", "matplotlib", "scipy"]
+    code = (
+        "import sys\n"
+        f"for name in {blocked!r}: sys.modules[name] = None\n"
+        "from click.testing import CliRunner\n"
+        "from painterly.cli.main import cli\n"
+        "result = CliRunner().invoke(cli, ['styles', '--json'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "result = CliRunner().invoke(cli, ['serve', '--port', '8123'])\n"
+        "assert result.exit_code == 2 and 'painterly[web]' in result.stderr, result.output\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
