@@ -320,6 +320,23 @@ def _client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _style_and_colour(
+    style: Optional[str], style_file: Optional[UploadFile], preserve_color: Optional[str]
+) -> tuple[Optional[str], Optional[UploadFile], Optional[str]]:
+    """The job's style (a built-in name or an uploaded file, not both) and colour mode, checked."""
+    style = (style or "").strip() or None
+    if style_file is not None and not style_file.filename and style_file.size == 0:
+        style_file = None  # an empty file field from a browser form
+    if style is not None and style_file is not None:
+        raise ApiError(422, "two_styles", "send either a style name or a style file, not both")
+    if style is not None and find_style(style) is None:
+        raise ApiError(422, "unknown_style", f"unknown style {style!r}: use one of {', '.join(style_names())}")
+    colour = PRESERVE_COLOR.get((preserve_color or "").strip().lower(), "bad")
+    if colour == "bad":
+        raise ApiError(422, "bad_option", "preserve_color must be none, luminance or histogram")
+    return style, style_file, colour
+
+
 def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = None) -> FastAPI:
     """The studio application for ``config``; ``runner`` runs the jobs (default: :class:`StylizeRunner`)."""
     config = config or ServerConfig()
@@ -480,16 +497,7 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
         seed: Optional[int] = Form(None, description="random seed"),
     ):
         """Queue a job. Answers 202 with the job; poll ``GET /api/jobs/{id}`` until it has finished."""
-        style = (style or "").strip() or None
-        if style_file is not None and not style_file.filename and style_file.size == 0:
-            style_file = None  # an empty file field from a browser form
-        if style is not None and style_file is not None:
-            raise ApiError(422, "two_styles", "send either a style name or a style file, not both")
-        if style is not None and find_style(style) is None:
-            raise ApiError(422, "unknown_style", f"unknown style {style!r}: use one of {', '.join(style_names())}")
-        colour = PRESERVE_COLOR.get((preserve_color or "").strip().lower(), "bad")
-        if colour == "bad":
-            raise ApiError(422, "bad_option", "preserve_color must be none, luminance or histogram")
+        style, style_file, colour = _style_and_colour(style, style_file, preserve_color)
         options = JobOptions(method=method.strip(), model=(model or "").strip() or None, size=size, steps=steps,
                              strength=strength, style_scale=style_scale, preserve_color=colour, seed=seed)
         method_info = studio.check_options(options, has_style=style is not None or style_file is not None)
@@ -532,16 +540,7 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
         """Queue a video job: the clip is stylized frame by frame, kept steady by optical flow, into an MP4 with
         the clip's sound. Answers 202 with the job; poll ``GET /api/jobs/{id}`` (progress counts frames), then
         fetch ``GET /api/jobs/{id}/result`` (``video/mp4``)."""
-        style = (style or "").strip() or None
-        if style_file is not None and not style_file.filename and style_file.size == 0:
-            style_file = None
-        if style is not None and style_file is not None:
-            raise ApiError(422, "two_styles", "send either a style name or a style file, not both")
-        if style is not None and find_style(style) is None:
-            raise ApiError(422, "unknown_style", f"unknown style {style!r}: use one of {', '.join(style_names())}")
-        colour = PRESERVE_COLOR.get((preserve_color or "").strip().lower(), "bad")
-        if colour == "bad":
-            raise ApiError(422, "bad_option", "preserve_color must be none, luminance or histogram")
+        style, style_file, colour = _style_and_colour(style, style_file, preserve_color)
         options = JobOptions(method=(method or "").strip(), model=(model or "").strip() or None, size=size,
                              steps=steps, strength=strength, preserve_color=colour, seed=seed,
                              consistency=consistency, start=start, end=end)
