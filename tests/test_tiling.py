@@ -136,7 +136,7 @@ def test_models_in_the_user_folder_are_usable_by_name_everywhere(tmp_path, monke
     folder.mkdir()
     tiny_model_file(tmp_path).rename(folder / "my-style.safetensors")
     monkeypatch.setenv("PAINTERLY_MODELS_DIR", str(folder))
-    assert [(entry.name, entry.method) for entry in list_models()] == [("my-style", "fast")]
+    assert ("my-style", "fast") in [(entry.name, entry.method) for entry in list_models()]
     photo_path = tmp_path / "photo.png"
     Image.fromarray(make_gradient_image(20, 28)).save(photo_path)
     result = CliRunner().invoke(cli, ["stylize", str(photo_path), "--model", "my-style", "-o", str(tmp_path / "out.png")])
