@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -298,3 +299,77 @@ def test_cli_bad_input_is_one_line_and_exit_2(inputs, tmp_path, fake_registered_
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+# --- video rows ----------------------------------------------------------------------------------------
+
+
+def flickering_factory(painting: Image.Image):
+    """A frame stylizer that adds noise drawn anew for every frame: flicker the consistency must remove."""
+    from painterly.video.frames import FrameStylizer
+
+    generator = torch.Generator().manual_seed(0)
+
+    def stylize(frame, guidance):
+        return (frame + 0.2 * (torch.rand(frame.shape, generator=generator) - 0.5)).clamp(0, 1)
+
+    return FrameStylizer(stylize, {"method": "flicker"})
+
+
+def test_video_rows_measure_warping_error_and_speed(inputs, random_vgg, tmp_path):
+    pytest.importorskip("av")
+    from web_clips import write_clip
+
+    from painterly.evaluate.video import VideoSettings
+
+    contents, styles = inputs
+    clip = write_clip(tmp_path / "slide.mp4", frames=10, audio=False)
+    evaluation = runner.evaluate(
+        sorted(contents.iterdir()), sorted(styles.iterdir()), {"identity": identity}, vgg=random_vgg,
+        out_dir=tmp_path / "report", size=SIZE, videos=[clip], video_methods={"flicker": flickering_factory},
+        video_settings=VideoSettings(size=32, seconds=None, consistency=0.9),
+    )  # fmt: skip
+    assert evaluation.methods == ["identity", "flicker+video", "flicker+plain"]
+    rows = {r.method: r for r in evaluation.records if r.content == "slide"}
+    assert set(rows) == {"flicker+video", "flicker+plain"}
+    for row in rows.values():
+        assert row.frames_per_second > 0 and (row.width, row.height) == (32, 24)
+        assert 0 <= row.style_gram_normalized < 10 and (tmp_path / "report" / "images" / Path(row.output).name).is_file()
+    # Consistency carries the previous frame along the flow: much less flicker than frame by frame.
+    assert rows["flicker+video"].warping_error < 0.5 * rows["flicker+plain"].warping_error
+    assert all(math.isnan(r.warping_error) for r in evaluation.records if r.method == "identity")
+    summary = {line.split(":")[0].strip(): line for line in report.summary_lines(evaluation)}
+    assert "frames/s" in summary["flicker+video"] and "warping" in summary["flicker+plain"]
+    assert "frames/s" not in summary["identity"]
+    with open(tmp_path / "report" / "report.csv", encoding="utf-8") as handle:
+        table = list(csv.DictReader(handle))
+    assert {row["method"] for row in table if row["warping_error"]} == {"flicker+video", "flicker+plain"}
+    page = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "warping error" in page and "slide" in page
+
+
+def test_videos_need_methods_to_run(inputs, random_vgg, tmp_path):
+    contents, styles = inputs
+    with pytest.raises(PainterlyError, match="running methods"):
+        runner.evaluate(sorted(contents.iterdir()), sorted(styles.iterdir()), {"identity": identity}, vgg=random_vgg,
+                        out_dir=None, size=SIZE, videos=[contents])  # fmt: skip
+    with pytest.raises(PainterlyError, match="no videos in folder"):
+        runner.evaluate(sorted(contents.iterdir()), sorted(styles.iterdir()), {"identity": identity}, vgg=random_vgg,
+                        out_dir=tmp_path / "r", size=SIZE, videos=[contents], video_methods={"f": flickering_factory})  # fmt: skip
+
+
+def test_cli_adds_video_rows(inputs, tmp_path, fake_registered_method):
+    pytest.importorskip("av")
+    from web_clips import write_clip
+
+    contents, styles = inputs
+    clip = write_clip(tmp_path / "slide.mp4", frames=6, audio=False)
+    result = CliRunner().invoke(
+        evaluate_command,
+        ["-c", str(contents), "-s", str(styles), "-m", "fake", "--videos", str(clip), "--video-seconds", "1",
+         "-o", str(tmp_path / "report"), "--size", str(SIZE), "--device", "cpu"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    labels = [line.split(":")[0].strip() for line in result.stdout.splitlines() if line]
+    assert labels == ["fake", "fake+video", "fake+plain"]
+    assert "frames/s" in result.stdout

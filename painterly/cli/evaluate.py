@@ -31,10 +31,16 @@ from painterly.cli.common import ProgressReporter, handle_errors, stderr_is_term
                    "skipped when absent.")
 @click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False),
               help="An earlier report.json: print how each method's means changed since.")
+@click.option("--videos", multiple=True, metavar="DIR|FILE",
+              help="Video clips (or a folder of them) to stylize with every method: adds rows with temporal "
+                   "warping error and frames/s, with consistency (METHOD+video) and frame by frame (METHOD+plain).")
+@click.option("--video-seconds", type=float, default=2.0, show_default=True, help="Seconds from the start of each clip to stylize.")
+@click.option("--video-consistency", type=float, default=0.7, show_default=True, help="Temporal consistency of the METHOD+video rows.")
 @handle_errors
 def evaluate_command(contents: tuple[str, ...], styles: tuple[str, ...], methods: tuple[str, ...], outputs: Optional[Path],
                      report_dir: Path, size: int, steps: Optional[int], device: str, vgg_weights: Optional[Path],
-                     inception_weights: Optional[Path], baseline: Optional[Path]) -> None:  # fmt: skip
+                     inception_weights: Optional[Path], baseline: Optional[Path], videos: tuple[str, ...],
+                     video_seconds: float, video_consistency: float) -> None:  # fmt: skip
     """Run methods on every (content, style) pair, measure the results and write an HTML report.
 
     Measures content and style distances (normalized: style 0 = the painting, 1 = the photo),
@@ -45,9 +51,11 @@ def evaluate_command(contents: tuple[str, ...], styles: tuple[str, ...], methods
       painterly evaluate -c photos/ -s builtin -m optimize -m fast:starry.pt -o report/
       painterly evaluate -c photos/ -s paintings/ --outputs results/ -o report/
       painterly evaluate -c photos/ -s builtin -o report2/ --baseline report/report.json
+      painterly evaluate -c photos/ -s starry-night -m fast:starry-night --videos clip.mp4 -o report/
     """
     from painterly.evaluate.report import baseline_lines, read_baseline, summary_lines
     from painterly.evaluate.specs import evaluate_specs
+    from painterly.evaluate.video import VideoSettings
 
     if not methods and outputs is None:
         methods = ("optimize",)
@@ -65,6 +73,8 @@ def evaluate_command(contents: tuple[str, ...], styles: tuple[str, ...], methods
             vgg_weights=vgg_weights,
             inception_weights=inception_weights,
             progress=reporter,
+            videos=videos,
+            video_settings=VideoSettings(size=size, seconds=video_seconds, consistency=video_consistency),
         )
     for line in summary_lines(evaluation):
         click.echo(line)

@@ -23,21 +23,14 @@ def _frame_stylizer(method: str, model: Optional[str], styles: tuple[str, ...], 
                     device: Any, vgg_weights: Optional[Path]):  # fmt: skip
     """The frame stylizer for the chosen method, its model or feature network loaded once."""
     from painterly.api import Stylizer, load_style_image, normalize_styles
-    from painterly.io.images import DEFAULT_MAX_PIXELS, image_to_tensor
-    from painterly.video.frames import fast_frame_stylizer, method_frame_stylizer, optimize_frame_stylizer
+    from painterly.io.images import DEFAULT_MAX_PIXELS
+    from painterly.video.frames import frame_stylizer_for
 
-    if method == "fast":
-        if styles:
-            fail("the fast method paints in its model's style: drop --style, or use --method optimize")
-        return fast_frame_stylizer(model, device=device, **method_options)  # type: ignore[arg-type]
-    stylizer = Stylizer(device=device, vgg_weights=vgg_weights)
+    if method == "fast" and styles:
+        fail("the fast method paints in its model's style: drop --style, or use --method optimize")
+    stylizer = Stylizer(device=device, vgg_weights=vgg_weights)  # loads VGG19 only if the method asks
     paintings = [(load_style_image(source, DEFAULT_MAX_PIXELS), weight) for source, weight in normalize_styles(list(styles))]
-    if method == "optimize":
-        tensors = [(image_to_tensor(image, device=stylizer.device), weight) for image, weight in paintings]
-        return optimize_frame_stylizer(tensors, feature_network=stylizer.feature_network, **method_options)
-    if model is not None:
-        method_options["model"] = model
-    return method_frame_stylizer(method, paintings, device=stylizer.device, feature_network=stylizer.feature_network, **method_options)
+    return frame_stylizer_for(method, model=model, paintings=paintings, stylizer=stylizer, **method_options)
 
 
 @click.command("video")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
 @dataclass
 class Record:
-    """The measurements of one output image (NaN where not measured)."""
+    """The measurements of one output image (NaN where not measured).
+
+    Video rows (see :mod:`painterly.evaluate.video`) measure their clip's middle frame and add
+    ``frames_per_second`` and ``warping_error``; image rows leave those NaN.
+    """
 
     content: str
     style: str
@@ -26,6 +31,8 @@ class Record:
     width: int
     height: int
     output: str
+    frames_per_second: float = math.nan
+    warping_error: float = math.nan
 
     def to_dict(self) -> dict:
         return asdict(self)

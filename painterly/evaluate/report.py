@@ -50,6 +50,8 @@ SUMMARY_COLUMNS: tuple[Column, ...] = (
     Column("colourfulness", "colourfulness", "Hasler & Süsstrunk 2003: 0 grey, ~33 moderately, ~59 quite, ~82 highly colourful", 1),
     Column("seconds", "seconds", "wall-clock time of the method for one image", 2),
     Column("peak_memory_mb", "memory (MiB)", "extra memory at the method's peak (CUDA: allocated; CPU: resident)", 0),
+    Column("warping_error", "warping error", "videos: mean squared difference between each stylized frame and the previous one carried along the optical flow, where the flow is reliable; lower = less flicker", 5),
+    Column("frames_per_second", "frames/s", "videos: frames stylized per second, decoding, flow and encoding included", 2),
 )
 #: Raw (unnormalized) distances, in the CSV/JSON and the per-image table only.
 RAW_COLUMNS: tuple[Column, ...] = (
@@ -117,6 +119,10 @@ def summary_line(summary: MethodSummary) -> str:
         parts.append(f"{_number(summary.mean['seconds'], 1)} s")
     if math.isfinite(summary.mean["peak_memory_mb"]):
         parts.append(f"{_number(summary.mean['peak_memory_mb'], 0)} MiB")
+    if math.isfinite(summary.mean["warping_error"]):
+        parts.append(f"warping {_number(summary.mean['warping_error'], 5)}")
+    if math.isfinite(summary.mean["frames_per_second"]):
+        parts.append(f"{_number(summary.mean['frames_per_second'], 1)} frames/s")
     if math.isfinite(summary.fid):
         parts.append(f"FID {summary.fid:.1f} ArtFID {summary.art_fid:.1f}")
     parts.append(f"({summary.count} images)")

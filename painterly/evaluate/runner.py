@@ -29,6 +29,9 @@ from painterly.errors import PainterlyError
 from painterly.evaluate import metrics
 from painterly.evaluate.records import Evaluation, Record
 from painterly.evaluate.report import check_report_dir, write_report
+from painterly.evaluate.video import (
+    PLAIN_SUFFIX, VIDEO_SUFFIX, FrameStylizerFactory, VideoSettings, collect_clips, poster, video_rows,
+)  # fmt: skip
 from painterly.io.images import find_images, image_to_tensor, load_image, resize_long_side, save_image
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 
@@ -303,6 +306,9 @@ def evaluate(
     progress: Optional[ProgressCallback] = None,
     keep_methods: Optional[Sequence[str]] = None,
     settings: Optional[Mapping] = None,
+    videos: Sequence[str | os.PathLike] = (),
+    video_methods: Optional[Mapping[str, "FrameStylizerFactory"]] = None,
+    video_settings: Optional["VideoSettings"] = None,
 ) -> Evaluation:
     """Measure every method on every (content, style) pair.
 
@@ -323,6 +329,11 @@ def evaluate(
             ``False`` stops with :class:`painterly.progress.Cancelled`.
         keep_methods: with an outputs folder, the methods to evaluate (default: all found).
         settings: extra settings recorded in the report (``size`` and ``device`` always are).
+        videos: clips to stylize with every method of ``video_methods`` and every style; each
+            gives ``<label>+video`` rows (and ``<label>+plain`` frame-by-frame rows) with warping
+            error and frames/s (see :mod:`painterly.evaluate.video`). Needs ``out_dir``.
+        video_methods: ``{label: factory(painting) -> FrameStylizer}``.
+        video_settings: size, length and consistency of the video runs.
 
     Returns:
         An :class:`Evaluation`; :func:`painterly.evaluate.report.summary_lines` gives one line per method.
@@ -351,10 +362,17 @@ def evaluate(
         protect = list(content_paths.values()) + list(style_paths.values())
         source = _running(methods, device, images_dir, protect)
 
+    if videos and (out_dir is None or not video_methods):
+        raise PainterlyError("videos are measured by running methods into a report folder: give methods and -o DIR")
+    clips = collect_clips(videos) if videos else []
+    video_settings = (video_settings or VideoSettings()).validate()
+    video_labels = [f"{label}{suffix}" for label in (video_methods or {}) for suffix in
+                    (VIDEO_SUFFIX,) + ((PLAIN_SUFFIX,) if video_settings.plain else ())] if clips else []  # fmt: skip
+
     records: list[Record] = []
     output_features: dict[str, list[torch.Tensor]] = {label: [] for label in labels}
     style_features: list[torch.Tensor] = []
-    total = len(content_paths) * len(style_paths) * len(labels)
+    total = len(content_paths) * len(style_paths) * len(labels) + len(clips) * len(style_paths) * len(video_labels)
     step = 0
     with torch.no_grad():
         style_images = {stem: _load(path, size) for stem, path in style_paths.items()}
@@ -388,14 +406,21 @@ def evaluate(
                             output=output_path,
                         )
                     )
-                    if progress is not None:
-                        stage = f"{label}: {content_stem} × {style_stem}"
-                        if progress(ProgressEvent(step=step, total=total, stage=stage)) is False:
-                            raise Cancelled(f"evaluation stopped after {step} of {total} outputs")
+                    _report(progress, step, total, f"{label}: {content_stem} × {style_stem}")
+        for clip in clips:
+            content_paths[clip.stem] = poster(clip, video_settings.size, images_dir, protect=clips)  # type: ignore[arg-type]
+            for style_stem, style_image in style_images.items():
+                for label, factory in (video_methods or {}).items():
+                    for record in video_rows(clip, (style_stem, style_image), label, factory, vgg=vgg,
+                                             settings=video_settings, work_dir=images_dir, device=device,
+                                             protect=clips):  # type: ignore[arg-type]  # fmt: skip
+                        records.append(record)
+                        step += 1
+                        _report(progress, step, total, f"{record.method}: {clip.stem} × {style_stem}")
 
     evaluation = Evaluation(
         records=records,
-        methods=labels,
+        methods=labels + video_labels,
         contents=content_paths,
         styles=style_paths,
         size=size,
@@ -409,6 +434,11 @@ def evaluate(
     if out_dir is not None:
         evaluation.files = write_report(evaluation, out_dir, check=False)
     return evaluation
+
+
+def _report(progress: Optional[ProgressCallback], step: int, total: int, stage: str) -> None:
+    if progress is not None and progress(ProgressEvent(step=step, total=total, stage=stage)) is False:
+        raise Cancelled(f"evaluation stopped after {step} of {total} outputs")
 
 
 def set_metrics(

@@ -129,6 +129,19 @@ def build_methods(specs: Sequence[MethodSpec], stylizer, *, size: int, steps: Op
     return {spec.label: method_function(spec) for spec in specs}
 
 
+def build_frame_stylizers(specs: Sequence[MethodSpec], stylizer) -> dict:
+    """``{label: factory(painting) -> FrameStylizer}`` for the video rows, one per spec."""
+    from painterly.video.frames import frame_stylizer_for
+
+    def factory_for(spec: MethodSpec):
+        def make(painting: Image.Image):
+            return frame_stylizer_for(spec.method, model=spec.model, paintings=[(painting, 1.0)], stylizer=stylizer)
+
+        return make
+
+    return {spec.label: factory_for(spec) for spec in specs}
+
+
 def evaluate_specs(
     contents: Sequence[str | os.PathLike],
     styles: Sequence[str | os.PathLike],
@@ -143,6 +156,8 @@ def evaluate_specs(
     inception_weights: str | os.PathLike | None = None,
     progress: Optional[ProgressCallback] = None,
     stylizer=None,
+    videos: Sequence[str | os.PathLike] = (),
+    video_settings=None,
 ) -> Evaluation:
     """Evaluate methods given as spec strings (or the outputs in ``outputs``) and write the report.
 
@@ -154,6 +169,8 @@ def evaluate_specs(
             ``$PAINTERLY_INCEPTION_WEIGHTS`` and skips FID when that is unset too.
         stylizer: a :class:`painterly.api.Stylizer` to run the methods on (default: a new one on
             ``device``); its VGG19 also computes the metrics.
+        videos: clips (files or folders) to stylize with every method, for warping error and
+            frames/s; video_settings: a :class:`painterly.evaluate.video.VideoSettings`.
     """
     from painterly.api import Stylizer
     from painterly.evaluate.inception import WEIGHTS_ENV, load_inception
@@ -165,11 +182,16 @@ def evaluate_specs(
     if stylizer is None:
         stylizer = Stylizer(device=device, vgg_weights=vgg_weights)
     labels: list[str] = []
+    video_methods = None
     if outputs is not None:
+        if videos:
+            raise PainterlyError("videos are measured by running methods: drop --outputs, or drop --videos")
         labels = [check_method_label(label) for label in methods]
         target: object = outputs
     else:
-        target = build_methods(parse_method_specs(methods), stylizer, size=size, steps=steps)
+        specs = parse_method_specs(methods)
+        target = build_methods(specs, stylizer, size=size, steps=steps)
+        video_methods = build_frame_stylizers(specs, stylizer) if videos else None
     inception = None
     if inception_weights is not None or os.environ.get(WEIGHTS_ENV):
         inception = load_inception(inception_weights, device=stylizer.device)
@@ -185,4 +207,7 @@ def evaluate_specs(
         progress=progress,
         keep_methods=labels if outputs is not None else None,
         settings={"steps": steps, "methods": list(methods)} if outputs is None else {"outputs": str(outputs)},
+        videos=videos,
+        video_methods=video_methods,
+        video_settings=video_settings,
     )

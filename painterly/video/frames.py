@@ -175,3 +175,28 @@ def method_frame_stylizer(method: str, styles: list, *, device: torch.device, fe
     shown = {key: value for key, value in options.items() if key != "feature_network"}
     styles_shown = {"weights": [weight for _, weight in styles], "pixels_sha256": pixels_digest([image for image, _ in styles])}
     return FrameStylizer(stylize, {"method": method, "options": shown, "styles": styles_shown})
+
+
+def frame_stylizer_for(method: str, *, model: Optional[str], paintings: Sequence[tuple[Any, float]], stylizer,
+                       **options: Any) -> FrameStylizer:  # fmt: skip
+    """The frame stylizer of any registered method, its model or feature network loaded once.
+
+    Args:
+        method: ``fast`` (needs ``model``; paints in the model's style), ``optimize`` or another
+            registered method.
+        paintings: ``[(PIL image, weight)]``, the styles of methods that take one.
+        stylizer: a :class:`painterly.api.Stylizer` whose device and VGG19 the methods use.
+        options: the method's options (``size`` is the video's, not allowed here).
+    """
+    from painterly.io.images import image_to_tensor
+
+    if method == "fast":
+        if model is None:
+            raise PainterlyError("the fast method needs a trained model: give --model NAME (see painterly styles)")
+        return fast_frame_stylizer(model, device=stylizer.device, **options)
+    if method == "optimize":
+        tensors = [(image_to_tensor(image, device=stylizer.device), weight) for image, weight in paintings]
+        return optimize_frame_stylizer(tensors, feature_network=stylizer.feature_network, **options)
+    if model is not None:
+        options["model"] = model
+    return method_frame_stylizer(method, list(paintings), device=stylizer.device, feature_network=stylizer.feature_network, **options)
