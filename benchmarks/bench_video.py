@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of the cut")
     parser.add_argument("--size", type=int, default=854, help="long side (854 = 480p for 16:9)")
     parser.add_argument("--consistency", type=float, default=0.7)
+    parser.add_argument("--work-scale", type=float, default=1.0, help="the fast method's work scale (0.5: paint at half size)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a CPU shared with other work)")
     parser.add_argument("--cache", type=Path, default=None, help="where the clip is kept (default: painterly's cache)")
     args = parser.parse_args()
@@ -152,7 +153,7 @@ def main() -> None:
     trained = model is not None
     if model is None:
         model = str(save_model(TransformerNet(variant_config("light")), work / "light-random.safetensors"))
-    fast = fast_frame_stylizer(model, device=torch.device("cpu"))
+    fast = fast_frame_stylizer(model, device=torch.device("cpu"), work_scale=args.work_scale)
     recorder = Recorder(fast.stylize)
     stylizer = FrameStylizer(recorder, fast.settings)
     painting_name = args.style
@@ -182,7 +183,7 @@ def main() -> None:
           f"flow + blend + decode/encode + frame keeping {overhead_ms:.0f} ms/frame; per-frame mode skips the flow)")  # fmt: skip
     print(f"targets: warping error ≥ 40 % lower: {'yes' if reduction >= 0.4 else 'NO'}; style loss within 10 %: "
           f"{'yes' if abs(steady_style / plain_style - 1) <= 0.1 else 'NO'}; ≥ 5 frames/s at 480p: {'yes' if steady.frames_per_second >= 5 else 'NO'}")  # fmt: skip
-    print(f"torch threads: {torch.get_num_threads()}; outputs in {work}")
+    print(f"torch threads: {torch.get_num_threads()}; work scale {args.work_scale:g}; outputs in {work}")
 
 
 if __name__ == "__main__":

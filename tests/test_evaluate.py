@@ -304,7 +304,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(inputs, tmp_path, fake_registered_
 # --- video rows ----------------------------------------------------------------------------------------
 
 
-def flickering_factory(painting: Image.Image):
+def flickering_factory(style_name: str, painting: Image.Image):
     """A frame stylizer that adds noise drawn anew for every frame: flicker the consistency must remove."""
     from painterly.video.frames import FrameStylizer
 
@@ -373,3 +373,21 @@ def test_cli_adds_video_rows(inputs, tmp_path, fake_registered_method):
     labels = [line.split(":")[0].strip() for line in result.stdout.splitlines() if line]
     assert labels == ["fake", "fake+video", "fake+plain"]
     assert "frames/s" in result.stdout
+
+
+def test_fast_style_placeholder_runs_each_styles_own_model(inputs, tmp_path, monkeypatch, fake_registered_method):
+    from feedforward_helpers import tiny_model_file
+
+    contents, styles = inputs
+    models = tmp_path / "models"
+    models.mkdir()
+    tiny_model_file(models).rename(models / "waves.safetensors")
+    monkeypatch.setenv("PAINTERLY_MODELS_DIR", str(models))
+    assert specs.model_for_style("{style}", "The_Waves") == "the-waves"
+    assert specs.model_for_style("mine.safetensors", "waves") == "mine.safetensors"
+    evaluation = specs.evaluate_specs([contents], [styles], methods=["fast:{style}"], out_dir=tmp_path / "r", size=SIZE, device="cpu")
+    assert evaluation.methods == ["fast-style"] and len(evaluation.records) == 2
+    assert all(0 < r.style_gram_normalized < 10 for r in evaluation.records)
+    (styles / "waves.png").rename(styles / "clouds.png")
+    with pytest.raises(PainterlyError, match="clouds"):
+        specs.evaluate_specs([contents], [styles], methods=["fast:{style}"], out_dir=tmp_path / "r2", size=SIZE, device="cpu")

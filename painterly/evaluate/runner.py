@@ -271,7 +271,10 @@ def _running(functions: Mapping[str, MethodFunction], device: torch.device, imag
     def produce(label: str, content_stem: str, style_stem: str, content: Image.Image, style: Image.Image):
         try:
             with measure(device) as measurement:
-                image = functions[label](content.copy(), style.copy())
+                function = functions[label]
+                # Functions that pick a model per style (``fast:{style}``) are told the style's name.
+                named = {"style_name": style_stem} if getattr(function, "takes_style_name", False) else {}
+                image = function(content.copy(), style.copy(), **named)
         except PainterlyError as error:
             raise PainterlyError(f"{label} failed on {content_stem} × {style_stem}: {error}") from None
         image = load_image(image)
@@ -332,7 +335,7 @@ def evaluate(
         videos: clips to stylize with every method of ``video_methods`` and every style; each
             gives ``<label>+video`` rows (and ``<label>+plain`` frame-by-frame rows) with warping
             error and frames/s (see :mod:`painterly.evaluate.video`). Needs ``out_dir``.
-        video_methods: ``{label: factory(painting) -> FrameStylizer}``.
+        video_methods: ``{label: factory(style name, painting) -> FrameStylizer}``.
         video_settings: size, length and consistency of the video runs.
 
     Returns:

@@ -108,6 +108,18 @@ def method_options(spec: MethodSpec, *, size: int, steps: Optional[int] = None) 
     return options
 
 
+#: In ``METHOD:MODEL``, stands for the model named after each style: ``fast:{style}`` runs the
+#: ``the-scream`` model on the_scream.jpg and the ``starry-night`` model on starry_night.jpg.
+STYLE_PLACEHOLDER = "{style}"
+
+
+def model_for_style(model: Optional[str], style_stem: str) -> Optional[str]:
+    """``model`` with :data:`STYLE_PLACEHOLDER` replaced by the style's name (``_`` read as ``-``)."""
+    if model is None or STYLE_PLACEHOLDER not in model:
+        return model
+    return model.replace(STYLE_PLACEHOLDER, style_stem.replace("_", "-").lower())
+
+
 def build_methods(specs: Sequence[MethodSpec], stylizer, *, size: int, steps: Optional[int] = None) -> dict[str, MethodFunction]:
     """``{label: (content, style) -> image}`` running each spec through ``stylizer`` (a :class:`painterly.api.Stylizer`).
 
@@ -121,21 +133,24 @@ def build_methods(specs: Sequence[MethodSpec], stylizer, *, size: int, steps: Op
     def method_function(spec: MethodSpec) -> MethodFunction:
         options = method_options(spec, size=size, steps=steps)
 
-        def run(content: Image.Image, style: Image.Image) -> Image.Image:
-            return stylizer.stylize(content, style, method=spec.method, **options)
+        def run(content: Image.Image, style: Image.Image, style_name: str = "") -> Image.Image:
+            chosen = {**options, "model": model_for_style(spec.model, style_name)} if spec.model else options
+            return stylizer.stylize(content, style, method=spec.method, **chosen)
 
+        run.takes_style_name = True  # type: ignore[attr-defined]  (see runner._running)
         return run
 
     return {spec.label: method_function(spec) for spec in specs}
 
 
 def build_frame_stylizers(specs: Sequence[MethodSpec], stylizer) -> dict:
-    """``{label: factory(painting) -> FrameStylizer}`` for the video rows, one per spec."""
+    """``{label: factory(style name, painting) -> FrameStylizer}`` for the video rows, one per spec."""
     from painterly.video.frames import frame_stylizer_for
 
     def factory_for(spec: MethodSpec):
-        def make(painting: Image.Image):
-            return frame_stylizer_for(spec.method, model=spec.model, paintings=[(painting, 1.0)], stylizer=stylizer)
+        def make(style_name: str, painting: Image.Image):
+            model = model_for_style(spec.model, style_name)
+            return frame_stylizer_for(spec.method, model=model, paintings=[(painting, 1.0)], stylizer=stylizer)
 
         return make
 

@@ -23,8 +23,8 @@ from painterly.errors import PainterlyError
 from painterly.evaluate.records import Record
 from painterly.io.images import image_to_tensor, save_image
 
-#: Builds the frame stylizer of one method for one style image (PIL), loaded once per pair.
-FrameStylizerFactory = Callable[[Image.Image], "FrameStylizer"]  # noqa: F821 (painterly.video.frames)
+#: Builds the frame stylizer of one method for one style (its name and PIL image), once per pair.
+FrameStylizerFactory = Callable[[str, Image.Image], "FrameStylizer"]  # noqa: F821 (painterly.video.frames)
 
 #: Suffixes of the two video rows of a method: with consistency and frame by frame.
 VIDEO_SUFFIX = "+video"
@@ -112,7 +112,7 @@ def video_rows(
     from painterly.video.loop import VideoConfig, VideoJob
 
     style_stem, painting = style
-    frame_stylizer = factory(painting)
+    frame_stylizer = factory(style_stem, painting)
     runs = [(VIDEO_SUFFIX, settings.consistency)] + ([(PLAIN_SUFFIX, 0.0)] if settings.plain else [])
     for suffix, consistency in runs:
         method = f"{label}{suffix}"
