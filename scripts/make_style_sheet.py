@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Picture for the README: one photo painted by every shipped model, next to the optimization method.
+
+One row per built-in style that has a shipped model: the painting, the optimization method's
+default result and the fast model's result, each captioned with its style distance (normalized
+Gram distance to the painting: 0 = the painting, 1 = the photo) and its time.
+
+    python scripts/make_style_sheet.py                                  # astronaut, 384 px
+    python scripts/make_style_sheet.py --photo ../shared/data/photos/tubingen.jpg --size 512 -o sheet.jpg
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+CELL = 320
+CAPTION = 22
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photo", type=Path, default=REPO / "painterly" / "examples" / "astronaut.jpg")
+    parser.add_argument("--size", type=int, default=384, help="long side the photo is painted at")
+    parser.add_argument("-o", "--output", type=Path, default=REPO / "docs" / "images" / "shipped-styles.jpg")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    import torch
+
+    from painterly.api import Stylizer
+    from painterly.evaluate.runner import measure_output, pair_reference
+    from painterly.io.images import image_to_tensor, load_image, resize_long_side, save_image
+    from painterly.models import list_pretrained
+    from painterly.registry import list_styles
+
+    stylizer = Stylizer(device=args.device)
+    vgg = stylizer.feature_network("relu5_1", "max")
+    photo = resize_long_side(load_image(args.photo), args.size)
+    shipped = set(list_pretrained())
+    rows = []
+    for entry in list_styles():
+        if entry.name not in shipped:
+            continue
+        painting = resize_long_side(load_image(entry.path), args.size)
+        reference = pair_reference(vgg, image_to_tensor(photo, device=stylizer.device), image_to_tensor(painting, device=stylizer.device))
+        cells = [(painting, entry.title)]
+        for method, options in (("optimize", {"size": args.size}), ("fast", {"model": entry.name})):
+            started = time.perf_counter()
+            result = stylizer.stylize(photo, entry.name, method=method, **options)
+            seconds = time.perf_counter() - started
+            with torch.no_grad():
+                values = measure_output(vgg, image_to_tensor(result, device=stylizer.device), reference)
+            cells.append((result, f"{method}: style {values['style_gram_normalized']:.2f}, {seconds:.1f} s"))
+            print(f"{entry.name:16s} {method:9s} style {values['style_gram_normalized']:.3f} "
+                  f"content {values['content_distance_normalized']:.3f} {seconds:.1f} s", flush=True)  # fmt: skip
+        rows.append(cells)
+
+    sheet = Image.new("RGB", (3 * CELL, len(rows) * (CELL + CAPTION)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for row, cells in enumerate(rows):
+        for column, (image, caption) in enumerate(cells):
+            thumb = image.copy()
+            thumb.thumbnail((CELL, CELL))
+            x, y = column * CELL, row * (CELL + CAPTION)
+            sheet.paste(thumb, (x + (CELL - thumb.width) // 2, y + (CELL - thumb.height) // 2))
+            draw.text((x + 6, y + CELL + 4), caption, fill="black")
+    print(f"wrote {save_image(sheet, args.output)}")
+
+
+if __name__ == "__main__":
+    main()
