@@ -66,6 +66,10 @@ def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> lis
     "precision": {"type": click.Choice(["auto", "bf16", "fp32"])},
     "pooling": {"type": click.Choice(["max", "avg"])},
 })  # fmt: skip
+@click.option("--decoder", help="Arbitrary style (adain, or fast without --model): decoder file or name [default: the shipped one].")
+@click.option("--mask", type=click.Path(path_type=Path), help="Arbitrary style: mask image; the first --style paints "
+              "where it is white, the other styles (or, with one style, the photo) elsewhere.")
+@click.option("--invert-mask", is_flag=True, help="Swap the inside and the outside of --mask.")
 @click.option("--work-scale", type=float, help="Fast method: the network paints at this fraction of the size, then "
               "the result is upsampled (0.5: about 3× faster, larger and softer strokes)  [default: 1].")
 @click.option("--save-every", type=int, default=0, help="Save an intermediate image every N steps next to the output.")
@@ -76,7 +80,7 @@ def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> lis
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line per image instead of a progress bar.")
 @handle_errors
 def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], method: Optional[str], model: Optional[str],
-            work_scale: Optional[float], save_every: int, device: str, vgg_weights: Optional[Path], max_pixels: int,
+            decoder: Optional[str], mask: Optional[Path], invert_mask: bool, work_scale: Optional[float], save_every: int, device: str, vgg_weights: Optional[Path], max_pixels: int,
             overwrite: bool, as_json: bool,
             **config_values: Any) -> None:  # fmt: skip
     """Stylize CONTENT (an image or a folder of images) with one or more paintings.
@@ -101,8 +105,14 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
     }
     if model is not None:
         options["model"] = model
+    arbitrary = method == "adain" or (method == "fast" and model is None)
+    if (decoder or mask or invert_mask) and not arbitrary:
+        fail("--decoder and --mask are options of arbitrary style: use --method adain (or fast without --model)")
+    options.update({key: value for key, value in
+                    {"decoder": decoder, "mask": str(mask) if mask else None, "invert_mask": invert_mask or None}.items()
+                    if value is not None})  # fmt: skip
     if work_scale is not None:
-        if method != "fast":
+        if method != "fast" or model is None:
             fail("--work-scale is an option of the fast method: add --model NAME")
         options["work_scale"] = work_scale
     if save_every:
@@ -182,12 +192,13 @@ def styles_command(as_json: bool) -> None:
 
 
 def _add_commands() -> None:
+    from painterly.cli.arbitrary import train_arbitrary_command
     from painterly.cli.evaluate import evaluate_command
     from painterly.cli.serve import serve_command
     from painterly.cli.train import export_command, train_command
     from painterly.cli.video import video_command
 
-    for command in (train_command, export_command, video_command, evaluate_command, serve_command):
+    for command in (train_command, train_arbitrary_command, export_command, video_command, evaluate_command, serve_command):
         cli.add_command(command)
 
 

@@ -26,8 +26,8 @@ def _frame_stylizer(method: str, model: Optional[str], styles: tuple[str, ...], 
     from painterly.io.images import DEFAULT_MAX_PIXELS
     from painterly.video.frames import frame_stylizer_for
 
-    if method == "fast" and styles:
-        fail("the fast method paints in its model's style: drop --style, or use --method optimize")
+    if method == "fast" and styles and model is not None:
+        fail("the fast method paints in its model's style: drop --style, or drop --model for arbitrary style (adain)")
     stylizer = Stylizer(device=device, vgg_weights=vgg_weights)  # loads VGG19 only if the method asks
     paintings = [(load_style_image(source, DEFAULT_MAX_PIXELS), weight) for source, weight in normalize_styles(list(styles))]
     return frame_stylizer_for(method, model=model, paintings=paintings, stylizer=stylizer, **method_options)
@@ -39,7 +39,8 @@ def _frame_stylizer(method: str, model: Optional[str], styles: tuple[str, ...], 
 @click.option("--model", help="Trained style model name or file (the fast method).")
 @click.option("--style", "-s", "styles", multiple=True, metavar="STYLE[:WEIGHT]",
               help="Built-in style or painting file, for the optimize method; repeat to blend.")
-@click.option("--method", "-m", help="fast (needs --model) or optimize (needs --style)  [default: fast with --model, else optimize]")
+@click.option("--method", "-m", help="fast (--model, or --style for arbitrary style), adain or optimize (needs --style)  "
+              "[default: fast with --model, else optimize]")
 @options_from_config(VideoConfig, VIDEO_OPTIONS, overrides={
     "flow_preset": {"type": click.Choice(["ultrafast", "fast", "medium"])},
     "encoder_preset": {"type": click.Choice(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"])},

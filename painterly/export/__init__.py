@@ -56,9 +56,14 @@ def export_model(
         raise PainterlyError(f"unknown export format {format!r}: use onnx or torchscript")
     net, _ = load_model(resolve_model_path(model))
     out = Path(out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
     # Both sides need padding, so the traced graph keeps the padding (with amounts computed from the shape).
     example = torch.rand(1, 3, 67, 93, generator=torch.Generator().manual_seed(0))
+    return _write_export(net, example, out, format, check)
+
+
+def _write_export(net: torch.nn.Module, example: torch.Tensor, out: Path, format: str, check: bool) -> Path:
+    """Trace ``net`` on ``example`` into ``out`` (ONNX or TorchScript), checked, written atomically."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(handle)
     try:
@@ -76,6 +81,50 @@ def export_model(
         if os.path.exists(temporary):
             os.remove(temporary)
     return out
+
+
+def export_arbitrary(
+    style: str | Path | Any,
+    out: str | Path,
+    *,
+    decoder: str | Path | None = None,
+    strength: float = 1.0,
+    format: str = "onnx",
+    check: bool = True,
+    encoder: Any = None,
+) -> Path:
+    """Write the AdaIN network (VGG19 encoder, AdaIN to one painting, decoder) as one ONNX or TorchScript file.
+
+    The graph takes ``image`` ``(B, 3, H, W)`` RGB in ``[0, 1]`` of any size and returns
+    ``stylized`` of the same shape in the style of ``style``, whose statistics are stored in it.
+
+    Args:
+        style: the painting: a built-in style name, an image path, a PIL image or a
+            ``(1, 3, H, W)`` tensor in ``[0, 1]`` (resized to 512 px, as the adain method does).
+        decoder: a decoder file or installed name (default: the shipped decoder).
+        strength: feature interpolation between the photo (0) and the painting (1).
+        encoder: the VGG19 network (default: ImageNet weights up to relu4_1).
+    """
+    from painterly.methods.arbitrary import load_stylizer
+    from painterly.models.adain import FixedStyleStylizer
+
+    if format not in FORMATS:
+        raise PainterlyError(f"unknown export format {format!r}: use onnx or torchscript")
+    model = load_stylizer(decoder, device=torch.device("cpu"), encoder=encoder)
+    net = FixedStyleStylizer(model, _style_tensor(style), strength).eval()
+    example = torch.rand(1, 3, 67, 93, generator=torch.Generator().manual_seed(0))
+    return _write_export(net, example, Path(out).expanduser(), format, check)
+
+
+def _style_tensor(style: Any, long_side: int = 512) -> torch.Tensor:
+    from painterly.io.images import image_to_tensor
+    from painterly.methods.optimize import resize_to_long_side
+
+    if not isinstance(style, torch.Tensor):
+        from painterly.api import load_style_image
+
+        style = image_to_tensor(load_style_image(style, max_pixels=10**9))
+    return resize_to_long_side(style.float(), min(long_side, max(style.shape[-2:])))
 
 
 def _export_onnx(net: torch.nn.Module, example: torch.Tensor, path: Path) -> None:

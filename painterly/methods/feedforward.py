@@ -257,7 +257,15 @@ def run(
     progress: Optional[ProgressCallback] = None,
     **options: Any,
 ) -> Image.Image:
-    """Stylize ``content`` with the trained model ``options["model"]``; ``styles`` are not used."""
+    """Stylize ``content`` with the trained model ``options["model"]``; ``styles`` are not used.
+
+    Without a model but with paintings, the arbitrary-style network paints them (method "adain").
+    """
+    if options.get("model") is None and styles:
+        from painterly.methods.arbitrary import run as run_arbitrary
+
+        options.pop("model", None)
+        return run_arbitrary(content, styles, device=device, progress=progress, **options)
     if options.get("model") is not None:
         options["model"] = str(options["model"])
     config = FastConfig.from_options(options)

@@ -53,8 +53,21 @@ def model_dirs() -> list[Path]:
     return [user_models_dir(), _pretrained_dir()]
 
 
+def _is_decoder(path: Path) -> bool:
+    """Whether ``path`` holds an AdaIN decoder (same folders and suffix, but not a style model)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as handle:
+            return "painterly.decoder" in (handle.metadata() or {})
+    except Exception:  # an unreadable file is listed; using it then gives the clear error
+        return False
+
+
 def _names_in(folder: Path) -> list[str]:
-    return [path.name[: -len(MODEL_SUFFIX)] for path in folder.glob(f"*{MODEL_SUFFIX}")] if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return [path.name[: -len(MODEL_SUFFIX)] for path in folder.glob(f"*{MODEL_SUFFIX}") if not _is_decoder(path)]
 
 
 def list_pretrained() -> list[str]:

@@ -177,6 +177,25 @@ def method_frame_stylizer(method: str, styles: list, *, device: torch.device, fe
     return FrameStylizer(stylize, {"method": method, "options": shown, "styles": styles_shown})
 
 
+def adain_frame_stylizer(paintings: Sequence[tuple[Any, float]], *, device: torch.device, feature_network: Callable,
+                         **options: Any) -> FrameStylizer:  # fmt: skip
+    """Arbitrary style (AdaIN): the decoder loaded and the paintings encoded once for all frames."""
+    from painterly.methods.arbitrary import ArbitraryConfig, ArbitraryPainter
+    from painterly.models.adain import ENCODER_LAYER
+
+    if "size" in options:
+        raise PainterlyError("the video's size is set with --size, not as a method option")
+    config = ArbitraryConfig(**options)
+    painter = ArbitraryPainter(list(paintings), config, device, feature_network(ENCODER_LAYER, "max"))
+
+    def stylize(frame: torch.Tensor, guidance: Optional[Guidance]) -> torch.Tensor:
+        return painter.stylize_tensor(frame)
+
+    styles_shown = {"weights": [weight for _, weight in paintings], "pixels_sha256": pixels_digest([image for image, _ in paintings])}
+    return FrameStylizer(stylize, {"method": "adain", "options": {k: str(v) for k, v in config.to_dict().items() if v is not None},
+                                   "styles": styles_shown})  # fmt: skip
+
+
 def frame_stylizer_for(method: str, *, model: Optional[str], paintings: Sequence[tuple[Any, float]], stylizer,
                        **options: Any) -> FrameStylizer:  # fmt: skip
     """The frame stylizer of any registered method, its model or feature network loaded once.
@@ -190,10 +209,14 @@ def frame_stylizer_for(method: str, *, model: Optional[str], paintings: Sequence
     """
     from painterly.io.images import image_to_tensor
 
+    if method == "fast" and model is None and paintings:
+        method = "adain"  # any painting, through the arbitrary-style decoder
     if method == "fast":
         if model is None:
             raise PainterlyError("the fast method needs a trained model: give --model NAME (see painterly styles)")
         return fast_frame_stylizer(model, device=stylizer.device, **options)
+    if method == "adain":
+        return adain_frame_stylizer(paintings, device=stylizer.device, feature_network=stylizer.feature_network, **options)
     if method == "optimize":
         tensors = [(image_to_tensor(image, device=stylizer.device), weight) for image, weight in paintings]
         return optimize_frame_stylizer(tensors, feature_network=stylizer.feature_network, **options)

@@ -83,10 +83,24 @@ def describe_method(name: str, summary: str = "", entry: object = None) -> Metho
     return MethodInfo(name=name, summary=summary, **values)
 
 
+def _usable(name: str) -> bool:
+    """Arbitrary style needs a trained decoder: the studio does not offer it before one is installed."""
+    if name != "adain":
+        return True
+    from painterly.errors import PainterlyError
+    from painterly.models.adain_io import resolve_decoder_path
+
+    try:
+        resolve_decoder_path(None)
+    except PainterlyError:
+        return False
+    return True
+
+
 def registry_methods() -> list[MethodInfo]:
     from painterly.registry import list_methods
 
-    return [describe_method(entry.name, entry.summary, entry) for entry in list_methods()]
+    return [describe_method(entry.name, entry.summary, entry) for entry in list_methods() if _usable(entry.name)]
 
 
 def registry_models() -> list[ModelInfo]:
