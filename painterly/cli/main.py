@@ -194,11 +194,13 @@ def styles_command(as_json: bool) -> None:
 def _add_commands() -> None:
     from painterly.cli.arbitrary import train_arbitrary_command
     from painterly.cli.evaluate import evaluate_command
+    from painterly.cli.gan import gan_group
     from painterly.cli.serve import serve_command
     from painterly.cli.train import export_command, train_command
     from painterly.cli.video import video_command
 
-    for command in (train_command, train_arbitrary_command, export_command, video_command, evaluate_command, serve_command):
+    for command in (train_command, train_arbitrary_command, export_command, video_command, evaluate_command, gan_group,
+                    serve_command):  # fmt: skip
         cli.add_command(command)
 
 

@@ -8,13 +8,15 @@ from typing import Any, Optional
 import click
 
 from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, options_from_config
+from painterly.losses.adversarial import GAN_LOSSES
 from painterly.train.config import PRECISIONS, TrainConfig
 
 TRAIN_OPTIONS = [
     "style", "data", "out", "steps", "batch_size", "variant", "resume", "device", "crop_size", "scale_jitter",
     "style_size", "learning_rate", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
     "seed", "checkpoint_every", "sample_every", "log_every", "keep_checkpoints", "precision", "workers", "run_dir",
-    "name",
+    "name", "adversarial_weight", "gan_loss", "discriminator_features", "discriminator_channels",
+    "discriminator_layers", "discriminator_spectral_norm", "d_learning_rate", "warmup_steps", "r1_weight",
 ]  # fmt: skip
 
 
@@ -26,6 +28,7 @@ TRAIN_OPTIONS = [
     "out": {"required": True, "metavar": "MODEL", "help": "The model file to write (.safetensors)."},
     "variant": {"type": click.Choice(["light", "johnson"])},
     "precision": {"type": click.Choice(list(PRECISIONS))},
+    "gan_loss": {"type": click.Choice(list(GAN_LOSSES))},
 })  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @handle_errors
@@ -37,6 +40,8 @@ def train_command(quiet: bool, **values: Any) -> None:
       painterly train --style starry-night --data photos/ --out starry.safetensors
       torchrun --nproc-per-node 4 -m painterly train --style scream.jpg --data coco/train2014 \\
           --out scream.safetensors --variant johnson --steps 40000 --device cuda
+      painterly train --style starry-night --data photos/ --out starry-gan.safetensors \\
+          --adversarial-weight 1 --discriminator-channels 32
 
     Checkpoints, sample images and losses.csv go to OUT's run folder (OUT without its suffix,
     plus .run); --resume continues from its last checkpoint.

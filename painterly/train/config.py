@@ -7,13 +7,67 @@ from pathlib import Path
 from typing import Any, Optional
 
 from painterly.errors import PainterlyError
+from painterly.losses.adversarial import check_gan_loss
+from painterly.models.discriminator import DiscriminatorConfig
 from painterly.models.transformer import VARIANTS, TransformerConfig, variant_config
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
+class NetworkTraining:
+    """What the configs of trainers of :class:`TransformerNet` networks share (as a base class).
+
+    The subclass is a dataclass with the fields ``variant``, ``network``, ``steps``,
+    ``batch_size``, ``log_every``, ``keep_checkpoints``, ``crop_size``, ``scale_jitter`` and
+    ``discriminator_channels``, ``discriminator_layers``, ``discriminator_spectral_norm``.
+    """
+
+    def check_common(self, min_crop: int) -> None:
+        """Check the network variant, the counts, the crop size and the scale jitter."""
+        config: Any = self
+        if config.network is None and config.variant.strip().lower() not in VARIANTS:
+            raise PainterlyError(f"unknown network variant {config.variant!r}: use one of {', '.join(VARIANTS)}")
+        for name in ("steps", "batch_size", "log_every", "keep_checkpoints"):
+            if getattr(config, name) < 1:
+                raise PainterlyError(f"{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
+        if config.crop_size < min_crop or config.crop_size % 4:
+            raise PainterlyError(f"crop size must be a multiple of 4 and at least {min_crop}, got {config.crop_size}")
+        low, high = config.scale_jitter
+        if not 1.0 <= low <= high:
+            raise PainterlyError(f"scale jitter must be two numbers 1 ≤ low ≤ high, got {config.scale_jitter}")
+
+    def network_config(self) -> TransformerConfig:
+        config: Any = self
+        return config.network if config.network is not None else variant_config(config.variant)
+
+    def discriminator_config(self) -> DiscriminatorConfig:
+        config: Any = self
+        return DiscriminatorConfig(
+            features=getattr(config, "discriminator_features", "pixels"),
+            channels=config.discriminator_channels,
+            layers=config.discriminator_layers,
+            spectral_norm=config.discriminator_spectral_norm,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        config: Any = self
+        data = asdict(config)
+        data["network"] = config.network.to_dict() if config.network is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """The config of a ``to_dict`` result (unknown keys ignored, lists back to tuples)."""
+        known = {item.name for item in fields(cls)}  # type: ignore[arg-type]
+        values = {key: value for key, value in data.items() if key in known}
+        values = {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()}
+        if values.get("network") is not None:
+            values["network"] = TransformerConfig.from_dict(values["network"])
+        return cls(**values)
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(NetworkTraining):
     """Options of feed-forward style training; the defaults train a usable light model on a CPU.
 
     Attributes:
@@ -35,6 +89,23 @@ class TrainConfig:
             total-variation losses (as in the optimization method).
         content_layers: VGG19 layers whose activations the output keeps from the photo.
         style_layers: VGG19 layers whose Gram matrices the output takes from the painting.
+        adversarial_weight: weight of the adversarial loss: a PatchGAN discriminator learns to
+            tell random patches of the painting from the network's outputs and the network
+            learns to fool it (crisper strokes); 0 (the default) trains without one. Its
+            gradients start ~50× smaller than the perceptual losses' (spectral norm), so 1 is a
+            reasonable start.
+        gan_loss: the adversarial objective, ``hinge`` or ``lsgan`` (least squares).
+        discriminator_features: what the discriminator judges: ``pixels``, or a VGG19 layer
+            (e.g. ``relu3_1``) whose feature maps it sees.
+        discriminator_channels: channels of the discriminator's first layer (doubled per layer).
+        discriminator_layers: strided layers of the discriminator (3: 70 px patches on pixels).
+        discriminator_spectral_norm: spectral normalization in the discriminator.
+        d_learning_rate: the discriminator's Adam step size (two time-scale rule: above the
+            network's).
+        warmup_steps: steps that train the network with the perceptual losses only (the
+            discriminator already learns), before the adversarial loss is added.
+        r1_weight: weight of the R1 gradient penalty on the painting's patches (0: off; 1–10
+            when the discriminator runs away).
         seed: seed of the network's initialization and of the crops; equal seeds train alike.
         checkpoint_every: save a resumable checkpoint every N steps (0: only at the end).
         sample_every: write a sample image every N steps (0: never).
@@ -63,6 +134,15 @@ class TrainConfig:
     tv_weight: float = 0.05
     content_layers: tuple[str, ...] = ("relu2_2",)
     style_layers: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+    adversarial_weight: float = 0.0
+    gan_loss: str = "hinge"
+    discriminator_features: str = "pixels"
+    discriminator_channels: int = 64
+    discriminator_layers: int = 3
+    discriminator_spectral_norm: bool = True
+    d_learning_rate: float = 4e-4
+    warmup_steps: int = 100
+    r1_weight: float = 0.0
     seed: int = 0
     checkpoint_every: int = 200
     sample_every: int = 200
@@ -78,16 +158,7 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Check every option; raise a PainterlyError naming the bad one."""
-        if self.network is None and self.variant.strip().lower() not in VARIANTS:
-            raise PainterlyError(f"unknown network variant {self.variant!r}: use one of {', '.join(VARIANTS)}")
-        for name in ("steps", "batch_size", "log_every", "keep_checkpoints"):
-            if getattr(self, name) < 1:
-                raise PainterlyError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.crop_size < 16 or self.crop_size % 4:
-            raise PainterlyError(f"crop size must be a multiple of 4 and at least 16, got {self.crop_size}")
-        low, high = self.scale_jitter
-        if not 1.0 <= low <= high:
-            raise PainterlyError(f"scale jitter must be two numbers 1 ≤ low ≤ high, got {self.scale_jitter}")
+        self.check_common(min_crop=16)
         if self.style_size < 16:
             raise PainterlyError(f"style size must be at least 16 pixels, got {self.style_size}")
         if self.learning_rate <= 0:
@@ -100,29 +171,22 @@ class TrainConfig:
             raise PainterlyError(f"unknown precision {self.precision!r}: use auto, bf16 or fp32")
         if min(self.checkpoint_every, self.sample_every, self.workers) < 0:
             raise PainterlyError("checkpoint-every, sample-every and workers must be 0 or more")
+        if min(self.adversarial_weight, self.r1_weight, self.warmup_steps) < 0:
+            raise PainterlyError("adversarial-weight, r1-weight and warmup-steps must be 0 or more")
+        if self.d_learning_rate <= 0:
+            raise PainterlyError(f"discriminator learning rate must be positive, got {self.d_learning_rate}")
+        check_gan_loss(self.gan_loss)
+        if self.adversarial:
+            self.discriminator_config()
         return self
 
-    def network_config(self) -> TransformerConfig:
-        return self.network if self.network is not None else variant_config(self.variant)
+    @property
+    def adversarial(self) -> bool:
+        """Whether a discriminator takes part (``adversarial_weight > 0``)."""
+        return self.adversarial_weight > 0
 
     def run_path(self) -> Path:
         if self.run_dir:
             return Path(self.run_dir).expanduser()
         out = Path(self.out).expanduser()
         return out.with_name(out.stem + ".run")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["network"] = self.network.to_dict() if self.network is not None else None
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        known = {item.name for item in fields(cls)}
-        values = {key: value for key, value in data.items() if key in known}
-        for key in ("scale_jitter", "content_layers", "style_layers"):
-            if key in values and values[key] is not None:
-                values[key] = tuple(values[key])
-        if values.get("network") is not None:
-            values["network"] = TransformerConfig.from_dict(values["network"])
-        return cls(**values)

@@ -2,9 +2,12 @@
 
 The network learns to turn any photo crop into an image whose VGG19 features keep the photo's
 content and whose Gram matrices match the painting's, with the same relative losses as the
-optimization method. Around the loop, and not inside the model: checkpoints that resume
-exactly, sample images, a loss log (CSV, and TensorBoard when installed), progress events, and
-DDP when started by ``torchrun``.
+optimization method. With ``adversarial_weight > 0`` a PatchGAN discriminator also learns to
+tell random patches of the painting from the network's outputs, and the network learns to fool
+it (adversarial style transfer, after Li & Wand 2016): crisper, more painting-like strokes.
+Around the loop, and not inside the model: checkpoints that resume exactly (the discriminator
+and its optimizer included), sample images, a loss log (CSV, and TensorBoard when installed),
+progress events, and DDP when started by ``torchrun``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import torch
 from torch import nn
@@ -29,12 +32,15 @@ from painterly.models.io import ModelInfo, save_model
 from painterly.models.transformer import TransformerNet
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 from painterly.train import distributed
+from painterly.train.adversarial import Adversary, fit_painting, style_patches
 from painterly.train.config import TrainConfig
 from painterly.train.data import Batch, PhotoCrops, collate_single, list_photos
 
 CHECKPOINT_PREFIX = "step-"
 LOSS_LOG = "losses.csv"
 LOSS_NAMES = ("total", "content", "style", "tv")
+#: Logged besides LOSS_NAMES in adversarial runs (``r1`` when its penalty is on).
+ADVERSARIAL_LOSS_NAMES = ("adversarial", "discriminator")
 _SAMPLE_COUNT = 4
 
 
@@ -71,6 +77,8 @@ class Checkpoint:
     optimizer: dict[str, Any]
     rng: torch.Tensor
     losses: dict[str, float]
+    #: Further state of the run, e.g. ``{"discriminator": Adversary.state_dict()}``.
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def checkpoint_paths(run_dir: Path) -> list[Path]:
@@ -79,7 +87,7 @@ def checkpoint_paths(run_dir: Path) -> list[Path]:
     return sorted(folder.glob(f"{CHECKPOINT_PREFIX}*.pt")) if folder.is_dir() else []
 
 
-def save_checkpoint(path: Path, checkpoint: Checkpoint, config: TrainConfig) -> None:
+def save_checkpoint(path: Path, checkpoint: Checkpoint, config: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     torch.save(
@@ -90,6 +98,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint, config: TrainConfig) -> 
             "optimizer": checkpoint.optimizer,
             "rng": checkpoint.rng,
             "losses": checkpoint.losses,
+            "extra": checkpoint.extra,
             "config": config.to_dict(),
         },
         temporary,
@@ -100,27 +109,49 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint, config: TrainConfig) -> 
 def load_checkpoint(path: Path) -> Checkpoint:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-        return Checkpoint(data["step"], data["seconds"], data["model"], data["optimizer"], data["rng"], data["losses"])
+        return Checkpoint(
+            data["step"], data["seconds"], data["model"], data["optimizer"], data["rng"], data["losses"],
+            data.get("extra", {}),
+        )  # fmt: skip
     except Exception as error:  # torch.load raises many types for damaged files
         raise PainterlyError(
             f"checkpoint {path} cannot be read ({type(error).__name__}): delete it to resume from the one before"
         ) from None
 
 
-class LossLog:
-    """``losses.csv`` in the run folder, plus TensorBoard events when ``tensorboard`` is installed."""
+def latest_checkpoint(run_dir: Path, steps: int) -> Optional[Checkpoint]:
+    """The run's last checkpoint, to resume from (``None`` when it has none); an error when it is past ``steps``."""
+    existing = checkpoint_paths(run_dir)
+    if not existing:
+        return None
+    checkpoint = load_checkpoint(existing[-1])
+    if checkpoint.step > steps:
+        raise PainterlyError(
+            f"the run in {run_dir} is already at step {checkpoint.step}: give --steps above that to go on"
+        )
+    return checkpoint
 
-    def __init__(self, run_dir: Path, resume_step: int):
+
+class LossLog:
+    """``losses.csv`` in the run folder, plus TensorBoard events when ``tensorboard`` is installed.
+
+    ``names`` are the loss columns, in order (default: :data:`LOSS_NAMES`).
+    """
+
+    def __init__(self, run_dir: Path, resume_step: int, names: Sequence[str] = LOSS_NAMES):
         self.path = run_dir / LOSS_LOG
+        self.names = tuple(names)
         run_dir.mkdir(parents=True, exist_ok=True)
-        rows: list[list[str]] = []
+        columns = ["step", *self.names, "images_per_second", "seconds"]
+        rows: list[dict[str, str]] = []
         if resume_step > 0 and self.path.is_file():
             with self.path.open(newline="") as handle:
-                rows = [row for row in csv.reader(handle)][1:]
-            rows = [row for row in rows if row and row[0].isdigit() and int(row[0]) <= resume_step]
+                rows = list(csv.DictReader(handle))
+            rows = [row for row in rows if (row.get("step") or "").isdigit() and int(row["step"]) <= resume_step]
         with self.path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["step", *LOSS_NAMES, "images_per_second", "seconds"])
+            # By name: a run resumed with other losses (e.g. an adversarial one) keeps its earlier rows.
+            writer = csv.DictWriter(handle, columns, restval="", extrasaction="ignore")
+            writer.writeheader()
             writer.writerows(rows)
         self.writer = None
         try:
@@ -133,10 +164,10 @@ class LossLog:
     def add(self, step: int, losses: dict[str, float], images_per_second: float, seconds: float) -> None:
         with self.path.open("a", newline="") as handle:
             csv.writer(handle).writerow(
-                [step, *(f"{losses[name]:.6g}" for name in LOSS_NAMES), f"{images_per_second:.3f}", f"{seconds:.1f}"]
+                [step, *(f"{losses[name]:.6g}" for name in self.names), f"{images_per_second:.3f}", f"{seconds:.1f}"]
             )
         if self.writer is not None:
-            for name in LOSS_NAMES:
+            for name in self.names:
                 self.writer.add_scalar(f"loss/{name}", losses[name], step)
             self.writer.add_scalar("images_per_second", images_per_second, step)
 
@@ -153,19 +184,28 @@ def compute_losses(
     config: TrainConfig,
     style_layer_weights: dict[str, float],
     dtype: torch.dtype,
-) -> dict[str, torch.Tensor]:
-    """Stylize ``content`` ``(B, 3, S, S)`` and measure it: ``{total, content, style, tv}`` scalars."""
+    extra_layers: Sequence[str] = (),
+) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
+    """Stylize ``content`` ``(B, 3, S, S)`` and measure it.
+
+    Returns:
+        ``{total, content, style, tv}`` scalars, the output ``(B, 3, S, S)``, and its VGG
+        features (content and style layers, and ``extra_layers`` for a discriminator that
+        judges feature maps), each ``(B, C, h, w)``, with their graph.
+    """
     device = content.device
     with torch.no_grad(), autocast(device, dtype):
         content_targets = {name: value.float() for name, value in vgg(content, config.content_layers).items()}
     with autocast(device, dtype):
         output = net(content)
-        layers = sorted(set(config.content_layers) | set(config.style_layers), key=vgg.layer_names.index)
+        layers = sorted(
+            set(config.content_layers) | set(config.style_layers) | set(extra_layers), key=vgg.layer_names.index
+        )
         features = vgg(output, layers)
     content_value, style_value = style_content_losses(features, content_targets, targets, style_layer_weights)
     tv_value = total_variation(output.float())
     total = config.content_weight * content_value + config.style_weight * style_value + config.tv_weight * tv_value
-    return {"total": total, "content": content_value, "style": style_value, "tv": tv_value}
+    return {"total": total, "content": content_value, "style": style_value, "tv": tv_value}, output, features
 
 
 def _batches(dataset: PhotoCrops, start: int, workers: int) -> Iterator[Batch]:
@@ -247,7 +287,8 @@ def _train(
         world_size=info.world_size,
         steps=config.steps,
     )
-    deepest = deepest_layer([*config.content_layers, *config.style_layers])
+    feature_layers = _discriminator_layers(config)
+    deepest = deepest_layer([*config.content_layers, *config.style_layers, *feature_layers])
     if vgg is None:
         from painterly.features import load_vgg19
 
@@ -255,32 +296,41 @@ def _train(
     elif deepest not in vgg.layer_names:
         raise PainterlyError(f"the VGG19 network stops at {vgg.last_layer}; build it up to {deepest}")
     vgg = vgg.to(device)
-    targets = style_targets(vgg, [(_load_style(config).to(device), 1.0)], config.style_layers, dtype)
+    painting = _load_style(config).to(device)
+    targets = style_targets(vgg, [(painting, 1.0)], config.style_layers, dtype)
     style_layer_weights = {name: 1.0 / len(config.style_layers) for name in config.style_layers}
 
     torch.manual_seed(config.seed)
     net = TransformerNet(config.network_config()).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
-    start, seconds_before, last_losses = 0, 0.0, {name: math.nan for name in LOSS_NAMES}
-    existing = checkpoint_paths(run_dir) if config.resume else []
-    if existing:
-        checkpoint = load_checkpoint(existing[-1])
-        if checkpoint.step > config.steps:
-            raise PainterlyError(
-                f"the run in {run_dir} is already at step {checkpoint.step}: give --steps above that to go on"
-            )
+    adversary: Optional[Adversary] = None
+    loss_names: tuple[str, ...] = LOSS_NAMES
+    if config.adversarial:
+        adversary = Adversary(
+            config.discriminator_config(), gan_loss=config.gan_loss, learning_rate=config.d_learning_rate,
+            r1_weight=config.r1_weight, device=device, info=info,
+        )  # fmt: skip
+        painting = fit_painting(painting, config.crop_size)
+        loss_names += ADVERSARIAL_LOSS_NAMES + (("r1",) if config.r1_weight > 0 else ())
+    start, seconds_before, last_losses = 0, 0.0, {name: math.nan for name in loss_names}
+    checkpoint = latest_checkpoint(run_dir, config.steps) if config.resume else None
+    if checkpoint is not None:
         net.load_state_dict(checkpoint.model)
         optimizer.load_state_dict(checkpoint.optimizer)
         torch.set_rng_state(checkpoint.rng)
-        start, seconds_before, last_losses = checkpoint.step, checkpoint.seconds, checkpoint.losses
+        start, seconds_before = checkpoint.step, checkpoint.seconds
+        last_losses = {name: checkpoint.losses.get(name, math.nan) for name in loss_names}
+        if adversary is not None and "discriminator" in checkpoint.extra:
+            # A plain run resumed with --adversarial-weight starts its discriminator afresh.
+            adversary.load_state_dict(checkpoint.extra["discriminator"])
     trained: nn.Module = net
     if info.enabled:
         trained = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
-    log = LossLog(run_dir, start) if info.is_main else None
+    log = LossLog(run_dir, start, loss_names) if info.is_main else None
     preview_crops = dataset.preview_crops(_SAMPLE_COUNT).to(device) if info.is_main and config.sample_every else None
     unreadable: set[str] = set()
-    window: dict[str, float] = {name: 0.0 for name in LOSS_NAMES}
+    window: dict[str, float] = {name: 0.0 for name in loss_names}
     window_steps, window_started = 0, time.perf_counter()
     run_started = time.perf_counter()
     images_per_step = config.batch_size * info.world_size
@@ -291,14 +341,25 @@ def _train(
             unreadable.update(batch.unreadable)
             content = batch.images.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
-            losses = compute_losses(trained, vgg, content, targets, config, style_layer_weights, dtype)
+            losses, output, features = compute_losses(
+                trained, vgg, content, targets, config, style_layer_weights, dtype, feature_layers
+            )
+            if adversary is not None:
+                fake = features[feature_layers[0]] if feature_layers else output
+                adversarial = _adversarial_loss(adversary, fake, active=step >= config.warmup_steps)
+                losses["adversarial"] = adversarial
+                if step >= config.warmup_steps:
+                    losses["total"] = losses["total"] + config.adversarial_weight * adversarial
             losses["total"].backward()
             optimizer.step()
-            step += 1
             values = {name: float(value.detach()) for name, value in losses.items()}
+            if adversary is not None:
+                real = _real_inputs(painting, vgg, feature_layers, content.shape[0], config, step, info.rank, dtype)
+                values.update(adversary.step(real, fake))
+            step += 1
             if not math.isfinite(values["total"]):
                 raise PainterlyError("the loss became NaN or infinite: lower the learning rate or use --precision fp32")
-            for name in LOSS_NAMES:
+            for name in loss_names:
                 window[name] += values[name]
             window_steps += 1
             seconds = seconds_before + time.perf_counter() - run_started
@@ -307,9 +368,9 @@ def _train(
             if step % config.log_every == 0 or step == config.steps:
                 now = time.perf_counter()
                 images_per_second = window_steps * images_per_step / max(now - window_started, 1e-9)
-                means = {name: window[name] / window_steps for name in LOSS_NAMES}
+                means = {name: window[name] / window_steps for name in loss_names}
                 last_losses = distributed.mean_over_processes(means, info, device)
-                window = {name: 0.0 for name in LOSS_NAMES}
+                window = {name: 0.0 for name in loss_names}
                 window_steps, window_started = 0, now
                 if log is not None:
                     log.add(step, last_losses, images_per_second, seconds)
@@ -330,7 +391,8 @@ def _train(
                 cancel = progress(event) is False
             if config.checkpoint_every and (step % config.checkpoint_every == 0 or cancel) or step == config.steps:
                 if info.is_main:
-                    _checkpoint(run_dir, net, optimizer, step, seconds, last_losses, config)
+                    extra = {"discriminator": adversary.state_dict()} if adversary is not None else None
+                    _checkpoint(run_dir, net, optimizer, step, seconds, last_losses, config, extra)
             if cancel:
                 raise Cancelled(f"training stopped at step {step}; continue it with --resume")
     finally:
@@ -338,19 +400,16 @@ def _train(
             log.close()
 
     seconds = seconds_before + time.perf_counter() - run_started
-    run_images = (step - start) * images_per_step
-    average = run_images / max(time.perf_counter() - run_started, 1e-9)
+    average = (step - start) * images_per_step / max(time.perf_counter() - run_started, 1e-9)
     record = {
-        "steps": step,
-        "seconds": round(seconds, 1),
-        "images_per_second": round(average, 3),
-        "losses": last_losses,
-        "device": str(device),
+        **training_record(step, seconds, average, last_losses, device),
         "processes": info.world_size,
         "precision": str(dtype).replace("torch.", ""),
         "unreadable_files": len(unreadable),
         "photos": len(photos),
     }
+    if adversary is not None:
+        record["discriminator"] = config.discriminator_config().to_dict()
     model_path: Optional[Path] = None
     if info.is_main:
         name = config.name or Path(str(config.style)).stem.replace("_", "-")
@@ -364,15 +423,67 @@ def _train(
 
 def _checkpoint(
     run_dir: Path,
-    net: TransformerNet,
+    net: nn.Module,
     optimizer: torch.optim.Optimizer,
     step: int,
     seconds: float,
     losses: dict[str, float],
-    config: TrainConfig,
+    config: Any,
+    extra: Optional[dict[str, Any]] = None,
 ) -> None:
+    """Write a checkpoint of step ``step`` and drop all but the last ``config.keep_checkpoints``."""
     model_state = {name: value.detach().cpu().clone() for name, value in net.state_dict().items()}
-    checkpoint = Checkpoint(step, seconds, model_state, optimizer.state_dict(), torch.get_rng_state(), dict(losses))
+    checkpoint = Checkpoint(
+        step, seconds, model_state, optimizer.state_dict(), torch.get_rng_state(), dict(losses), dict(extra or {})
+    )
     save_checkpoint(run_dir / "checkpoints" / f"{CHECKPOINT_PREFIX}{step:06d}.pt", checkpoint, config)
     for old in checkpoint_paths(run_dir)[: -config.keep_checkpoints]:
         old.unlink(missing_ok=True)
+
+
+def training_record(
+    steps: int, seconds: float, images_per_second: float, losses: dict[str, float], device: torch.device
+) -> dict[str, Any]:
+    """The part of a model file's training record that every trainer writes."""
+    return {
+        "steps": steps,
+        "seconds": round(seconds, 1),
+        "images_per_second": round(images_per_second, 3),
+        "losses": losses,
+        "device": str(device),
+    }
+
+
+def _discriminator_layers(config: TrainConfig) -> list[str]:
+    """The VGG19 layer the discriminator judges, as a one-item list; empty for pixels or no discriminator."""
+    return [config.discriminator_features] if config.adversarial and config.discriminator_features != "pixels" else []
+
+
+def _adversarial_loss(adversary: Adversary, fake: torch.Tensor, active: bool) -> torch.Tensor:
+    """The generator's adversarial loss; during warm-up only measured (no graph), since it is not trained on."""
+    if active:
+        return adversary.generator_loss(fake)
+    with torch.no_grad():
+        return adversary.generator_loss(fake.detach())
+
+
+def _real_inputs(
+    painting: torch.Tensor,
+    vgg: VGG19,
+    feature_layers: list[str],
+    count: int,
+    config: TrainConfig,
+    step: int,
+    rank: int,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """What the discriminator sees as real at ``step``: patches of the painting, or their VGG features.
+
+    The patches are a pure function of ``(seed, step, rank)``, so a resumed run draws the same ones.
+    """
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step * 1_009 + rank)
+    patches = style_patches(painting, count, config.crop_size, generator)
+    if not feature_layers:
+        return patches
+    with torch.no_grad(), autocast(patches.device, dtype):
+        return vgg(patches, feature_layers)[feature_layers[0]].float()
