@@ -30,7 +30,7 @@ from painterly.models.adain_io import DecoderInfo, save_decoder
 from painterly.ops.adain import adain
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 from painterly.train import distributed
-from painterly.train.config import PRECISIONS, TrainConfig
+from painterly.train.config import TrainConfig, check_run_options
 from painterly.train.data import PhotoCrops, list_photos
 from painterly.train.trainer import (
     CHECKPOINT_PREFIX,
@@ -117,9 +117,7 @@ class ArbitraryTrainConfig:
         """Check every option; raise a PainterlyError naming the bad one."""
         if not self.styles:
             raise PainterlyError("no paintings given: pass --styles with a folder of paintings or image files")
-        for name in ("steps", "batch_size", "log_every", "keep_checkpoints"):
-            if getattr(self, name) < 1:
-                raise PainterlyError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        check_run_options(self)
         if self.crop_size < 16 or self.crop_size % 8:
             raise PainterlyError(f"crop size must be a multiple of 8 and at least 16, got {self.crop_size}")
         for name in ("scale_jitter", "style_scale_jitter"):
@@ -132,10 +130,6 @@ class ArbitraryTrainConfig:
             raise PainterlyError("loss weights must be 0 or more")
         if not self.style_layers:
             raise PainterlyError("name at least one style layer, e.g. relu1_1,relu2_1,relu3_1,relu4_1")
-        if self.precision not in PRECISIONS:
-            raise PainterlyError(f"unknown precision {self.precision!r}: use auto, bf16 or fp32")
-        if min(self.checkpoint_every, self.sample_every, self.workers) < 0:
-            raise PainterlyError("checkpoint-every, sample-every and workers must be 0 or more")
         self.decoder_config()
         return self
 

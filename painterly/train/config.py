@@ -14,6 +14,18 @@ from painterly.models.transformer import VARIANTS, TransformerConfig, variant_co
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
+def check_run_options(config: Any) -> None:
+    """The checks every trainer's config shares: counts at least 1, and (where the config has them)
+    a known precision and checkpoint/sample/worker counts of 0 or more."""
+    for name in ("steps", "batch_size", "log_every", "keep_checkpoints"):
+        if getattr(config, name) < 1:
+            raise PainterlyError(f"{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
+    if getattr(config, "precision", "auto") not in PRECISIONS:
+        raise PainterlyError(f"unknown precision {config.precision!r}: use auto, bf16 or fp32")
+    if min(config.checkpoint_every, config.sample_every, getattr(config, "workers", 0)) < 0:
+        raise PainterlyError("checkpoint-every, sample-every and workers must be 0 or more")
+
+
 class NetworkTraining:
     """What the configs of trainers of :class:`TransformerNet` networks share (as a base class).
 
@@ -27,9 +39,7 @@ class NetworkTraining:
         config: Any = self
         if config.network is None and config.variant.strip().lower() not in VARIANTS:
             raise PainterlyError(f"unknown network variant {config.variant!r}: use one of {', '.join(VARIANTS)}")
-        for name in ("steps", "batch_size", "log_every", "keep_checkpoints"):
-            if getattr(config, name) < 1:
-                raise PainterlyError(f"{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
+        check_run_options(config)
         if config.crop_size < min_crop or config.crop_size % 4:
             raise PainterlyError(f"crop size must be a multiple of 4 and at least {min_crop}, got {config.crop_size}")
         low, high = config.scale_jitter
@@ -167,10 +177,6 @@ class TrainConfig(NetworkTraining):
             raise PainterlyError("loss weights must be 0 or more")
         if not self.style_layers or not self.content_layers:
             raise PainterlyError("name at least one style layer and one content layer")
-        if self.precision not in PRECISIONS:
-            raise PainterlyError(f"unknown precision {self.precision!r}: use auto, bf16 or fp32")
-        if min(self.checkpoint_every, self.sample_every, self.workers) < 0:
-            raise PainterlyError("checkpoint-every, sample-every and workers must be 0 or more")
         if min(self.adversarial_weight, self.r1_weight, self.warmup_steps) < 0:
             raise PainterlyError("adversarial-weight, r1-weight and warmup-steps must be 0 or more")
         if self.d_learning_rate <= 0:
