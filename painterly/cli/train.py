@@ -69,12 +69,26 @@ def train_command(quiet: bool, **values: Any) -> None:
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Output file (default: MODEL's name + .onnx/.pt).")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Run the exported file once and compare it with PyTorch (max difference 2/255).")  # fmt: skip
+@click.option("--style", metavar="PAINTING", help="MODEL is an AdaIN decoder: export the whole network (encoder, AdaIN "
+              "to this painting, decoder) for this painting.")  # fmt: skip
+@click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="With --style: style strength.")
 @handle_errors
-def export_command(model: str, export_format: str, output: Optional[Path], check: bool) -> None:
-    """Export MODEL (a built-in model name or a model file) to ONNX or TorchScript."""
-    from painterly.export import export_model
+def export_command(model: str, export_format: str, output: Optional[Path], check: bool, style: Optional[str],
+                   strength: float) -> None:  # fmt: skip
+    """Export MODEL (a built-in model name or a model file) to ONNX or TorchScript.
+
+    \b
+    Examples:
+      painterly export starry-night --format onnx -o starry-night.onnx
+      painterly export my-decoder.safetensors --style my-painting.jpg -o my-painting.onnx
+    """
+    from painterly.export import export_arbitrary, export_model
 
     if output is None:
-        output = Path(Path(model).stem + (".onnx" if export_format == "onnx" else ".pt"))
-    written = export_model(model, output, format=export_format, check=check)
+        stem = Path(style).stem if style else Path(model).stem
+        output = Path(stem + (".onnx" if export_format == "onnx" else ".pt"))
+    if style:
+        written = export_arbitrary(style, output, decoder=model, strength=strength, format=export_format, check=check)
+    else:
+        written = export_model(model, output, format=export_format, check=check)
     click.echo(f"wrote {written}", err=True)
