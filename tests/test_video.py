@@ -21,6 +21,7 @@ from painterly.video import (  # noqa: E402
     VideoJob,
     blend_with_previous,
     estimate_flow,
+    estimate_flows,
     occlusion_mask,
     output_size,
     probe_video,
@@ -31,7 +32,10 @@ from painterly.video import (  # noqa: E402
     warping_error,
     work_folder_for,
 )
+from painterly.video.consistency import DETAIL_CELL, box_blur  # noqa: E402
+from painterly.video.flow import resize_flow, shrink_for_flow  # noqa: E402
 from painterly.video.loop import to_tensor  # noqa: E402
+from painterly.video.store import FrameStore  # noqa: E402
 
 FPS = 25
 SHIFT = (2, 1)  # (dx, dy) pixels per frame: frame t shows the scene moved by this from frame t - 1
@@ -184,6 +188,29 @@ def test_dis_flow_recovers_a_known_translation():
     assert mask[..., -1].sum() == 0  # the right column comes from outside the previous frame
 
 
+def test_flow_estimated_small_is_scaled_to_the_full_frame():
+    shift = (4, 2)
+    frames = [to_tensor(frame) for frame in make_scene(frames=2, height=96, width=128, shift=shift)]
+    assert shrink_for_flow(frames[0], 64).shape == (1, 3, 48, 64)
+    assert shrink_for_flow(frames[0], 500) is frames[0]
+    backward, forward = estimate_flows(frames[1], frames[0], max_side=64)
+    inner = (0, slice(None), slice(16, -16), slice(16, -16))
+    assert backward.shape == forward.shape == (1, 2, 96, 128)
+    for flow, sign in ((backward, 1), (forward, -1)):
+        assert (flow[inner][0] - sign * shift[0]).abs().median() < 0.5  # in full-size pixels
+        assert (flow[inner][1] - sign * shift[1]).abs().median() < 0.5
+    constant = torch.tensor([1.0, 0.5]).view(1, 2, 1, 1).expand(1, 2, 4, 6)
+    assert torch.allclose(resize_flow(constant, (8, 12)), torch.tensor([2.0, 1.0]).view(1, 2, 1, 1).expand(1, 2, 8, 12))
+
+
+def test_kept_frames_are_lossless(tmp_path):
+    frame = (np.random.default_rng(0).random((7, 9, 3)) * 255).astype(np.uint8)
+    store = FrameStore(tmp_path / "frames", {"any": "settings"})
+    store.save(0, frame, {"warp_error": 0.5})
+    store.close()
+    assert np.array_equal(FrameStore(tmp_path / "frames", {"any": "settings"}).load(0), frame)
+
+
 def test_warp_and_occlusion_on_exact_flows():
     image = torch.arange(2 * 5 * 6, dtype=torch.float32).view(1, 2, 5, 6)
     flow = torch.zeros(1, 2, 5, 6)
@@ -209,9 +236,26 @@ def test_blend_and_warping_error():
     a, b = frames[:1], frames[1:2]
     mask = torch.zeros(1, 1, 8, 8)
     mask[..., :4] = 1
-    blended = blend_with_previous(a, b, mask, 0.75)
+    blended = blend_with_previous(a, b, mask, 0.75, detail_cell=0)
     assert torch.allclose(blended[..., 4:], a[..., 4:]) and torch.allclose(blended[..., :4], 0.25 * a[..., :4] + 0.75 * b[..., :4])
     assert torch.equal(blend_with_previous(a, b, mask, 0.0), a)
+
+
+def test_blend_keeps_the_stroke_contrast_of_the_new_frame():
+    generator = torch.Generator().manual_seed(0)
+    new, previous = 0.5 + 0.2 * (torch.rand(2, 1, 3, 64, 64, generator=generator) - 0.5)  # two unrelated textures
+    still = torch.ones(1, 1, 64, 64)
+    plain = blend_with_previous(new, previous, still, 0.7, detail_cell=0)
+    kept = blend_with_previous(new, previous, still, 0.7)
+    contrast = lambda image: (image - box_blur(image, DETAIL_CELL)).std().item()  # noqa: E731
+    assert contrast(plain) < 0.8 * contrast(new)  # averaging washes strokes out …
+    assert contrast(kept) == pytest.approx(contrast(new), rel=0.1)  # … and the restoration gives it back
+    assert (kept.mean() - plain.mean()).abs() < 1e-3  # without moving the colours
+    assert torch.allclose(blend_with_previous(new, new, still, 0.7), new, atol=1e-5)  # agreeing frames: untouched
+    half = still.clone()
+    half[..., 32:] = 0
+    partial = blend_with_previous(new, previous, half, 0.7)
+    assert torch.allclose(partial[..., 40:], new[..., 40:], atol=1e-5)  # where the mask keeps the new frame
 
 
 # --- consistency and resuming --------------------------------------------------------------------

@@ -11,7 +11,7 @@ import click
 from painterly.cli.common import ProgressReporter, config_kwargs, fail, handle_errors, options_from_config
 from painterly.video.loop import VideoConfig
 
-VIDEO_OPTIONS = ["consistency", "size", "start", "end", "audio", "flow_preset", "flow_size", "colour_tolerance", "crf", "encoder_preset", "keep_frames"]
+VIDEO_OPTIONS = ["consistency", "keep_detail", "size", "start", "end", "audio", "flow_preset", "flow_size", "colour_tolerance", "crf", "encoder_preset", "keep_frames"]
 
 
 def preview_path(output: Path) -> Path:

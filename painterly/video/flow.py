@@ -74,6 +74,34 @@ def estimate_flow(source: torch.Tensor, target: torch.Tensor, preset: str = "fas
     return _to_tensor(flow, source.device)
 
 
+def shrink_for_flow(frame: torch.Tensor, max_side: Optional[int]) -> torch.Tensor:
+    """``(B, C, H, W)`` shrunk (antialiased) so its long side is at most ``max_side``.
+
+    The flow, the occlusion test and the colour test are estimated at this size: the flow of a
+    480p frame is no better at full size, and the tests cost a quarter as much.
+    ``None`` (or a frame already small enough) returns the frame as it is.
+    """
+    height, width = frame.shape[-2:]
+    if max_side is None or max(height, width) <= max_side:
+        return frame
+    scale = max_side / max(height, width)
+    size = (max(8, round(height * scale)), max(8, round(width * scale)))
+    return F.interpolate(frame, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
+def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A ``(B, 2, h, w)`` flow resampled to ``size = (H, W)``, its displacements rescaled to match.
+
+    Returns:
+        ``(B, 2, H, W)``, bilinear (the flow of the same motion measured in the larger frame's pixels).
+    """
+    height, width = flow.shape[-2:]
+    if (height, width) == tuple(size):
+        return flow
+    factors = torch.tensor([size[1] / width, size[0] / height], dtype=flow.dtype, device=flow.device).view(1, 2, 1, 1)
+    return F.interpolate(flow, size=size, mode="bilinear", align_corners=False) * factors
+
+
 def estimate_flows(
     current: torch.Tensor, previous: torch.Tensor, preset: str = "fast", max_side: Optional[int] = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,30 +110,21 @@ def estimate_flows(
     Args:
         current, previous: ``(1, 3, H, W)`` RGB frames in ``[0, 1]``, same size.
         preset: as for :func:`estimate_flow`.
-        max_side: estimate on frames shrunk to this long side, then scale the flows back up
-            (several times faster on large frames; ``None``: full size).
+        max_side: estimate on frames shrunk to this long side (:func:`shrink_for_flow`), then
+            scale the flows back up (several times faster on large frames; ``None``: full size).
 
     Returns:
         Two ``(1, 2, H, W)`` flows, as :func:`estimate_flow` gives them (each frame converted once).
     """
-    import cv2
-
     _check_pair(current, previous)
     dis = _dis(preset)
-    grey_current, grey_previous = _grey_uint8(current), _grey_uint8(previous)
-    height, width = grey_current.shape
-    scale = 1.0 if max_side is None else min(1.0, max_side / max(height, width))
-    if scale < 1:
-        small = (max(8, round(width * scale)), max(8, round(height * scale)))
-        grey_current = cv2.resize(grey_current, small, interpolation=cv2.INTER_AREA)
-        grey_previous = cv2.resize(grey_previous, small, interpolation=cv2.INTER_AREA)
+    size = tuple(current.shape[-2:])
+    grey_current = _grey_uint8(shrink_for_flow(current, max_side))
+    grey_previous = _grey_uint8(shrink_for_flow(previous, max_side))
     flows = []
     for source, target in ((grey_current, grey_previous), (grey_previous, grey_current)):
-        flow = dis.calc(source, target, None)
-        if scale < 1:
-            factors = np.array([width / flow.shape[1], height / flow.shape[0]], dtype=np.float32)
-            flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR) * factors
-        flows.append(_to_tensor(np.ascontiguousarray(flow, dtype=np.float32), current.device))
+        flow = _to_tensor(dis.calc(source, target, None), current.device)
+        flows.append(resize_flow(flow, size))  # type: ignore[arg-type]
     return flows[0], flows[1]
 
 
