@@ -15,11 +15,8 @@ import argparse
 import time
 from pathlib import Path
 
-from PIL import Image, ImageDraw
-
 REPO = Path(__file__).resolve().parents[1]
 CELL = 320
-CAPTION = 22
 
 
 def main() -> None:
@@ -35,6 +32,7 @@ def main() -> None:
     from painterly.api import Stylizer
     from painterly.evaluate.runner import measure_output, pair_reference
     from painterly.io.images import image_to_tensor, load_image, resize_long_side, save_image
+    from painterly.io.sheets import captioned_sheet
     from painterly.models import list_pretrained
     from painterly.registry import list_styles
 
@@ -60,15 +58,7 @@ def main() -> None:
                   f"content {values['content_distance_normalized']:.3f} {seconds:.1f} s", flush=True)  # fmt: skip
         rows.append(cells)
 
-    sheet = Image.new("RGB", (3 * CELL, len(rows) * (CELL + CAPTION)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for row, cells in enumerate(rows):
-        for column, (image, caption) in enumerate(cells):
-            thumb = image.copy()
-            thumb.thumbnail((CELL, CELL))
-            x, y = column * CELL, row * (CELL + CAPTION)
-            sheet.paste(thumb, (x + (CELL - thumb.width) // 2, y + (CELL - thumb.height) // 2))
-            draw.text((x + 6, y + CELL + 4), caption, fill="black")
+    sheet = captioned_sheet(rows, CELL)
     print(f"wrote {save_image(sheet, args.output)}")
 
 

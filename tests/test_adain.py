@@ -193,6 +193,8 @@ def test_adain_method_and_fast_without_a_model(decoder_file, encoder, tmp_path):
     out = run(photo, [(painting, 1.0)], **options)
     assert out.size == photo.size and out.info["painterly"]["decoder"] == str(decoder_file)
     assert np.array_equal(np.asarray(run_fast(photo, [(painting, 1.0)], **options)), np.asarray(out))
+    as_model = {key: value for key, value in options.items() if key != "decoder"}  # `evaluate --method adain:DECODER`
+    assert np.array_equal(np.asarray(run(photo, [(painting, 1.0)], model=decoder_file, **as_model)), np.asarray(out))
     painter = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(decoder=str(decoder_file), precision="fp32", style_size=48),
                                torch.device("cpu"), encoder)  # fmt: skip
     for frame in (photo, photo):  # the paintings are encoded once, for every frame

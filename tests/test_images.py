@@ -383,3 +383,15 @@ def test_resize_long_side():
     assert resize_long_side(landscape, 64).size == (64, 40)
     with pytest.raises(PainterlyError):
         resize_long_side(landscape, 0)
+
+
+def test_captioned_sheet_lays_out_rows_of_fitted_images():
+    from painterly.io.sheets import CAPTION_HEIGHT, captioned_sheet
+
+    red, wide = Image.new("RGB", (40, 40), "red"), Image.new("RGB", (80, 20), "blue")
+    sheet = captioned_sheet([[(red, "a"), (wide, "b")], [(red, "c")]], cell=32)
+    assert sheet.size == (64, 2 * (32 + CAPTION_HEIGHT))
+    assert sheet.getpixel((16, 16)) == (255, 0, 0)  # fitted into its cell, centred
+    assert sheet.getpixel((48, 16))[2] > 200 and sheet.getpixel((48, 2)) == (255, 255, 255)  # 32×8 strip in the middle
+    assert sheet.getpixel((48, 32 + CAPTION_HEIGHT + 16)) == (255, 255, 255)  # the short row leaves its cell blank
+    assert captioned_sheet([[(wide, "landscape")]], cell=32, cell_height=8).size == (32, 8 + CAPTION_HEIGHT)

