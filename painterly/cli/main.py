@@ -70,7 +70,7 @@ def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> lis
 @click.option("--mask", type=click.Path(path_type=Path), help="Arbitrary style: mask image; the first --style paints "
               "where it is white, the other styles (or, with one style, the photo) elsewhere.")
 @click.option("--invert-mask", is_flag=True, help="Swap the inside and the outside of --mask.")
-@click.option("--work-scale", type=float, help="Fast method: the network paints at this fraction of the size, then "
+@click.option("--work-scale", type=float, help="Fast and adain methods: the network paints at this fraction of the size, then "
               "the result is upsampled (0.5: about 3× faster, larger and softer strokes)  [default: 1].")
 @click.option("--save-every", type=int, default=0, help="Save an intermediate image every N steps next to the output.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -90,7 +90,6 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
       painterly stylize photo.jpg --style starry-night -o out.png
       painterly stylize photo.jpg -s a.jpg:0.7 -s b.jpg:0.3 --preserve-color --size 1024 -o out.jpg
     """
-    import time
 
     from painterly.api import Stylizer, describe_source, parse_style_spec
     from painterly.io.images import check_output_path, save_image
@@ -100,20 +99,21 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
     method = method or ("fast" if model else "optimize")
     if method == "optimize" and not styles:
         fail("no style given: add --style NAME (see `painterly styles`) or --style painting.jpg")
+    arbitrary = method == "adain" or (method == "fast" and model is None)
+    shared_keys = ("size", "strength", "preserve_color", "precision") + (("style_scale",) if arbitrary else ())
     options = config_kwargs(OptimizeConfig, config_values) if method == "optimize" else {
-        key: value for key, value in config_values.items() if value is not None and key in ("size", "strength", "preserve_color")
+        key: value for key, value in config_values.items() if value is not None and key in shared_keys
     }
     if model is not None:
         options["model"] = model
-    arbitrary = method == "adain" or (method == "fast" and model is None)
     if (decoder or mask or invert_mask) and not arbitrary:
         fail("--decoder and --mask are options of arbitrary style: use --method adain (or fast without --model)")
     options.update({key: value for key, value in
                     {"decoder": decoder, "mask": str(mask) if mask else None, "invert_mask": invert_mask or None}.items()
                     if value is not None})  # fmt: skip
     if work_scale is not None:
-        if method != "fast" or model is None:
-            fail("--work-scale is an option of the fast method: add --model NAME")
+        if method not in ("fast", "adain"):
+            fail("--work-scale is an option of the fast and adain methods: add --model NAME or --method adain")
         options["work_scale"] = work_scale
     if save_every:
         options["preview_every"] = save_every

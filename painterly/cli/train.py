@@ -72,9 +72,11 @@ def train_command(quiet: bool, **values: Any) -> None:
 @click.option("--style", metavar="PAINTING", help="MODEL is an AdaIN decoder: export the whole network (encoder, AdaIN "
               "to this painting, decoder) for this painting.")  # fmt: skip
 @click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="With --style: style strength.")
+@click.option("--style-size", type=click.IntRange(min=16), default=1024, show_default=True,
+              help="With --style: long side the painting is measured at; set it to the size of the photos you will paint.")
 @handle_errors
 def export_command(model: str, export_format: str, output: Optional[Path], check: bool, style: Optional[str],
-                   strength: float) -> None:  # fmt: skip
+                   strength: float, style_size: int) -> None:  # fmt: skip
     """Export MODEL (a built-in model name or a model file) to ONNX or TorchScript.
 
     \b
@@ -88,7 +90,8 @@ def export_command(model: str, export_format: str, output: Optional[Path], check
         stem = Path(style).stem if style else Path(model).stem
         output = Path(stem + (".onnx" if export_format == "onnx" else ".pt"))
     if style:
-        written = export_arbitrary(style, output, decoder=model, strength=strength, format=export_format, check=check)
+        written = export_arbitrary(style, output, decoder=model, strength=strength, style_size=style_size,
+                                   format=export_format, check=check)  # fmt: skip
     else:
         written = export_model(model, output, format=export_format, check=check)
     click.echo(f"wrote {written}", err=True)

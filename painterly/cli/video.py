@@ -49,7 +49,7 @@ def _frame_stylizer(method: str, model: Optional[str], styles: tuple[str, ...], 
 @click.option("--preserve-color", type=click.Choice(["luminance", "histogram"]), help="Keep the video's colours.")
 @click.option("--steps", type=int, help="Optimize: steps for the first frame (later frames start from the previous one and take half).")
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), help="Compute precision [default: auto].")
-@click.option("--work-scale", type=float, help="Fast method: paint at this fraction of the size, then upsample "
+@click.option("--work-scale", type=float, help="Fast and adain methods: paint at this fraction of the size, then upsample "
               "(0.5: about 3× the frames/s, larger and softer strokes)  [default: 1].")
 @click.option("--preview", type=int, default=0, metavar="N", help="Stylize only the first N frames into OUT-preview.mp4, then stop; "
               "the full run later continues after them.")

@@ -89,6 +89,7 @@ def export_arbitrary(
     *,
     decoder: str | Path | None = None,
     strength: float = 1.0,
+    style_size: int = 1024,
     format: str = "onnx",
     check: bool = True,
     encoder: Any = None,
@@ -100,9 +101,12 @@ def export_arbitrary(
 
     Args:
         style: the painting: a built-in style name, an image path, a PIL image or a
-            ``(1, 3, H, W)`` tensor in ``[0, 1]`` (resized to 512 px, as the adain method does).
+            ``(1, 3, H, W)`` tensor in ``[0, 1]``.
         decoder: a decoder file or installed name (default: the shipped decoder).
         strength: feature interpolation between the photo (0) and the painting (1).
+        style_size: long side the painting is resized to before its statistics are stored. The
+            adain method measures the painting at the size of each photo; a file has one fixed
+            painting, so give the size of the photos it will paint (smaller: larger strokes).
         encoder: the VGG19 network (default: ImageNet weights up to relu4_1).
     """
     from painterly.methods.arbitrary import load_stylizer
@@ -111,7 +115,7 @@ def export_arbitrary(
     if format not in FORMATS:
         raise PainterlyError(f"unknown export format {format!r}: use onnx or torchscript")
     model = load_stylizer(decoder, device=torch.device("cpu"), encoder=encoder)
-    net = FixedStyleStylizer(model, _style_tensor(style), strength).eval()
+    net = FixedStyleStylizer(model, _style_tensor(style, style_size), strength).eval()
     example = torch.rand(1, 3, 67, 93, generator=torch.Generator().manual_seed(0))
     return _write_export(net, example, Path(out).expanduser(), format, check)
 
@@ -124,7 +128,7 @@ def _style_tensor(style: Any, long_side: int = 512) -> torch.Tensor:
         from painterly.api import load_style_image
 
         style = image_to_tensor(load_style_image(style, max_pixels=10**9))
-    return resize_to_long_side(style.float(), min(long_side, max(style.shape[-2:])))
+    return resize_to_long_side(style.float(), long_side)
 
 
 def _export_onnx(net: torch.nn.Module, example: torch.Tensor, path: Path) -> None:

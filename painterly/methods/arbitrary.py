@@ -8,15 +8,17 @@ painting, the photo itself) the rest. ``strength`` interpolates the features, no
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
-from painterly.devices import autocast, resolve_device
+from painterly.devices import resolve_device
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19
 from painterly.methods.feedforward import finish
@@ -37,24 +39,33 @@ class ArbitraryConfig:
         strength: 0 gives the photo, 1 the full style (interpolated in feature space).
         preserve_color: ``None``, ``"luminance"`` or ``"histogram"``, as for the fast method.
         size: long side of the output in pixels (``None``: the input's size).
-        style_size: long side each painting is resized to before encoding; smaller gives
-            larger strokes.
+        style_size: long side each painting is resized to before encoding (``None``: the long
+            side of the image being painted, times ``style_scale``: the painting seen at the
+            photo's size, as the optimization method and ``painterly evaluate`` see it).
+        style_scale: size of the painting's strokes relative to that default (with
+            ``style_size`` unset); 2 gives strokes twice as large.
         mask: an image (path or PIL, white = 1) or a tensor ``(H, W)`` in ``[0, 1]``: the first
             style inside, the others (or the photo) outside.
         invert_mask: swap the inside and the outside of the mask.
         transform: ``adain`` (channel mean/std) or ``wct`` (whole covariance, slower).
         precision: ``auto`` (bf16 where the hardware runs it fast), ``bf16`` or ``fp32``.
+        work_scale: encoder and decoder run at this fraction of the image's size and the result
+            is upsampled (bicubic): 0.5 is about 3–4× faster, with softer fine detail.
+        channels_last: channels-last memory layout (measured 1.5× faster in bf16 on a CPU).
     """
 
     decoder: Optional[str] = None
     strength: float = 1.0
     preserve_color: Optional[str] = None
     size: Optional[int] = None
-    style_size: int = 512
+    style_size: Optional[int] = None
+    style_scale: float = 1.0
     mask: Optional[MaskSource] = None
     invert_mask: bool = False
     transform: str = "adain"
     precision: str = "auto"
+    work_scale: float = 1.0
+    channels_last: bool = True
 
     def validate(self) -> "ArbitraryConfig":
         if not 0 <= self.strength <= 1:
@@ -63,8 +74,12 @@ class ArbitraryConfig:
             raise PainterlyError(f"unknown colour mode {self.preserve_color!r}: use luminance or histogram")
         if self.size is not None and self.size < 16:
             raise PainterlyError(f"size {self.size} is too small: use at least 16 pixels")
-        if self.style_size < 16:
+        if self.style_size is not None and self.style_size < 16:
             raise PainterlyError(f"style size must be at least 16 pixels, got {self.style_size}")
+        if not 0.1 <= self.style_scale <= 4:
+            raise PainterlyError(f"style scale must be between 0.1 and 4, got {self.style_scale}")
+        if not 0.1 <= self.work_scale <= 1:
+            raise PainterlyError(f"work scale must be between 0.1 and 1, got {self.work_scale}")
         if self.transform not in TRANSFORMS:
             raise PainterlyError(f"unknown feature transform {self.transform!r}: use adain or wct")
         if self.precision not in ("auto", "bf16", "fp32"):
@@ -130,31 +145,54 @@ class ArbitraryPainter:
     def __init__(self, styles: list[tuple[Image.Image, float]], config: ArbitraryConfig, device: torch.device,
                  encoder: Optional[VGG19] = None):  # fmt: skip
         from painterly.io.images import image_to_tensor
-        from painterly.methods.optimize import resize_to_long_side
 
         self.config = config.validate()
         if not styles:
             raise PainterlyError("no style given: name a built-in style (painterly styles) or a painting file")
         self.device = resolve_device(device)
         self.dtype = pick_precision(config.precision, self.device)
-        self.model = load_stylizer(config.decoder, device=self.device, encoder=encoder, transform=config.transform)
+        if encoder is not None and self.dtype != torch.float32:
+            encoder = copy.deepcopy(encoder)  # a shared network stays float32 for the other methods
+        model = load_stylizer(config.decoder, device=self.device, encoder=encoder, transform=config.transform)
+        # Weights in the compute dtype rather than autocast, which re-casts every activation; the
+        # AdaIN statistics are still taken in float32 (ops.adain).
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.model = model.to(dtype=self.dtype, memory_format=self.memory_format)
         self.weights = [weight for _, weight in styles]
-        with torch.no_grad(), autocast(self.device, self.dtype):
-            self.style_feats = [
-                self.model.encode(resize_to_long_side(image_to_tensor(image, device=self.device), config.style_size))
-                for image, _ in styles
-            ]
+        self.paintings = [image_to_tensor(image, device=self.device) for image, _ in styles]
+        self._style_feats: dict[int, list[torch.Tensor]] = {}
+
+    def _prepare(self, image: torch.Tensor) -> torch.Tensor:
+        return image.to(self.dtype).contiguous(memory_format=self.memory_format)
+
+    def style_features(self, long_side: int) -> list[torch.Tensor]:
+        """The paintings' relu4_1 features, encoded for an image of long side ``long_side`` (cached)."""
+        from painterly.methods.optimize import resize_to_long_side
+
+        config = self.config
+        size = config.style_size or max(16, round(long_side * config.style_scale))
+        if size not in self._style_feats:
+            with torch.no_grad():
+                self._style_feats[size] = [self.model.encode(self._prepare(resize_to_long_side(painting, size)))
+                                           for painting in self.paintings]  # fmt: skip
+        return self._style_feats[size]
 
     def stylize_tensor(self, photo: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` in ``[0, 1]`` → painted, same shape, float32 on this painter's device."""
+        from painterly.methods.feedforward import scale_image
+
         config = self.config
         photo = photo.to(self.device, torch.float32)
+        small = scale_image(photo, config.work_scale)
         mask = None
         if config.mask is not None:
-            mask = load_mask(config.mask, tuple(photo.shape[-2:]), config.invert_mask).to(self.device)
-        with torch.no_grad(), autocast(self.device, self.dtype):
-            painted = self.model.paint(photo, self.style_feats, self.weights, config.strength, mask)
-        return finish(painted.float(), photo, 1.0, config.preserve_color)
+            mask = load_mask(config.mask, tuple(small.shape[-2:]), config.invert_mask).to(self.device)
+        with torch.no_grad():
+            style_feats = self.style_features(max(small.shape[-2:]))
+            painted = self.model.paint(self._prepare(small), style_feats, self.weights, config.strength, mask).float()
+            if painted.shape[-2:] != photo.shape[-2:]:
+                painted = F.interpolate(painted, size=photo.shape[-2:], mode="bicubic", align_corners=False)
+        return finish(painted.contiguous(), photo, 1.0, config.preserve_color)
 
     def __call__(self, image: Image.Image) -> Image.Image:
         from painterly.io.images import image_to_tensor, resize_long_side, tensor_to_image

@@ -233,7 +233,8 @@ class ArbitraryStylizer(nn.Module):
         if mask is not None:
             mask = pad_to_multiple(resize_mask(mask, (height, width)), SIZE_MULTIPLE)
         content_feats = self.encode(pad_to_multiple(content, SIZE_MULTIPLE))
-        output = self.decoder(self.target(content_feats, style_feats, weights, strength, mask))
+        target = self.target(content_feats, style_feats, weights, strength, mask)
+        output = self.decoder(target.to(content_feats.dtype))  # masks and WCT work in float32
         return output[..., :height, :width].clamp(0, 1)
 
 
