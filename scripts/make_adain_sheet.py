@@ -13,7 +13,6 @@ painting, 1 = the photo) and its time.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,9 +32,8 @@ def main() -> None:
     import torch
 
     from painterly.api import Stylizer, load_style_image
-    from painterly.evaluate.runner import measure_output, pair_reference
-    from painterly.io.images import image_to_tensor, load_image, resize_long_side, save_image
-    from painterly.io.sheets import captioned_sheet
+    from painterly.io.images import load_image, resize_long_side, save_image
+    from painterly.io.sheets import captioned_sheet, measured_row
 
     stylizer = Stylizer(device=args.device)
     vgg = stylizer.feature_network("relu5_1", "max")
@@ -55,18 +53,8 @@ def main() -> None:
     rows = []
     for spec in args.paintings:
         painting = resize_long_side(load_style_image(spec, 10**8), args.size)
-        reference = pair_reference(vgg, image_to_tensor(photo, device=stylizer.device), image_to_tensor(painting, device=stylizer.device))
-        cells = [(painting, Path(str(spec)).stem[:40])]
-        for name, method in methods.items():
-            started = time.perf_counter()
-            result = method(painting).convert("RGB").resize(photo.size)
-            seconds = time.perf_counter() - started
-            with torch.no_grad():
-                values = measure_output(vgg, image_to_tensor(result, device=stylizer.device), reference)
-            cells.append((result, f"{name}: style {values['style_gram_normalized']:.2f}, {seconds:.1f} s"))
-            print(f"{Path(str(spec)).stem:28s} {name:18s} style {values['style_gram_normalized']:.3f} "
-                  f"content {values['content_distance_normalized']:.3f} {seconds:.1f} s", flush=True)  # fmt: skip
-        rows.append(cells)
+        painters = {name: (lambda method=method: method(painting)) for name, method in methods.items()}
+        rows.append(measured_row(vgg, photo, painting, Path(str(spec)).stem, painters, stylizer.device))
     sheet = captioned_sheet(rows, CELL)
     print(f"wrote {save_image(sheet, args.output)}")
 

@@ -12,7 +12,6 @@ Gram distance to the painting: 0 = the painting, 1 = the photo) and its time.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,12 +26,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
-    import torch
-
     from painterly.api import Stylizer
-    from painterly.evaluate.runner import measure_output, pair_reference
-    from painterly.io.images import image_to_tensor, load_image, resize_long_side, save_image
-    from painterly.io.sheets import captioned_sheet
+    from painterly.io.images import load_image, resize_long_side, save_image
+    from painterly.io.sheets import captioned_sheet, measured_row
     from painterly.models import list_pretrained
     from painterly.registry import list_styles
 
@@ -45,18 +41,11 @@ def main() -> None:
         if entry.name not in shipped:
             continue
         painting = resize_long_side(load_image(entry.path), args.size)
-        reference = pair_reference(vgg, image_to_tensor(photo, device=stylizer.device), image_to_tensor(painting, device=stylizer.device))
-        cells = [(painting, entry.title)]
-        for method, options in (("optimize", {"size": args.size}), ("fast", {"model": entry.name})):
-            started = time.perf_counter()
-            result = stylizer.stylize(photo, entry.name, method=method, **options)
-            seconds = time.perf_counter() - started
-            with torch.no_grad():
-                values = measure_output(vgg, image_to_tensor(result, device=stylizer.device), reference)
-            cells.append((result, f"{method}: style {values['style_gram_normalized']:.2f}, {seconds:.1f} s"))
-            print(f"{entry.name:16s} {method:9s} style {values['style_gram_normalized']:.3f} "
-                  f"content {values['content_distance_normalized']:.3f} {seconds:.1f} s", flush=True)  # fmt: skip
-        rows.append(cells)
+        painters = {
+            "optimize": lambda entry=entry: stylizer.stylize(photo, entry.name, method="optimize", size=args.size),
+            "fast": lambda entry=entry: stylizer.stylize(photo, entry.name, method="fast", model=entry.name),
+        }
+        rows.append(measured_row(vgg, photo, painting, entry.title, painters, stylizer.device))
 
     sheet = captioned_sheet(rows, CELL)
     print(f"wrote {save_image(sheet, args.output)}")

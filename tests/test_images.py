@@ -385,6 +385,26 @@ def test_resize_long_side():
         resize_long_side(landscape, 0)
 
 
+def test_measured_row_captions_each_result_with_its_style_distance(capsys):
+    from conftest import make_gradient_image, make_random_vgg
+    from painterly.io.sheets import measured_row
+
+    vgg = make_random_vgg("relu5_1")
+    photo = Image.fromarray(make_gradient_image(32, 40, seed=0))
+    painting = Image.fromarray(make_gradient_image(32, 40, seed=5))
+    calls = []
+
+    def painter(image):
+        calls.append(image)
+        return image
+
+    row = measured_row(vgg, photo, painting, "test painting", {"copy": lambda: painter(painting), "photo": lambda: painter(photo)})
+    assert [caption.split(":")[0] for _, caption in row] == ["test painting", "copy", "photo"] and len(calls) == 2
+    assert row[0][0] is painting and row[1][0].size == photo.size
+    assert row[1][1].startswith("copy: style 0.00") and row[2][1].startswith("photo: style 1.00")  # 0 = painting, 1 = photo
+    assert "content" in capsys.readouterr().out
+
+
 def test_captioned_sheet_lays_out_rows_of_fitted_images():
     from painterly.io.sheets import CAPTION_HEIGHT, captioned_sheet
 
