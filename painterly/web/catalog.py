@@ -63,7 +63,7 @@ _KNOWN_METHODS = {
     "feedforward": dict(label="Fast model", kind="fast", needs_style=False, needs_model=True, options=_MODEL_OPTIONS),
     "fast": dict(label="Fast model", kind="fast", needs_style=False, needs_model=True, options=_MODEL_OPTIONS),
     "adain": dict(label="Fast, any painting", kind="fast", needs_style=True, needs_model=False,
-                  options=_MODEL_OPTIONS),
+                  options=("size", "strength", "style_scale", "preserve_color")),
     "gan": dict(label="GAN model", kind="gan", needs_style=False, needs_model=True, options=_MODEL_OPTIONS),
 }
 

@@ -187,6 +187,18 @@ class StylizeRunner:
             method_options.setdefault("steps", VIDEO_OPTIMIZE_MAX_STEPS)
             return optimize_frame_stylizer([(image_to_tensor(painting, device=stylizer.device), 1.0)],
                                            feature_network=stylizer.feature_network, **method_options)
+        if options.method == "adain":
+            from painterly.api import load_style_image
+            from painterly.io.images import DEFAULT_MAX_PIXELS
+            from painterly.video.frames import adain_frame_stylizer
+
+            if style is None:
+                raise PainterlyError("arbitrary style needs a painting: choose a built-in painting or upload one")
+            stylizer = self.stylizer()
+            for unused in ("steps", "seed"):
+                method_options.pop(unused, None)
+            return adain_frame_stylizer([(load_style_image(style, DEFAULT_MAX_PIXELS), 1.0)], device=stylizer.device,
+                                        feature_network=stylizer.feature_network, **method_options)  # fmt: skip
         device = resolve_device(self.device)
         if options.method == "fast":
             if not options.model:
