@@ -90,6 +90,31 @@ def test_resume_continues_exactly(tmp_path, photos, random_vgg):
         train(config, vgg=random_vgg)
 
 
+def test_init_fine_tunes_a_trained_model(tmp_path, photos, random_vgg):
+    first = train(tiny_config(tmp_path / "a", data=str(photos), steps=8, learning_rate=2e-2), vgg=random_vgg)
+    trained, _ = load_model(first.model_path)
+    # No learning: the fine-tuned model starts (and so stays) exactly where the first one ended.
+    config = tiny_config(tmp_path / "b", data=str(photos), steps=1, learning_rate=1e-12, init=str(first.model_path))
+    copy, info = load_model(train(config, vgg=random_vgg).model_path)
+    for a, b in zip(trained.state_dict().values(), copy.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=0)
+    assert info.record["initialized_from"]["steps"] == 8
+    # Fine-tuning goes on from the trained model's loss, below a fresh network's first steps.
+    fresh = read_losses(first.run_dir)
+    tuned = train(tiny_config(tmp_path / "c", data=str(photos), steps=2, init=str(first.model_path)), vgg=random_vgg)
+    assert read_losses(tuned.run_dir)[1] < fresh[1]
+    with pytest.raises(PainterlyError, match="neither a file nor an installed model"):
+        train(tiny_config(tmp_path / "d", data=str(photos), init=str(tmp_path / "missing.safetensors")), vgg=random_vgg)
+
+
+def test_resuming_with_another_network_is_a_clear_error(tmp_path, photos, random_vgg):
+    config = tiny_config(tmp_path, data=str(photos), steps=2)
+    train(config, vgg=random_vgg)
+    config.steps, config.resume, config.network = 4, True, None  # the light variant, not TINY
+    with pytest.raises(PainterlyError, match="another network"):
+        train(config, vgg=random_vgg)
+
+
 def test_unreadable_files_are_skipped_and_counted(tmp_path, photos, random_vgg):
     (photos / "broken.jpg").write_bytes(b"not a jpeg")
     (photos / "a" / "empty.png").write_bytes(b"")

@@ -15,7 +15,7 @@ TRAIN_OPTIONS = [
     "style", "data", "out", "steps", "batch_size", "variant", "resume", "device", "crop_size", "scale_jitter",
     "style_size", "learning_rate", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
     "seed", "checkpoint_every", "sample_every", "log_every", "keep_checkpoints", "precision", "workers", "run_dir",
-    "name", "adversarial_weight", "gan_loss", "discriminator_features", "discriminator_channels",
+    "init", "name", "adversarial_weight", "gan_loss", "discriminator_features", "discriminator_channels",
     "discriminator_layers", "discriminator_spectral_norm", "d_learning_rate", "warmup_steps", "r1_weight",
 ]  # fmt: skip
 
@@ -29,6 +29,7 @@ TRAIN_OPTIONS = [
     "variant": {"type": click.Choice(["light", "johnson"])},
     "precision": {"type": click.Choice(list(PRECISIONS))},
     "gan_loss": {"type": click.Choice(list(GAN_LOSSES))},
+    "init": {"metavar": "MODEL"},
 })  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @handle_errors

@@ -125,6 +125,10 @@ class TrainConfig(NetworkTraining):
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         workers: photo-decoding worker processes (0: decode in the training process).
         resume: continue from the latest checkpoint in the run folder, if there is one.
+        init: start the network from the weights of this model (a file or a built-in name)
+            instead of at random: fine-tune a shipped style, or go on from a finished model
+            whose run folder is gone. Its network shape is used; ``variant`` is ignored.
+            A checkpoint found with ``resume`` wins over it.
         name: display name stored in the model (default: the style's name).
     """
 
@@ -162,6 +166,7 @@ class TrainConfig(NetworkTraining):
     device: str = "auto"
     workers: int = 0
     resume: bool = False
+    init: Optional[str] = None
     name: str = ""
     #: Overrides ``variant`` with an explicit network shape (tests, experiments).
     network: Optional[TransformerConfig] = None

@@ -301,7 +301,8 @@ def _train(
     style_layer_weights = {name: 1.0 / len(config.style_layers) for name in config.style_layers}
 
     torch.manual_seed(config.seed)
-    net = TransformerNet(config.network_config()).to(device)
+    net, started_from = _initial_network(config)
+    net = net.to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     adversary: Optional[Adversary] = None
     loss_names: tuple[str, ...] = LOSS_NAMES
@@ -315,7 +316,13 @@ def _train(
     start, seconds_before, last_losses = 0, 0.0, {name: math.nan for name in loss_names}
     checkpoint = latest_checkpoint(run_dir, config.steps) if config.resume else None
     if checkpoint is not None:
-        net.load_state_dict(checkpoint.model)
+        try:
+            net.load_state_dict(checkpoint.model)
+        except RuntimeError:
+            raise PainterlyError(
+                f"the checkpoints in {run_dir} are of another network: give the run's own --variant "
+                "(and --init), or a new --out to start afresh"
+            ) from None
         optimizer.load_state_dict(checkpoint.optimizer)
         torch.set_rng_state(checkpoint.rng)
         start, seconds_before = checkpoint.step, checkpoint.seconds
@@ -408,6 +415,8 @@ def _train(
         "unreadable_files": len(unreadable),
         "photos": len(photos),
     }
+    if started_from is not None:
+        record["initialized_from"] = started_from
     if adversary is not None:
         record["discriminator"] = config.discriminator_config().to_dict()
     model_path: Optional[Path] = None
@@ -419,6 +428,19 @@ def _train(
     if unreadable and info.is_main:
         warnings.warn(f"{len(unreadable)} training files could not be read and were skipped", stacklevel=3)
     return TrainResult(model_path, run_dir, step, seconds, average, last_losses, sorted(unreadable))
+
+
+def _initial_network(config: TrainConfig) -> tuple[TransformerNet, Optional[dict[str, Any]]]:
+    """A network of the config's shape at random, or (``config.init``) a trainable copy of a
+    trained model to fine-tune, with what to record of where it started (its name and steps)."""
+    if not config.init:
+        return TransformerNet(config.network_config()), None
+    from painterly.models import load_model, resolve_model_path
+
+    path = resolve_model_path(config.init)
+    net, info = load_model(path)
+    net.train().requires_grad_(True)
+    return net, {"model": str(config.init), "steps": (info.record or {}).get("steps"), "name": info.name}
 
 
 def _checkpoint(
