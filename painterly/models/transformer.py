@@ -131,8 +131,11 @@ class InstanceNorm(nn.Module):
             if mean.shape[0] == 1:
                 context.recorded.append((mean, var))
                 # One fused pass (inference-mode batch norm with the given statistics) instead of three.
+                # Its CPU kernel takes a bf16 input only with fp32 statistics *and* fp32 scale and
+                # shift, so the (tiny) affine parameters are cast too.
                 return F.batch_norm(
-                    x, mean.flatten().float(), var.flatten().float(), self.weight, self.bias, False, 0.0, self.eps
+                    x, mean.flatten().float(), var.flatten().float(), self.weight.float(), self.bias.float(),
+                    False, 0.0, self.eps,
                 )
         context.recorded.append((mean, var))
         scale = self.weight.view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
