@@ -25,7 +25,8 @@ OPTIMIZE_OPTIONS = [
 @click.version_option(package_name="painterly")
 @click.option("--threads", type=click.IntRange(min=1), envvar="PAINTERLY_THREADS",
               help="CPU threads for torch (default: one per core); 1 is faster on a machine busy with other work.")
-def cli(threads: Optional[int]) -> None:
+@click.option("--debug", is_flag=True, help="Show the full traceback of an unexpected error (allowed anywhere on the line).")
+def cli(threads: Optional[int], debug: bool) -> None:
     """Painterly: turn photos into paintings (optimization, feed-forward and GAN style transfer)."""
     if threads is not None:
         import torch
@@ -208,12 +209,29 @@ _add_commands()
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Bad input ends in one line and exit code 2; an unexpected error in one line and exit code 1,
+    with its traceback shown only with ``--debug`` (accepted anywhere on the line).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
     try:
-        cli.main(args=argv, prog_name="painterly", standalone_mode=True)
+        cli.main(args=[arg for arg in args if arg != "--debug"], prog_name="painterly", standalone_mode=True)
     except PainterlyError as error:  # raised outside a command's own handler
-        click.echo(f"error: {error}", err=True)
+        click.echo(f"error: {' '.join(str(error).split())}", err=True)
         sys.exit(2)
+    except MemoryError:
+        if debug:
+            raise
+        click.echo("error: out of memory: use a smaller --size or --work-scale, or close other programs", err=True)
+        sys.exit(1)
+    except Exception as error:  # noqa: BLE001 — the last line of defence, so users never see a raw traceback
+        if debug:
+            raise
+        message = " ".join(str(error).split())[:300] or "no message"
+        click.echo(f"error: {type(error).__name__}: {message} (run with --debug for the traceback)", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -38,12 +38,14 @@ class FastConfig:
             colours) or ``"histogram"`` (the output recoloured to the photo's palette).
         size: long side of the output in pixels (``None``: the input's size).
         tile_size: images with a side longer than this are stylized in tiles of this size.
-        tile_overlap: pixels by which neighbouring tiles overlap (blended with cosine ramps).
+        tile_overlap: pixels by which neighbouring tiles overlap (blended with cosine ramps); more
+            than the shipped networks' receptive radius (54 px), so no seam shows.
         stats_size: long side at which a tiled image's normalization statistics are measured.
         precision: ``auto`` (bf16 where the hardware runs it fast), ``bf16`` or ``fp32``.
         channels_last: channels-last memory layout (``None``: off; measured slower for these
             networks on CPUs, see benchmarks/bench_fast.py).
-        runtime: ``torch``, or ``onnx`` (onnxruntime, when installed; tiles use their own statistics).
+        runtime: ``torch``, or ``onnx`` (onnxruntime, when installed; images larger than a tile
+            still run through PyTorch, whose tiles share the whole image's statistics).
         work_scale: the network paints at this fraction of the image's size and its result is
             upsampled (bicubic) to full size: 0.5 is about 3–4× faster, with strokes twice as
             large and softer fine detail (live previews, video on a CPU).
@@ -54,7 +56,7 @@ class FastConfig:
     preserve_color: Optional[str] = None
     size: Optional[int] = None
     tile_size: int = 1024
-    tile_overlap: int = 64
+    tile_overlap: int = 128
     stats_size: int = 1024
     precision: str = "auto"
     channels_last: Optional[bool] = None
@@ -173,12 +175,12 @@ class FastStylizer:
         config = self.config
         if image.shape[0] > 1 or max(image.shape[-2:]) <= config.tile_size:
             return self._forward(image)
-        stats = None
-        if self.session is None:
-            small = resize_to_long_side(image, min(config.stats_size, max(image.shape[-2:])))
-            stats = self.net.norm_statistics(small.to(self.net_dtype).contiguous(memory_format=self.memory_format))
+        # Tiles normalized by the whole image's statistics, through PyTorch even with the ONNX
+        # runtime: its exported graph normalizes each tile by its own, which shows every seam.
+        small = resize_to_long_side(image, min(config.stats_size, max(image.shape[-2:])))
+        stats = self.net.norm_statistics(small.to(self.net_dtype).contiguous(memory_format=self.memory_format))
         return stylize_tiled(
-            lambda tile: self._forward(tile, stats),
+            lambda tile: self._forward_torch(tile, stats),
             image,
             tile_size=config.tile_size,
             tile_overlap=config.tile_overlap,
@@ -190,11 +192,14 @@ class FastStylizer:
     def net_dtype(self) -> torch.dtype:
         return next(self.net.parameters()).dtype
 
-    def _forward(self, image: torch.Tensor, stats: Optional[list] = None) -> torch.Tensor:
+    def _forward(self, image: torch.Tensor) -> torch.Tensor:
         if self.session is not None:
             from painterly.export import run_onnx
 
             return run_onnx(self.session, image).to(image.device)
+        return self._forward_torch(image)
+
+    def _forward_torch(self, image: torch.Tensor, stats: Optional[list] = None) -> torch.Tensor:
         image = image.to(self.net_dtype).contiguous(memory_format=self.memory_format)
         output = self.net(image) if stats is None else self.net.forward_with_stats(image, stats)
         return output.float().contiguous()

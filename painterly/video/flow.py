@@ -31,6 +31,23 @@ def _grey_uint8(image: torch.Tensor) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
+#: OpenCV's DIS crashes the process (segmentation fault) on frames less than this many pixels
+#: high (e.g. 20–30 px with the fast presets), such as a wide clip shrunk for the flow.
+MIN_FLOW_SIDE = 32
+
+
+def _calc_flow(dis, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``dis.calc`` on two ``(H, W)`` uint8 frames, padded (edge pixels repeated) to at least
+    :data:`MIN_FLOW_SIDE` on each side and cropped back: an ``(H, W, 2)`` float32 flow."""
+    import cv2
+
+    height, width = source.shape[:2]
+    pad_y, pad_x = max(0, MIN_FLOW_SIDE - height), max(0, MIN_FLOW_SIDE - width)
+    if pad_y or pad_x:
+        source, target = (cv2.copyMakeBorder(frame, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE) for frame in (source, target))
+    return dis.calc(source, target, None)[:height, :width]
+
+
 def _dis(preset: str):
     """An OpenCV DIS flow estimator for ``preset``."""
     import cv2
@@ -70,7 +87,7 @@ def estimate_flow(source: torch.Tensor, target: torch.Tensor, preset: str = "fas
         >>> previous_on_current = warp(previous, backward)   # doctest: +SKIP
     """
     _check_pair(source, target)
-    flow = _dis(preset).calc(_grey_uint8(source), _grey_uint8(target), None)  # (H, W, 2) float32
+    flow = _calc_flow(_dis(preset), _grey_uint8(source), _grey_uint8(target))  # (H, W, 2) float32
     return _to_tensor(flow, source.device)
 
 
@@ -123,7 +140,7 @@ def estimate_flows(
     grey_previous = _grey_uint8(shrink_for_flow(previous, max_side))
     flows = []
     for source, target in ((grey_current, grey_previous), (grey_previous, grey_current)):
-        flow = _to_tensor(dis.calc(source, target, None), current.device)
+        flow = _to_tensor(_calc_flow(dis, source, target), current.device)
         flows.append(resize_flow(flow, size))  # type: ignore[arg-type]
     return flows[0], flows[1]
 
