@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -305,6 +306,55 @@ def test_cancel_through_progress_keeps_frames(clip, tmp_path):
     with pytest.raises(Cancelled):
         VideoJob(clip, output, identity()).run(progress=lambda event: event.step < 3)
     assert VideoJob(clip, output, identity()).store.done == 3
+
+
+KILLED_RUN = """
+import os, signal, sys
+from painterly.video import FrameStylizer, VideoJob
+
+def kill_at_five(event):
+    if event.step == 5:
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup runs, as with a power cut or `kill -9`
+
+VideoJob(sys.argv[1], sys.argv[2], FrameStylizer(lambda frame, guidance: frame, {"method": "identity"})).run(progress=kill_at_five)
+"""
+
+
+def test_resumed_run_clears_what_a_killed_run_left(clip, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    output = tmp_path / "out.mp4"
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, str(clip), str(output)], env=env, capture_output=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    left = [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial.mp4")]
+    assert len(left) == 1 and left[0].startswith(".out.")
+    job = VideoJob(clip, output, identity())
+    assert job.store.done >= 1  # frames were kept (the last ones may still have been in the writer)
+    result = job.run()
+    assert result.frames == 12 and output.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # no temporary video, no work folder
+
+
+def test_a_finished_writer_keeps_a_running_writers_file(tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    from painterly.video.media import VideoWriter, partial_path
+
+    output = tmp_path / "out.mp4"
+    running = partial_path(output, "0123abcd")
+    running.write_bytes(b"still being written")
+    other = partial_path(tmp_path / "other.mp4", "89abcdef")
+    other.write_bytes(b"another output's")
+    stale = partial_path(output, "fedcba98")
+    stale.write_bytes(b"left by a killed run")
+    with open(running, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a live writer holds it
+        with VideoWriter(output, (64, 48), Fraction(FPS)) as writer:
+            writer.write(make_scene(1)[0])
+    assert output.is_file() and running.exists() and other.exists() and not stale.exists()
 
 
 # --- optimization with a temporal loss -------------------------------------------------------------

@@ -10,6 +10,7 @@ the same time range as the frames and re-encoded into the output.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from fractions import Fraction
@@ -252,8 +253,9 @@ class VideoWriter:
     """Encode RGB frames (and an audio track) into a video file, atomically.
 
     Frames go to a temporary file beside ``path``; :meth:`close` renames it to ``path``;
-    :meth:`abort` (or an exception inside ``with``) deletes it. Audio packets are interleaved
-    with the frames by time.
+    :meth:`abort` (or an exception inside ``with``) deletes it. A finished file also clears the
+    temporary files that killed runs for the same ``path`` left behind. Audio packets are
+    interleaved with the frames by time.
 
     Args:
         path: output file: .mp4, .m4v, .mov, .mkv (H.264 + AAC) or .webm (VP9 + Opus).
@@ -289,11 +291,13 @@ class VideoWriter:
         if preset not in ENCODER_PRESETS:
             raise PainterlyError(f"unknown encoder preset {preset!r}: use one of {', '.join(ENCODER_PRESETS)}")
         video_codec, audio_codec, container_format = OUTPUT_FORMATS[self.path.suffix.lower()]
-        self.temporary = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.partial{self.path.suffix}")
+        self.temporary = partial_path(self.path, uuid.uuid4().hex[:8])
+        self._lock: Optional[int] = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # os.open with 0o666 lets the umask decide permissions, like any new file (mkstemp gives 0600).
-            os.close(os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            self._lock = os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            _try_lock(self._lock)  # held until the end: marks the file as in use (see remove_stale_partials)
         except OSError as error:
             raise PainterlyError(f"cannot write {self.path}: {error.strerror or _one_line(error)}") from None
         self.size = size
@@ -360,6 +364,9 @@ class VideoWriter:
         except BaseException:
             self.abort()
             raise
+        finally:
+            self._unlock()
+        remove_stale_partials(self.path)
         return self.path
 
     def abort(self) -> None:
@@ -374,6 +381,12 @@ class VideoWriter:
                     pass
         if self.temporary.exists():
             self.temporary.unlink()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if getattr(self, "_lock", None) is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -383,6 +396,53 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def partial_path(path: Path, token: str) -> Path:
+    """The temporary file a writer of ``path`` fills: ``dir/out.mp4`` → ``dir/.out.TOKEN.partial.mp4``."""
+    return path.with_name(f".{path.stem}.{token}.partial{path.suffix}")
+
+
+def _try_lock(descriptor: int) -> bool:
+    """Take an exclusive advisory lock on an open file without waiting; ``False`` when another
+    process holds it. The system drops a process's locks when it dies, however it dies."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, every file counts as in use
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def remove_stale_partials(path: Path) -> list[Path]:
+    """Delete the temporary files that killed writers of ``path`` left behind (a hard kill or a
+    power cut skips :meth:`VideoWriter.abort`). A live writer holds a lock on its file, so a
+    writer still at work on the same output keeps it. Returns the deleted files."""
+    pattern = re.compile(re.escape(f".{path.stem}.") + r"[0-9a-f]{8}" + re.escape(f".partial{path.suffix}"))
+    removed = []
+    try:
+        candidates = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for candidate in candidates:
+        if not pattern.fullmatch(candidate.name):
+            continue
+        try:
+            descriptor = os.open(candidate, os.O_RDONLY)
+        except OSError:  # gone already, or not ours to read: the output is written either way
+            continue
+        try:
+            if _try_lock(descriptor):
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            pass
+        finally:
+            os.close(descriptor)
+    return removed
 
 
 def check_video_output(path: str | os.PathLike, protect: Iterable[str | os.PathLike] = ()) -> Path:
