@@ -7,8 +7,6 @@ server); the module-level :func:`stylize` makes a fresh one for a single call.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import threading
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
@@ -89,9 +87,6 @@ class Stylizer:
 
     def __init__(self, device: str | torch.device | None = None, vgg_weights: str | Path | None = None, max_pixels: int = DEFAULT_MAX_PIXELS):
         self.device = resolve_device(device)
-        # torch.optim imports torch._dynamo (about 2 s) on the first optimizer it builds; importing it
-        # now, beside the loading of weights and images, takes that off the time to the first step.
-        threading.Thread(target=importlib.import_module, args=("torch._dynamo",), daemon=True).start()
         self.vgg_weights = vgg_weights
         self.max_pixels = max_pixels
         self._weights: Optional[VGGWeights] = None
