@@ -12,7 +12,6 @@ import io
 import json
 import os
 import struct
-import uuid
 import warnings
 import zlib
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from painterly.errors import PainterlyError
+from painterly.io.files import atomic_write
 
 #: Refuse inputs with more pixels than this (checked from the header, before decoding).
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -375,19 +375,11 @@ def save_image(
     image = _writable(image, fmt)
     options = {**options, **_metadata_options(fmt, metadata)}
 
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # os.open with 0o666 lets the umask decide permissions, like any new file (mkstemp gives 0600).
-        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as handle:
+        with atomic_write(path) as temporary, open(temporary, "wb") as handle:
             image.save(handle, fmt, **options)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
     except OSError as error:
         raise PainterlyError(f"cannot write {path}: {error.strerror or _one_line(error)}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from painterly.errors import PainterlyError
+from painterly.io.files import write_bytes_atomically
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 from painterly.video.consistency import DETAIL_CELL, Guidance, blend_with_previous, pair_warping_error
 from painterly.video.flow import FLOW_PRESETS, estimate_flows, reliable_mask, resize_flow, shrink_for_flow, warp
@@ -363,11 +364,7 @@ def report_path(output: str | os.PathLike) -> Path:
 
 def write_report(result: VideoResult, path: str | os.PathLike) -> Path:
     """Write ``result`` as JSON (atomically)."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
-    os.replace(temporary, path)
-    return path
+    return write_bytes_atomically(path, json.dumps(result.to_dict(), indent=2, default=str).encode("utf-8"))
 
 
 __all__ = ["VideoConfig", "VideoJob", "VideoResult", "report_path", "stylize_video", "to_array", "to_tensor", "write_report"]
