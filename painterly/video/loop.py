@@ -31,7 +31,7 @@ from painterly.video.media import (
     check_video_output,
     output_size,
     probe_video,
-    read_frames,
+    read_timed_frames,
 )
 from painterly.video.store import FrameStore, work_folder_for
 
@@ -233,12 +233,15 @@ class VideoJob:
         error_sum, weight_sum, pairs = 0.0, 0.0, 0
         previous_input: Optional[torch.Tensor] = None  # at the flow size
         previous_output: Optional[torch.Tensor] = None
-        frames = read_frames(self.source, size=self.size, start=config.start, end=config.end)
+        frames = read_timed_frames(self.source, size=self.size, start=config.start, end=config.end)
+        first_time: Optional[float] = None  # the output starts at the first frame of the cut, keeping the input's frame times
         try:
-            with VideoWriter(target, self.size, self.info.fps, audio=audio, crf=config.crf, preset=config.encoder_preset, protect=self.protect) as writer:
-                for index, array in enumerate(frames):
+            with VideoWriter(target, self.size, self.info.fps, time_base=self.info.time_base, audio=audio, crf=config.crf,
+                             preset=config.encoder_preset, protect=self.protect) as writer:  # fmt: skip
+                for index, (seconds, array) in enumerate(frames):
                     if max_frames is not None and index >= max_frames:
                         break
+                    first_time = seconds if first_time is None else first_time
                     frame = to_tensor(array, self.device)
                     small = shrink_for_flow(frame, config.flow_size or None) if use_flow else frame
                     if index < self.store.done:
@@ -254,7 +257,7 @@ class VideoJob:
                         error_sum += record["warp_error"] * record["warp_weight"]
                         weight_sum += record["warp_weight"]
                         pairs += 1
-                    writer.write(result)
+                    writer.write(result, seconds - first_time)
                     previous_input, previous_output = small, result_tensor
                     if progress is not None:
                         elapsed = time.perf_counter() - started

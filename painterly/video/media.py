@@ -54,6 +54,8 @@ class VideoInfo:
         rotation: degrees counter-clockwise the frames are turned to display them upright.
         audio_codec: name of the first audio track's codec, ``None`` when there is no audio.
         start_time: time of the first video frame in the file's clock, in seconds.
+        time_base: the unit of the video stream's timestamps (``None`` when the file has none);
+            a writer given it keeps the input's frame times exactly (variable frame rate too).
     """
 
     path: Path
@@ -66,6 +68,7 @@ class VideoInfo:
     rotation: int = 0
     audio_codec: Optional[str] = None
     start_time: float = 0.0
+    time_base: Optional[Fraction] = None
 
     @property
     def has_audio(self) -> bool:
@@ -132,7 +135,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         start_time = float(first.time) if first.time is not None else 0.0
         frames = stream.frames or int(round(duration * float(fps)))
         audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
-        return VideoInfo(path, width, height, fps, duration, frames, stream.codec_context.name, rotation, audio, start_time)
+        time_base = Fraction(stream.time_base) if stream.time_base else None
+        return VideoInfo(path, width, height, fps, duration, frames, stream.codec_context.name, rotation, audio, start_time, time_base)
 
 
 def output_size(width: int, height: int, long_side: Optional[int] = None) -> tuple[int, int]:
@@ -165,6 +169,25 @@ def read_frames(
     Yields:
         ``(H, W, 3)`` uint8 arrays, in display order.
     """
+    timed = read_timed_frames(path, size=size, start=start, end=end)
+    try:
+        for _, array in timed:
+            yield array
+    finally:
+        timed.close()
+
+
+def read_timed_frames(
+    path: str | os.PathLike,
+    *,
+    size: Optional[tuple[int, int]] = None,
+    start: Optional[float] = None,
+    end: Optional[float] = None,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """:func:`read_frames` with each frame's time: ``(seconds from the video's first frame, (H, W, 3) uint8)``.
+
+    The times come from the file's timestamps, so a variable-frame-rate video keeps its rhythm.
+    """
     path = Path(path).expanduser()
     info = probe_video(path)
     av = _av()
@@ -187,7 +210,7 @@ def read_frames(
                 quarter_turns = _rotation_of(frame) // 90
                 coded = (height, width) if quarter_turns % 2 else (width, height)
                 array = frame.to_ndarray(format="rgb24", width=coded[0], height=coded[1], interpolation="BICUBIC")
-                yield np.ascontiguousarray(np.rot90(array, quarter_turns)) if quarter_turns else array
+                yield seconds, (np.ascontiguousarray(np.rot90(array, quarter_turns)) if quarter_turns else array)
         except (av.error.FFmpegError, ValueError) as error:
             raise PainterlyError(f"cannot decode {path.name} after {index} frames ({_one_line(error)}): the file is damaged; try --end to stop before that point") from None
 
@@ -260,7 +283,9 @@ class VideoWriter:
     Args:
         path: output file: .mp4, .m4v, .mov, .mkv (H.264 + AAC) or .webm (VP9 + Opus).
         size: ``(width, height)``, both even.
-        fps: frame rate.
+        fps: frame rate (nominal when frames are written with their times).
+        time_base: unit of the frame times, e.g. the input's (:attr:`VideoInfo.time_base`);
+            ``None``: ``1 / fps``.
         audio: the audio track to copy in (re-encoded), or ``None``.
         crf: quality (lower is better and larger; 18 looks lossless for H.264).
         preset: x264 speed preset (``"veryfast"`` …); ignored for VP9.
@@ -278,6 +303,7 @@ class VideoWriter:
         size: tuple[int, int],
         fps: Fraction,
         *,
+        time_base: Optional[Fraction] = None,
         audio: Optional[AudioSource] = None,
         crf: int = 18,
         preset: str = "veryfast",
@@ -307,6 +333,8 @@ class VideoWriter:
             self._container = av.open(str(self.temporary), mode="w", format=container_format)
             self._video = self._container.add_stream(video_codec, rate=Fraction(fps))
             self._video.width, self._video.height = width, height
+            self._time_base = Fraction(time_base) if time_base else 1 / Fraction(fps)
+            self._video.codec_context.time_base = self._time_base
             self._video.pix_fmt = "yuv420p"
             options = {"crf": str(crf)}
             options.update({"preset": preset} if video_codec == "libx264" else {"b": "0", "row-mt": "1"})
@@ -320,6 +348,8 @@ class VideoWriter:
             self.abort()
             raise
         self._fps = Fraction(fps)
+        self._frame_ticks = max(1, round(1 / (self._fps * self._time_base)))  # one frame at the frame rate
+        self._last_pts: Optional[int] = None
 
     @staticmethod
     def _audio_format(source: Path, codec: str) -> tuple[int, str]:
@@ -337,16 +367,23 @@ class VideoWriter:
                 break
             self._container.mux(self._audio_packets.pop(0))
 
-    def write(self, frame: np.ndarray) -> None:
-        """Append one ``(H, W, 3)`` uint8 RGB frame of the writer's size."""
+    def write(self, frame: np.ndarray, seconds: Optional[float] = None) -> None:
+        """Append one ``(H, W, 3)`` uint8 RGB frame of the writer's size, shown at ``seconds``
+        from the start (``None``: right after the previous frame, at the frame rate)."""
         av = _av()
         if frame.shape != (self.size[1], self.size[0], 3) or frame.dtype != np.uint8:
             raise PainterlyError(f"frame of shape {frame.shape} {frame.dtype} does not fit a {self.size[0]}×{self.size[1]} uint8 RGB video")
         picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        picture.pts = self.frames
+        if seconds is None:
+            pts = 0 if self._last_pts is None else self._last_pts + self._frame_ticks
+        else:
+            pts = round(Fraction(seconds) / self._time_base)
+            if self._last_pts is not None and pts <= self._last_pts:
+                pts = self._last_pts + 1  # timestamps must increase
+        picture.pts = self._last_pts = pts
         self._container.mux(self._video.encode(picture))
         self.frames += 1
-        self._mux_audio_until(self.frames / self._fps)
+        self._mux_audio_until(float((pts + self._frame_ticks) * self._time_base))
 
     def close(self) -> Path:
         """Finish the file and move it to ``path``; returns ``path``."""
