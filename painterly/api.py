@@ -18,7 +18,7 @@ from painterly.devices import resolve_device
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19
 from painterly.features.weights import VGGWeights, find_weights, load_vgg19
-from painterly.io.images import DEFAULT_MAX_PIXELS, load_image, tensor_to_image
+from painterly.io.images import DEFAULT_MAX_PIXELS, load_image, restore_alpha, split_alpha, tensor_to_image
 from painterly.progress import ProgressCallback
 from painterly.registry import find_style, get_method, resolve_style_path
 
@@ -112,12 +112,13 @@ class Stylizer:
     ) -> Image.Image:
         """Stylize one image; see :func:`painterly.stylize`."""
         entry = get_method(method)
-        content_image = load_image(content, max_pixels=self.max_pixels)
+        # Transparent areas are painted as white paper and get their transparency back at the end.
+        content_image, alpha = split_alpha(load_image(content, max_pixels=self.max_pixels, keep_alpha=True))
         style_sources = normalize_styles(style) if style is not None else []
         styles = [(load_style_image(source, self.max_pixels), weight) for source, weight in style_sources]
         if entry.needs_features:
             options["feature_network"] = self.feature_network
-        result = entry.run(content_image, styles, device=self.device, progress=progress, **options)
+        result = restore_alpha(entry.run(content_image, styles, device=self.device, progress=progress, **options), alpha)
         result.info["painterly"] = {
             "method": method,
             "content": describe_source(content),

@@ -258,6 +258,40 @@ def _normalize(image: Image.Image, keep_alpha: bool) -> Image.Image:
     return result
 
 
+def split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """An image from :func:`load_image` (``RGB`` or ``RGBA``) → its colour to paint, and its alpha
+    band (``L``) where some pixel is not fully opaque, else ``None``.
+
+    The colour is composited over white, as :func:`load_image` does without ``keep_alpha``, so a
+    method sees plain paper where the image is transparent; :func:`restore_alpha` puts the
+    transparency back on the painted result.
+    """
+    if image.mode != "RGBA":
+        return image.convert("RGB"), None
+    alpha = image.getchannel("A")
+    if alpha.getextrema()[0] == 255:
+        return image.convert("RGB"), None
+    white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, image).convert("RGB"), alpha
+
+
+def restore_alpha(result: Image.Image, alpha: Image.Image | None) -> Image.Image:
+    """Give a painted ``RGB`` result the transparency of its source (:func:`split_alpha`), scaled
+    to the result's size; ``result`` unchanged when ``alpha`` is ``None``. Keeps ``result.info``.
+
+    Formats with alpha (PNG, WebP, TIFF) store it; JPEG gets the result over white.
+    """
+    if alpha is None:
+        return result
+    if alpha.size != result.size:
+        resample = Image.Resampling.LANCZOS if alpha.width > result.width else Image.Resampling.BICUBIC
+        alpha = alpha.resize(result.size, resample)
+    painted = result.convert("RGBA")
+    painted.putalpha(alpha)
+    painted.info = dict(result.info)
+    return painted
+
+
 def _has_alpha(image: Image.Image) -> bool:
     """An alpha band, or a transparent palette entry / colour (PNG tRNS, GIF)."""
     return image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info
