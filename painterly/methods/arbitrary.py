@@ -94,7 +94,7 @@ class ArbitraryConfig:
 
 def load_mask(mask: MaskSource, size: tuple[int, int], invert: bool = False) -> torch.Tensor:
     """A mask given as a file, a PIL image or a tensor, as ``(1, 1, H, W)`` in ``[0, 1]`` at ``size`` ``(H, W)``."""
-    from painterly.ops.adain import resize_mask
+    from painterly.ops.adain import check_mask_proportions, resize_mask
 
     if isinstance(mask, torch.Tensor):
         tensor = mask.float()
@@ -106,6 +106,7 @@ def load_mask(mask: MaskSource, size: tuple[int, int], invert: bool = False) -> 
         tensor = torch.from_numpy(np.asarray(mask.convert("L"), dtype=np.float32) / 255.0)
     if tensor.dim() == 4:
         tensor = tensor[:, :1]
+    check_mask_proportions(tuple(tensor.shape[-2:]), size)
     tensor = resize_mask(tensor, size)
     return 1 - tensor if invert else tensor
 
