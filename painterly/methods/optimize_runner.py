@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Optional
 
 import torch
@@ -34,6 +35,8 @@ def run_optimize(
     **options: Any,
 ) -> Image.Image:
     config: OptimizeConfig = config_from_options(OptimizeConfig, options).validate()
+    if "size" not in options and max(content.size) < config.size:  # the default never enlarges a small photo
+        config = dataclasses.replace(config, size=max(16, max(content.size)))
     if not styles:
         raise PainterlyError("no style given: name a built-in style (painterly styles) or a painting file")
     # torch.optim imports torch._dynamo (about 2 s) on the first optimizer it builds; importing it
