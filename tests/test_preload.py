@@ -34,7 +34,7 @@ import_in_background("torch._dynamo")
 def test_the_interpreter_waits_for_the_import_before_shutting_down():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-c", EXIT_RIGHT_AWAY], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and done.stderr == ""
+    assert done.returncode == 0 and "Traceback" not in done.stderr and "Exception" not in done.stderr, done.stderr
     assert done.stdout.strip() == "running at exit: [] imported: True"
 
 
