@@ -7,8 +7,6 @@ server); the module-level :func:`stylize` makes a fresh one for a single call.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import threading
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
@@ -20,7 +18,7 @@ from painterly.devices import resolve_device
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19
 from painterly.features.weights import VGGWeights, find_weights, load_vgg19
-from painterly.io.images import DEFAULT_MAX_PIXELS, load_image, tensor_to_image
+from painterly.io.images import DEFAULT_MAX_PIXELS, load_image, restore_alpha, split_alpha, tensor_to_image
 from painterly.progress import ProgressCallback
 from painterly.registry import find_style, get_method, resolve_style_path
 
@@ -89,9 +87,6 @@ class Stylizer:
 
     def __init__(self, device: str | torch.device | None = None, vgg_weights: str | Path | None = None, max_pixels: int = DEFAULT_MAX_PIXELS):
         self.device = resolve_device(device)
-        # torch.optim imports torch._dynamo (about 2 s) on the first optimizer it builds; importing it
-        # now, beside the loading of weights and images, takes that off the time to the first step.
-        threading.Thread(target=importlib.import_module, args=("torch._dynamo",), daemon=True).start()
         self.vgg_weights = vgg_weights
         self.max_pixels = max_pixels
         self._weights: Optional[VGGWeights] = None
@@ -117,12 +112,13 @@ class Stylizer:
     ) -> Image.Image:
         """Stylize one image; see :func:`painterly.stylize`."""
         entry = get_method(method)
-        content_image = load_image(content, max_pixels=self.max_pixels)
+        # Transparent areas are painted as white paper and get their transparency back at the end.
+        content_image, alpha = split_alpha(load_image(content, max_pixels=self.max_pixels, keep_alpha=True))
         style_sources = normalize_styles(style) if style is not None else []
         styles = [(load_style_image(source, self.max_pixels), weight) for source, weight in style_sources]
         if entry.needs_features:
             options["feature_network"] = self.feature_network
-        result = entry.run(content_image, styles, device=self.device, progress=progress, **options)
+        result = restore_alpha(entry.run(content_image, styles, device=self.device, progress=progress, **options), alpha)
         result.info["painterly"] = {
             "method": method,
             "content": describe_source(content),

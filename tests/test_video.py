@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -156,6 +157,50 @@ def test_cut_resize_and_no_audio(clip, tmp_path):
     assert silent.frames == 5 and not probe_video(silent.output).has_audio
 
 
+VFR_TIMES_MS = [0, 40, 80, 200, 240, 280, 500, 540, 560, 600, 700, 740]  # a phone pauses and catches up
+
+
+def write_vfr_clip(path: Path, frames: list[np.ndarray], times_ms: list[int]) -> Path:
+    """Encode ``frames`` shown at ``times_ms`` (a variable frame rate), no audio."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for frame, milliseconds in zip(frames, times_ms):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = milliseconds
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode(None))
+    return path
+
+
+def frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [float(frame.time) for frame in container.decode(container.streams.video[0])]
+
+
+def test_variable_frame_rate_keeps_the_frame_times(tmp_path):
+    source = write_vfr_clip(tmp_path / "vfr.mp4", make_scene(len(VFR_TIMES_MS)), VFR_TIMES_MS)
+    assert frame_times(source) == pytest.approx([ms / 1000 for ms in VFR_TIMES_MS], abs=1e-3)
+    result = stylize_video(source, tmp_path / "out.mp4", identity())
+    assert result.frames == len(VFR_TIMES_MS)
+    assert frame_times(result.output) == pytest.approx([ms / 1000 for ms in VFR_TIMES_MS], abs=1e-3)
+    # A cut starts the output at its first frame, with the same gaps after it.
+    cut = stylize_video(source, tmp_path / "cut.mp4", identity(), VideoConfig(start=0.2, end=0.6))
+    assert frame_times(cut.output) == pytest.approx([0.0, 0.04, 0.08, 0.3, 0.34, 0.36], abs=1e-3)
+
+
+def test_constant_frame_rate_output_is_unchanged(clip, tmp_path):
+    from painterly.video.media import read_timed_frames
+
+    times = [seconds for seconds, _ in read_timed_frames(clip)]
+    assert times == pytest.approx([index / FPS for index in range(12)], abs=1e-6)
+    result = stylize_video(clip, tmp_path / "out.mp4", identity(), VideoConfig(consistency=0))
+    assert frame_times(result.output) == pytest.approx([index / FPS for index in range(12)], abs=1e-6)
+    assert probe_video(result.output).fps == FPS
+
+
 def test_never_writes_over_the_input(clip):
     with pytest.raises(PainterlyError, match="input"):
         VideoJob(clip, clip, identity())
@@ -305,6 +350,55 @@ def test_cancel_through_progress_keeps_frames(clip, tmp_path):
     with pytest.raises(Cancelled):
         VideoJob(clip, output, identity()).run(progress=lambda event: event.step < 3)
     assert VideoJob(clip, output, identity()).store.done == 3
+
+
+KILLED_RUN = """
+import os, signal, sys
+from painterly.video import FrameStylizer, VideoJob
+
+def kill_at_five(event):
+    if event.step == 5:
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup runs, as with a power cut or `kill -9`
+
+VideoJob(sys.argv[1], sys.argv[2], FrameStylizer(lambda frame, guidance: frame, {"method": "identity"})).run(progress=kill_at_five)
+"""
+
+
+def test_resumed_run_clears_what_a_killed_run_left(clip, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    output = tmp_path / "out.mp4"
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, str(clip), str(output)], env=env, capture_output=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    left = [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial.mp4")]
+    assert len(left) == 1 and left[0].startswith(".out.")
+    job = VideoJob(clip, output, identity())
+    assert job.store.done >= 1  # frames were kept (the last ones may still have been in the writer)
+    result = job.run()
+    assert result.frames == 12 and output.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # no temporary video, no work folder
+
+
+def test_a_finished_writer_keeps_a_running_writers_file(tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    from painterly.video.media import VideoWriter, partial_path
+
+    output = tmp_path / "out.mp4"
+    running = partial_path(output, "0123abcd")
+    running.write_bytes(b"still being written")
+    other = partial_path(tmp_path / "other.mp4", "89abcdef")
+    other.write_bytes(b"another output's")
+    stale = partial_path(output, "fedcba98")
+    stale.write_bytes(b"left by a killed run")
+    with open(running, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a live writer holds it
+        with VideoWriter(output, (64, 48), Fraction(FPS)) as writer:
+            writer.write(make_scene(1)[0])
+    assert output.is_file() and running.exists() and other.exists() and not stale.exists()
 
 
 # --- optimization with a temporal loss -------------------------------------------------------------

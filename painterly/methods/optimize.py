@@ -31,7 +31,7 @@ class OptimizeConfig:
     """Options of the optimization method; the defaults give a good result on any painting.
 
     Attributes:
-        size: long side of the output in pixels.
+        size: long side of the output in pixels (a photo smaller than the default keeps its own size).
         steps: optimizer iterations over all scales together (default: 140, or 100 above 512 px
             so that a 1024 px image takes under 4 minutes on a 2-core CPU).
         min_size: long side of the coarsest scale; scales double from there up to ``size``.

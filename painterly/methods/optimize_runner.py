@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Optional
 
 import torch
@@ -13,6 +14,7 @@ from painterly.features.vgg import deepest_layer
 from painterly.io.images import image_to_tensor, tensor_to_image
 from painterly.methods.optimize import OptimizeConfig, optimize, resize_to_long_side
 from painterly.ops.color import luminance, match_color, match_luminance, transfer_luminance
+from painterly.preload import import_in_background
 from painterly.progress import ProgressCallback
 from painterly.registry import register_method
 
@@ -33,8 +35,13 @@ def run_optimize(
     **options: Any,
 ) -> Image.Image:
     config: OptimizeConfig = config_from_options(OptimizeConfig, options).validate()
+    if "size" not in options and max(content.size) < config.size:  # the default never enlarges a small photo
+        config = dataclasses.replace(config, size=max(16, max(content.size)))
     if not styles:
         raise PainterlyError("no style given: name a built-in style (painterly styles) or a painting file")
+    # torch.optim imports torch._dynamo (about 2 s) on the first optimizer it builds; importing it
+    # now, beside the loading of weights and images, takes that off the time to the first step.
+    import_in_background("torch._dynamo")
     vgg = feature_network(deepest_layer([*config.content_layers, *config.style_layers]), config.pooling)
     content_tensor = resize_to_long_side(image_to_tensor(content, device=device), config.size)
     style_tensors = [(image_to_tensor(image, device=device), weight) for image, weight in styles]

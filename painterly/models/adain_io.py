@@ -8,8 +8,6 @@ where a style model is expected, or the reverse, is refused with a message that 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any, Optional
 import torch
 
 from painterly.errors import PainterlyError
+from painterly.io.files import write_bytes_atomically
 from painterly.models.adain import AdaINDecoder, DecoderConfig
 
 DECODER_METADATA_KEY = "painterly.decoder"
@@ -82,16 +81,7 @@ def save_decoder(decoder: AdaINDecoder, path: str | Path, info: Optional[Decoder
     dtype = torch.float16 if half else torch.float32
     state = {name: value.detach().to("cpu", dtype).contiguous() for name, value in decoder.state_dict().items()}
     payload = save(state, metadata={DECODER_METADATA_KEY: info.to_json()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes_atomically(path, payload)
 
 
 def load_decoder(

@@ -8,8 +8,6 @@ seconds, final losses). :func:`load_model` needs nothing else to rebuild the net
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import torch
 
 from painterly.errors import PainterlyError
+from painterly.io.files import atomic_write
 from painterly.models.transformer import TransformerConfig, TransformerNet
 
 #: Metadata key under which the model description is stored.
@@ -86,15 +85,8 @@ def save_model(
     info.network = model.config
     dtype = torch.float16 if half else torch.float32
     state = {name: tensor.detach().to("cpu", dtype).contiguous() for name, tensor in model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        save_file(state, temporary, metadata={METADATA_KEY: info.to_json()})
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with atomic_write(path) as temporary:
+        save_file(state, str(temporary), metadata={METADATA_KEY: info.to_json()})
     return path
 
 

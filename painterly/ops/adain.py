@@ -131,6 +131,27 @@ def blend_styles(targets: Sequence[torch.Tensor], weights: Optional[Sequence[flo
     return sum(target * (weight / total) for target, weight in zip(targets, weights))  # type: ignore[return-value]
 
 
+def check_mask_proportions(mask_size: tuple[int, int], image_size: tuple[int, int], tolerance: float = 0.01) -> None:
+    """Refuse a mask that would be stretched to fit: its ``(H, W)`` must have the image's proportions.
+
+    ``tolerance`` is the relative difference of the two aspect ratios allowed, plus the rounding
+    of one pixel on the image's shorter side.
+
+    Raises:
+        PainterlyError: the proportions differ; the message gives both sizes and what to do.
+
+    Example:
+        >>> check_mask_proportions((300, 400), (384, 512))   # 3:4 both: fine
+    """
+    (mask_h, mask_w), (image_h, image_w) = mask_size, image_size
+    ratio = (mask_w / mask_h) / (image_w / image_h)
+    if abs(ratio - 1) > tolerance + 1 / min(image_h, image_w):
+        raise PainterlyError(
+            f"the mask is {mask_w}×{mask_h} but the image is {image_w}×{image_h} (other proportions), so the mask would be "
+            f"stretched: crop or pad the mask to the photo's proportions (or draw it on a copy of the photo)"
+        )
+
+
 def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """A mask at another resolution, kept soft at region borders.
 

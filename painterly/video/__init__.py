@@ -15,7 +15,7 @@ from painterly.video.consistency import Guidance, blend_with_previous, pair_warp
 from painterly.video.flow import FLOW_PRESETS, estimate_flow, estimate_flows, inside_mask, occlusion_mask, reliable_mask, warp
 from painterly.video.frames import FrameStylizer, fast_frame_stylizer, method_frame_stylizer, optimize_frame_stylizer
 from painterly.video.loop import VideoConfig, VideoJob, VideoResult, report_path, stylize_video, write_report
-from painterly.video.media import AudioSource, VideoInfo, VideoWriter, output_size, probe_video, read_frames
+from painterly.video.media import AudioSource, VideoInfo, VideoWriter, output_size, probe_video, read_frames, read_timed_frames
 from painterly.video.store import FrameStore, work_folder_for
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "pair_warping_error",
     "probe_video",
     "read_frames",
+    "read_timed_frames",
     "reliable_mask",
     "report_path",
     "stylize_video",

@@ -107,12 +107,14 @@ def optimize_frame_stylizer(
     from painterly.methods.optimize import OptimizeConfig, TemporalTerm, optimize
     from painterly.methods.optimize_runner import grey
     from painterly.ops.color import match_color, match_luminance, transfer_luminance
+    from painterly.preload import import_in_background
 
     if "size" in options:
         raise PainterlyError("the video's size is set with --size, not as a method option")
     if not styles:
         raise PainterlyError("no style given: add --style NAME (see `painterly styles`) or --style painting.jpg")
     config: OptimizeConfig = config_from_options(OptimizeConfig, options).validate()
+    import_in_background("torch._dynamo")  # torch.optim needs it (about 2 s): import it while VGG19 loads
     vgg = feature_network(deepest_layer([*config.content_layers, *config.style_layers]), config.pooling)
     steps_later = later_steps if later_steps is not None else max(1, config.steps // 2)
     prepared: list[tuple[torch.Tensor, float]] = []

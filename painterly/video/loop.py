@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from painterly.errors import PainterlyError
+from painterly.io.files import write_bytes_atomically
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 from painterly.video.consistency import DETAIL_CELL, Guidance, blend_with_previous, pair_warping_error
 from painterly.video.flow import FLOW_PRESETS, estimate_flows, reliable_mask, resize_flow, shrink_for_flow, warp
@@ -30,7 +31,7 @@ from painterly.video.media import (
     check_video_output,
     output_size,
     probe_video,
-    read_frames,
+    read_timed_frames,
 )
 from painterly.video.store import FrameStore, work_folder_for
 
@@ -232,12 +233,15 @@ class VideoJob:
         error_sum, weight_sum, pairs = 0.0, 0.0, 0
         previous_input: Optional[torch.Tensor] = None  # at the flow size
         previous_output: Optional[torch.Tensor] = None
-        frames = read_frames(self.source, size=self.size, start=config.start, end=config.end)
+        frames = read_timed_frames(self.source, size=self.size, start=config.start, end=config.end)
+        first_time: Optional[float] = None  # the output starts at the first frame of the cut, keeping the input's frame times
         try:
-            with VideoWriter(target, self.size, self.info.fps, audio=audio, crf=config.crf, preset=config.encoder_preset, protect=self.protect) as writer:
-                for index, array in enumerate(frames):
+            with VideoWriter(target, self.size, self.info.fps, time_base=self.info.time_base, audio=audio, crf=config.crf,
+                             preset=config.encoder_preset, protect=self.protect) as writer:  # fmt: skip
+                for index, (seconds, array) in enumerate(frames):
                     if max_frames is not None and index >= max_frames:
                         break
+                    first_time = seconds if first_time is None else first_time
                     frame = to_tensor(array, self.device)
                     small = shrink_for_flow(frame, config.flow_size or None) if use_flow else frame
                     if index < self.store.done:
@@ -253,7 +257,7 @@ class VideoJob:
                         error_sum += record["warp_error"] * record["warp_weight"]
                         weight_sum += record["warp_weight"]
                         pairs += 1
-                    writer.write(result)
+                    writer.write(result, seconds - first_time)
                     previous_input, previous_output = small, result_tensor
                     if progress is not None:
                         elapsed = time.perf_counter() - started
@@ -363,11 +367,7 @@ def report_path(output: str | os.PathLike) -> Path:
 
 def write_report(result: VideoResult, path: str | os.PathLike) -> Path:
     """Write ``result`` as JSON (atomically)."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
-    os.replace(temporary, path)
-    return path
+    return write_bytes_atomically(path, json.dumps(result.to_dict(), indent=2, default=str).encode("utf-8"))
 
 
 __all__ = ["VideoConfig", "VideoJob", "VideoResult", "report_path", "stylize_video", "to_array", "to_tensor", "write_report"]

@@ -10,6 +10,7 @@ the same time range as the frames and re-encoded into the output.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from fractions import Fraction
@@ -53,6 +54,8 @@ class VideoInfo:
         rotation: degrees counter-clockwise the frames are turned to display them upright.
         audio_codec: name of the first audio track's codec, ``None`` when there is no audio.
         start_time: time of the first video frame in the file's clock, in seconds.
+        time_base: the unit of the video stream's timestamps (``None`` when the file has none);
+            a writer given it keeps the input's frame times exactly (variable frame rate too).
     """
 
     path: Path
@@ -65,6 +68,7 @@ class VideoInfo:
     rotation: int = 0
     audio_codec: Optional[str] = None
     start_time: float = 0.0
+    time_base: Optional[Fraction] = None
 
     @property
     def has_audio(self) -> bool:
@@ -131,7 +135,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         start_time = float(first.time) if first.time is not None else 0.0
         frames = stream.frames or int(round(duration * float(fps)))
         audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
-        return VideoInfo(path, width, height, fps, duration, frames, stream.codec_context.name, rotation, audio, start_time)
+        time_base = Fraction(stream.time_base) if stream.time_base else None
+        return VideoInfo(path, width, height, fps, duration, frames, stream.codec_context.name, rotation, audio, start_time, time_base)
 
 
 def output_size(width: int, height: int, long_side: Optional[int] = None) -> tuple[int, int]:
@@ -164,6 +169,25 @@ def read_frames(
     Yields:
         ``(H, W, 3)`` uint8 arrays, in display order.
     """
+    timed = read_timed_frames(path, size=size, start=start, end=end)
+    try:
+        for _, array in timed:
+            yield array
+    finally:
+        timed.close()
+
+
+def read_timed_frames(
+    path: str | os.PathLike,
+    *,
+    size: Optional[tuple[int, int]] = None,
+    start: Optional[float] = None,
+    end: Optional[float] = None,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """:func:`read_frames` with each frame's time: ``(seconds from the video's first frame, (H, W, 3) uint8)``.
+
+    The times come from the file's timestamps, so a variable-frame-rate video keeps its rhythm.
+    """
     path = Path(path).expanduser()
     info = probe_video(path)
     av = _av()
@@ -186,7 +210,7 @@ def read_frames(
                 quarter_turns = _rotation_of(frame) // 90
                 coded = (height, width) if quarter_turns % 2 else (width, height)
                 array = frame.to_ndarray(format="rgb24", width=coded[0], height=coded[1], interpolation="BICUBIC")
-                yield np.ascontiguousarray(np.rot90(array, quarter_turns)) if quarter_turns else array
+                yield seconds, (np.ascontiguousarray(np.rot90(array, quarter_turns)) if quarter_turns else array)
         except (av.error.FFmpegError, ValueError) as error:
             raise PainterlyError(f"cannot decode {path.name} after {index} frames ({_one_line(error)}): the file is damaged; try --end to stop before that point") from None
 
@@ -252,13 +276,16 @@ class VideoWriter:
     """Encode RGB frames (and an audio track) into a video file, atomically.
 
     Frames go to a temporary file beside ``path``; :meth:`close` renames it to ``path``;
-    :meth:`abort` (or an exception inside ``with``) deletes it. Audio packets are interleaved
-    with the frames by time.
+    :meth:`abort` (or an exception inside ``with``) deletes it. A finished file also clears the
+    temporary files that killed runs for the same ``path`` left behind. Audio packets are
+    interleaved with the frames by time.
 
     Args:
         path: output file: .mp4, .m4v, .mov, .mkv (H.264 + AAC) or .webm (VP9 + Opus).
         size: ``(width, height)``, both even.
-        fps: frame rate.
+        fps: frame rate (nominal when frames are written with their times).
+        time_base: unit of the frame times, e.g. the input's (:attr:`VideoInfo.time_base`);
+            ``None``: ``1 / fps``.
         audio: the audio track to copy in (re-encoded), or ``None``.
         crf: quality (lower is better and larger; 18 looks lossless for H.264).
         preset: x264 speed preset (``"veryfast"`` …); ignored for VP9.
@@ -276,6 +303,7 @@ class VideoWriter:
         size: tuple[int, int],
         fps: Fraction,
         *,
+        time_base: Optional[Fraction] = None,
         audio: Optional[AudioSource] = None,
         crf: int = 18,
         preset: str = "veryfast",
@@ -289,11 +317,13 @@ class VideoWriter:
         if preset not in ENCODER_PRESETS:
             raise PainterlyError(f"unknown encoder preset {preset!r}: use one of {', '.join(ENCODER_PRESETS)}")
         video_codec, audio_codec, container_format = OUTPUT_FORMATS[self.path.suffix.lower()]
-        self.temporary = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.partial{self.path.suffix}")
+        self.temporary = partial_path(self.path, uuid.uuid4().hex[:8])
+        self._lock: Optional[int] = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # os.open with 0o666 lets the umask decide permissions, like any new file (mkstemp gives 0600).
-            os.close(os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            self._lock = os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            _try_lock(self._lock)  # held until the end: marks the file as in use (see remove_stale_partials)
         except OSError as error:
             raise PainterlyError(f"cannot write {self.path}: {error.strerror or _one_line(error)}") from None
         self.size = size
@@ -303,6 +333,8 @@ class VideoWriter:
             self._container = av.open(str(self.temporary), mode="w", format=container_format)
             self._video = self._container.add_stream(video_codec, rate=Fraction(fps))
             self._video.width, self._video.height = width, height
+            self._time_base = Fraction(time_base) if time_base else 1 / Fraction(fps)
+            self._video.codec_context.time_base = self._time_base
             self._video.pix_fmt = "yuv420p"
             options = {"crf": str(crf)}
             options.update({"preset": preset} if video_codec == "libx264" else {"b": "0", "row-mt": "1"})
@@ -316,6 +348,8 @@ class VideoWriter:
             self.abort()
             raise
         self._fps = Fraction(fps)
+        self._frame_ticks = max(1, round(1 / (self._fps * self._time_base)))  # one frame at the frame rate
+        self._last_pts: Optional[int] = None
 
     @staticmethod
     def _audio_format(source: Path, codec: str) -> tuple[int, str]:
@@ -333,16 +367,23 @@ class VideoWriter:
                 break
             self._container.mux(self._audio_packets.pop(0))
 
-    def write(self, frame: np.ndarray) -> None:
-        """Append one ``(H, W, 3)`` uint8 RGB frame of the writer's size."""
+    def write(self, frame: np.ndarray, seconds: Optional[float] = None) -> None:
+        """Append one ``(H, W, 3)`` uint8 RGB frame of the writer's size, shown at ``seconds``
+        from the start (``None``: right after the previous frame, at the frame rate)."""
         av = _av()
         if frame.shape != (self.size[1], self.size[0], 3) or frame.dtype != np.uint8:
             raise PainterlyError(f"frame of shape {frame.shape} {frame.dtype} does not fit a {self.size[0]}×{self.size[1]} uint8 RGB video")
         picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        picture.pts = self.frames
+        if seconds is None:
+            pts = 0 if self._last_pts is None else self._last_pts + self._frame_ticks
+        else:
+            pts = round(Fraction(seconds) / self._time_base)
+            if self._last_pts is not None and pts <= self._last_pts:
+                pts = self._last_pts + 1  # timestamps must increase
+        picture.pts = self._last_pts = pts
         self._container.mux(self._video.encode(picture))
         self.frames += 1
-        self._mux_audio_until(self.frames / self._fps)
+        self._mux_audio_until(float((pts + self._frame_ticks) * self._time_base))
 
     def close(self) -> Path:
         """Finish the file and move it to ``path``; returns ``path``."""
@@ -360,6 +401,9 @@ class VideoWriter:
         except BaseException:
             self.abort()
             raise
+        finally:
+            self._unlock()
+        remove_stale_partials(self.path)
         return self.path
 
     def abort(self) -> None:
@@ -374,6 +418,12 @@ class VideoWriter:
                     pass
         if self.temporary.exists():
             self.temporary.unlink()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if getattr(self, "_lock", None) is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -383,6 +433,53 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def partial_path(path: Path, token: str) -> Path:
+    """The temporary file a writer of ``path`` fills: ``dir/out.mp4`` → ``dir/.out.TOKEN.partial.mp4``."""
+    return path.with_name(f".{path.stem}.{token}.partial{path.suffix}")
+
+
+def _try_lock(descriptor: int) -> bool:
+    """Take an exclusive advisory lock on an open file without waiting; ``False`` when another
+    process holds it. The system drops a process's locks when it dies, however it dies."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, every file counts as in use
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def remove_stale_partials(path: Path) -> list[Path]:
+    """Delete the temporary files that killed writers of ``path`` left behind (a hard kill or a
+    power cut skips :meth:`VideoWriter.abort`). A live writer holds a lock on its file, so a
+    writer still at work on the same output keeps it. Returns the deleted files."""
+    pattern = re.compile(re.escape(f".{path.stem}.") + r"[0-9a-f]{8}" + re.escape(f".partial{path.suffix}"))
+    removed = []
+    try:
+        candidates = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for candidate in candidates:
+        if not pattern.fullmatch(candidate.name):
+            continue
+        try:
+            descriptor = os.open(candidate, os.O_RDONLY)
+        except OSError:  # gone already, or not ours to read: the output is written either way
+            continue
+        try:
+            if _try_lock(descriptor):
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            pass
+        finally:
+            os.close(descriptor)
+    return removed
 
 
 def check_video_output(path: str | os.PathLike, protect: Iterable[str | os.PathLike] = ()) -> Path:
