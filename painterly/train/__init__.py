@@ -7,6 +7,7 @@ crops at several scales train a light model in under two hours.
 
 from painterly.train.config import TrainConfig
 from painterly.train.data import PhotoCrops, list_photos
-from painterly.train.trainer import TrainResult, train
+from painterly.train.loop import TrainResult
+from painterly.train.trainer import train
 
 __all__ = ["PhotoCrops", "TrainConfig", "TrainResult", "list_photos", "train"]
