@@ -1,4 +1,4 @@
-"""Training feed-forward style networks: config, photo data, the loop, DDP.
+"""Training: the one loop (:mod:`painterly.train.loop`), photo data, DDP, and the trainers plugged into it.
 
 Users with a GPU usually train on COCO train2014 (83k photos), as Johnson et al. did; on a CPU a
 few dozen large photos (``scripts/make_photo_set.py`` builds such a set offline) cut into random

@@ -129,10 +129,6 @@ class CycleGANConfig(NetworkTraining):
         return Path(self.out).expanduser()
 
 
-#: What a run produced: ``models`` holds the model file of each direction.
-CycleGANResult = TrainResult
-
-
 class ImagePool:
     """A buffer of past generated images (Shrivastava et al. 2017), as CycleGAN feeds its discriminators.
 
