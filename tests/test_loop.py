@@ -36,6 +36,7 @@ class ToyConfig:
     sample_every: int = 3
     log_every: int = 1
     keep_checkpoints: int = 2
+    workers: int = 0
     hidden: int = 4
 
     def validate(self) -> "ToyConfig":
@@ -155,6 +156,16 @@ def test_a_toy_trainer_resumes_exactly_after_being_stopped(tmp_path):
     config.steps, config.hidden = 8, 5
     with pytest.raises(PainterlyError, match="another network"):
         fit(config, ToyStep)
+
+
+def test_batches_decoded_by_worker_processes_train_alike(tmp_path):
+    here = fit(ToyConfig(str(tmp_path / "here"), checkpoint_every=0, sample_every=0), ToyStep)
+    config = ToyConfig(str(tmp_path / "workers"), checkpoint_every=0, sample_every=0, workers=2, resume=True)
+    with pytest.raises(Cancelled):
+        fit(config, ToyStep, lambda event: event.step < 4)
+    workers = fit(config, ToyStep)
+    first, second = torch.load(here.models["toy"]), torch.load(workers.models["toy"])
+    assert all(torch.equal(first[name], second[name]) for name in first)
 
 
 def test_a_nan_loss_is_a_clear_error(tmp_path):

@@ -251,7 +251,10 @@ def train_arbitrary(
 
 
 class DecoderStep:
-    """One step of AdaIN decoder training: a batch of photo crops and one of painting crops (see :mod:`painterly.train.loop`)."""
+    """One step of AdaIN decoder training on a batch of photo crops and one of painting crops.
+
+    The trainer's part of :func:`painterly.train.loop.fit`; see :class:`painterly.train.loop.TrainingStep`.
+    """
 
     loss_names = LOSS_NAMES
 
@@ -261,10 +264,11 @@ class DecoderStep:
         self.dtype = pick_precision(config.precision, run.device)
         self.photos = list_photos(config.data)
         self.paintings, self.held_out = list_paintings(config.styles, config.holdout)
+        sources = ((self.photos, config.scale_jitter), (self.paintings, config.style_scale_jitter))
         self.streams = tuple(
             PhotoCrops(files, batch_size=config.batch_size, crop_size=config.crop_size, scale_jitter=jitter,
                        seed=config.seed + offset, rank=run.info.rank, world_size=run.info.world_size, steps=config.steps)
-            for files, jitter, offset in ((self.photos, config.scale_jitter, 0), (self.paintings, config.style_scale_jitter, 1))
+            for offset, (files, jitter) in enumerate(sources)
         )  # fmt: skip
         self.dataset = StepZip(*self.streams)
         self.images_per_step = config.batch_size
@@ -291,9 +295,8 @@ class DecoderStep:
             # A function of the step alone, so a resumed run follows the same schedule.
             group["lr"] = config.learning_rate / (1 + config.learning_rate_decay * step)
         self.optimizer.zero_grad(set_to_none=True)
-        losses = compute_losses(
-            self.trained, self.encoder, photo_batch.images.to(device), painting_batch.images.to(device), config, self.dtype
-        )
+        photos, paintings = photo_batch.images.to(device), painting_batch.images.to(device)
+        losses = compute_losses(self.trained, self.encoder, photos, paintings, config, self.dtype)
         losses["total"].backward()
         self.optimizer.step()
         return losses

@@ -191,7 +191,9 @@ def domain_images(folder: str | Path, what: str, option: str) -> list[Path]:
 class CycleGAN:
     """The four networks of a run: ``nets["a2b"]``, ``nets["b2a"]`` (generators) and a judge per domain."""
 
-    def __init__(self, config: CycleGANConfig, device: torch.device, info: Optional[distributed.DistributedInfo] = None):
+    def __init__(
+        self, config: CycleGANConfig, device: torch.device, info: Optional[distributed.DistributedInfo] = None
+    ):
         self.nets = nn.ModuleDict(
             {direction: TransformerNet(config.network_config()) for direction in DIRECTIONS}
         ).to(device)
@@ -314,7 +316,8 @@ class CycleGANStep:
         """A grid: A, A→B, A→B→A, then B, B→A, B→A→B."""
         if self._previews is None:
             count = min(SAMPLE_COUNT, len(self.images["a"]), len(self.images["b"]))
-            self._previews = {domain: crops.preview_crops(count).to(self.run.device) for domain, crops in self.crops.items()}
+            self._previews = {domain: crops.preview_crops(count).to(self.run.device)
+                              for domain, crops in self.crops.items()}  # fmt: skip
         crops_a, crops_b = self._previews["a"], self._previews["b"]
         a2b, b2a = self.model.nets["a2b"], self.model.nets["b2a"]
         with torch.no_grad():
@@ -334,7 +337,8 @@ class CycleGANStep:
         for direction in DIRECTIONS:
             info = ModelInfo(network=config.network_config(), training={**config.to_dict(), "direction": direction},
                              record=record, name=names[direction])  # fmt: skip
-            models[direction] = save_model(self.model.nets[direction], run_model_path(self.run.run_dir, direction), info)
+            path = run_model_path(self.run.run_dir, direction)
+            models[direction] = save_model(self.model.nets[direction], path, info)
         return models
 
 

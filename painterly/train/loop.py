@@ -259,7 +259,9 @@ class _Loop:
                 step += 1
                 if not math.isfinite(values["total"]):
                     hint = " or use --precision fp32" if hasattr(config, "precision") else ""
-                    raise PainterlyError(f"the loss became NaN or infinite at step {step}: lower the learning rate{hint}")
+                    raise PainterlyError(
+                        f"the loss became NaN or infinite at step {step}: lower the learning rate{hint}"
+                    )
                 window.add(values)
                 seconds = seconds_before + window.elapsed()
                 report = step % config.log_every == 0 or step == config.steps
@@ -386,9 +388,11 @@ def step_batches(dataset: Any, start: int, steps: int, workers: int = 0) -> Iter
     indices: Iterable[int] = range(start, steps)
     if workers == 0:
         return (dataset[step] for step in indices)
+    # Its own generator: starting workers would otherwise draw from the global one and shift a resumed run's stream.
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=None, sampler=list(indices), num_workers=workers, collate_fn=collate_single
-    )
+        dataset, batch_size=None, sampler=list(indices), num_workers=workers, collate_fn=collate_single,
+        generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
     return iter(loader)
 
 

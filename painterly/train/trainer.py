@@ -97,7 +97,10 @@ def train(
 
 
 class StyleStep:
-    """One step of feed-forward style training, with its discriminator in adversarial runs (see :mod:`painterly.train.loop`)."""
+    """One step of feed-forward style training, and of its discriminator in adversarial runs.
+
+    The trainer's part of :func:`painterly.train.loop.fit`; see :class:`painterly.train.loop.TrainingStep`.
+    """
 
     def __init__(self, run: Run, vgg: Optional[VGG19] = None):
         config: TrainConfig = run.config
