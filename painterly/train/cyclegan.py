@@ -18,11 +18,9 @@ scales, flipped at random (:class:`painterly.train.data.PhotoCrops`).
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -33,17 +31,16 @@ from painterly.errors import PainterlyError
 from painterly.losses.adversarial import check_gan_loss
 from painterly.models.io import ModelInfo, save_model
 from painterly.models.transformer import TransformerConfig, TransformerNet
-from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
+from painterly.progress import ProgressCallback
+from painterly.train import distributed
 from painterly.train.adversarial import GAN_BETAS, Adversary
+from painterly.train.checkpoints import checkpoint_paths
 from painterly.train.config import NetworkTraining
-from painterly.train.data import PhotoCrops, list_photos
-from painterly.train.trainer import (
-    CHECKPOINT_PREFIX, LossLog, _checkpoint, checkpoint_paths, latest_checkpoint, training_record,
-)  # fmt: skip
+from painterly.train.data import Batch, PhotoCrops, list_photos
+from painterly.train.loop import SAMPLE_COUNT, Run, Sample, StepZip, TrainResult, fit, image_grid
 
 DIRECTIONS = ("a2b", "b2a")
 LOSS_NAMES = ("total", "adversarial", "cycle", "identity", "discriminator_a", "discriminator_b")
-_SAMPLE_COUNT = 4
 
 
 @dataclass
@@ -132,18 +129,6 @@ class CycleGANConfig(NetworkTraining):
         return Path(self.out).expanduser()
 
 
-@dataclass
-class CycleGANResult:
-    """What a run produced: the model file of each direction, steps and seconds in all, last mean losses."""
-
-    run_dir: Path
-    models: dict[str, Path]
-    steps: int
-    seconds: float
-    images_per_second: float
-    losses: dict[str, float]
-
-
 class ImagePool:
     """A buffer of past generated images (Shrivastava et al. 2017), as CycleGAN feeds its discriminators.
 
@@ -206,14 +191,16 @@ def domain_images(folder: str | Path, what: str, option: str) -> list[Path]:
 class CycleGAN:
     """The four networks of a run: ``nets["a2b"]``, ``nets["b2a"]`` (generators) and a judge per domain."""
 
-    def __init__(self, config: CycleGANConfig, device: torch.device):
+    def __init__(
+        self, config: CycleGANConfig, device: torch.device, info: Optional[distributed.DistributedInfo] = None
+    ):
         self.nets = nn.ModuleDict(
             {direction: TransformerNet(config.network_config()) for direction in DIRECTIONS}
         ).to(device)
         self.judges = {
             domain: Adversary(
                 config.discriminator_config(), gan_loss=config.gan_loss, learning_rate=config.d_learning_rate,
-                r1_weight=config.r1_weight, device=device,
+                r1_weight=config.r1_weight, device=device, info=info,
             )  # fmt: skip
             for domain in ("a", "b")
         }
@@ -248,29 +235,12 @@ class CycleGAN:
             judge.set_learning_rate(config.d_learning_rate * factor)
 
 
-def image_grid(rows: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Rows of images side by side, rows stacked: each row ``(N, 3, S, S)``; returns ``(1, 3, R·S, N·S)``."""
-    return torch.cat([torch.cat(list(row.float()), dim=2) for row in rows], dim=1).unsqueeze(0)
+def _step_generator(config: CycleGANConfig, step: int, rank: int = 0) -> torch.Generator:
+    """The pools' random choices at ``step``: a pure function of (seed, step, rank), so a resume sees the same."""
+    return torch.Generator().manual_seed(config.seed * 1_000_003 + step + rank * 7_919)
 
 
-def _write_sample(model: CycleGAN, crops_a: torch.Tensor, crops_b: torch.Tensor, path: Path) -> torch.Tensor:
-    """A grid: A, A→B, A→B→A, then B, B→A, B→A→B; returns the A→B images."""
-    from painterly.io.images import save_image, tensor_to_image
-
-    a2b, b2a = model.nets["a2b"], model.nets["b2a"]
-    with torch.no_grad():
-        fake_b, fake_a = a2b(crops_a), b2a(crops_b)
-        grid = image_grid([crops_a, fake_b, b2a(fake_b), crops_b, fake_a, a2b(fake_a)])
-    save_image(tensor_to_image(grid.clamp(0, 1)), path)
-    return fake_b.cpu()
-
-
-def _step_generator(config: CycleGANConfig, step: int) -> torch.Generator:
-    """The pools' random choices at ``step``: a pure function of (seed, step), so a resume sees the same."""
-    return torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-
-
-def train_cyclegan(config: CycleGANConfig, progress: Optional[ProgressCallback] = None) -> CycleGANResult:
+def train_cyclegan(config: CycleGANConfig, progress: Optional[ProgressCallback] = None) -> TrainResult:
     """Train both directions between two collections as ``config`` says; write the two model files.
 
     Args:
@@ -280,114 +250,96 @@ def train_cyclegan(config: CycleGANConfig, progress: Optional[ProgressCallback] 
             (raises ``Cancelled``) after a checkpoint is written.
 
     Returns:
-        A :class:`CycleGANResult`.
+        A :class:`~painterly.train.loop.TrainResult`; ``models`` holds ``a2b`` and ``b2a``.
     """
-    config.validate()
-    device = resolve_device(config.device)
-    run_dir = config.run_path()
-    images_a = domain_images(config.domain_a, "domain A", "--domain-a")
-    images_b = domain_images(config.domain_b, "domain B", "--domain-b")
-    crops = {
-        domain: PhotoCrops(images, batch_size=config.batch_size, crop_size=config.crop_size,
-                           scale_jitter=config.scale_jitter, seed=config.seed + offset, steps=config.steps)
-        for domain, images, offset in (("a", images_a, 0), ("b", images_b, 1))
-    }  # fmt: skip
+    return fit(config, CycleGANStep, progress)
 
-    torch.manual_seed(config.seed)
-    model = CycleGAN(config, device)
-    pools = {domain: ImagePool(config.pool_size) for domain in ("a", "b")}
-    start, seconds_before, last_losses = 0, 0.0, {name: math.nan for name in LOSS_NAMES}
-    checkpoint = latest_checkpoint(run_dir, config.steps) if config.resume else None
-    if checkpoint is not None:
-        model.nets.load_state_dict(checkpoint.model)
-        model.optimizer.load_state_dict(checkpoint.optimizer)
+
+class CycleGANStep:
+    """One step of CycleGAN training: both generators, then both discriminators (see :mod:`painterly.train.loop`).
+
+    In a multi-process run the generators' gradients are averaged by hand (each generator runs
+    several times per step, which the DDP wrapper does not take); each process keeps its own
+    pools of past fakes, and a checkpoint keeps rank 0's.
+    """
+
+    loss_names = LOSS_NAMES
+
+    def __init__(self, run: Run):
+        config: CycleGANConfig = run.config
+        self.config, self.run = config, run
+        self.images = {
+            "a": domain_images(config.domain_a, "domain A", "--domain-a"),
+            "b": domain_images(config.domain_b, "domain B", "--domain-b"),
+        }
+        self.crops = {
+            domain: PhotoCrops(images, batch_size=config.batch_size, crop_size=config.crop_size,
+                               scale_jitter=config.scale_jitter, seed=config.seed + offset, rank=run.info.rank,
+                               world_size=run.info.world_size, steps=config.steps)
+            for offset, (domain, images) in enumerate(self.images.items())
+        }  # fmt: skip
+        self.dataset = StepZip(self.crops["a"], self.crops["b"])
+        self.images_per_step = 2 * config.batch_size
+        self.model = CycleGAN(config, run.device, run.info)
+        self.pools = {domain: ImagePool(config.pool_size) for domain in ("a", "b")}
+        self._previews: Optional[dict[str, torch.Tensor]] = None
+
+    def step(self, batch: tuple[Batch, Batch], step: int) -> dict[str, Any]:
+        config, model, device = self.config, self.model, self.run.device
+        real_a, real_b = (part.images.to(device) for part in batch)
+        model.set_learning_rates(learning_rate_factor(step, config.steps, config.decay_from), config)
+        losses, fake_a, fake_b = model.generator_losses(real_a, real_b, config)
+        model.optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        distributed.average_gradients(model.nets, self.run.info)
+        model.optimizer.step()
+        values: dict[str, Any] = {name: float(value.detach()) for name, value in losses.items()}
+        generator = _step_generator(config, step, self.run.info.rank)
+        for domain, real, fake in (("a", real_a, fake_a), ("b", real_b, fake_b)):
+            judged = model.judges[domain].step(real, self.pools[domain].query(fake, generator))
+            values[f"discriminator_{domain}"] = judged["discriminator"]
+        return values
+
+    def state_dict(self) -> dict[str, Any]:
+        extra = {f"judge_{domain}": judge.state_dict() for domain, judge in self.model.judges.items()}
+        extra.update({f"pool_{domain}": pool.state_dict() for domain, pool in self.pools.items()})
+        return {"model": self.model.nets.state_dict(), "optimizer": self.model.optimizer.state_dict(), "extra": extra}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.nets.load_state_dict(state["model"])
+        self.model.optimizer.load_state_dict(state["optimizer"])
         for domain in ("a", "b"):
-            model.judges[domain].load_state_dict(checkpoint.extra[f"judge_{domain}"])
-            pools[domain].load_state_dict(checkpoint.extra[f"pool_{domain}"], device)
-        torch.set_rng_state(checkpoint.rng)
-        start, seconds_before, last_losses = checkpoint.step, checkpoint.seconds, checkpoint.losses
+            self.model.judges[domain].load_state_dict(state["extra"][f"judge_{domain}"])
+            self.pools[domain].load_state_dict(state["extra"][f"pool_{domain}"], self.run.device)
 
-    log = LossLog(run_dir, start, LOSS_NAMES)
-    count = min(_SAMPLE_COUNT, len(images_a), len(images_b))
-    previews = {}
-    if config.sample_every:
-        previews = {domain: crops[domain].preview_crops(count).to(device) for domain in crops}
-    window = {name: 0.0 for name in LOSS_NAMES}
-    window_steps, window_started = 0, time.perf_counter()
-    run_started = time.perf_counter()
-    images_per_second = 0.0
-    step = start
-    try:
-        for step in range(start, config.steps):
-            real_a = crops["a"][step].images.to(device)
-            real_b = crops["b"][step].images.to(device)
-            model.set_learning_rates(learning_rate_factor(step, config.steps, config.decay_from), config)
-            losses, fake_a, fake_b = model.generator_losses(real_a, real_b, config)
-            model.optimizer.zero_grad(set_to_none=True)
-            losses["total"].backward()
-            model.optimizer.step()
-            values = {name: float(value.detach()) for name, value in losses.items()}
-            generator = _step_generator(config, step)
-            for domain, real, fake in (("a", real_a, fake_a), ("b", real_b, fake_b)):
-                judged = model.judges[domain].step(real, pools[domain].query(fake, generator))
-                values[f"discriminator_{domain}"] = judged["discriminator"]
-            if not math.isfinite(values["total"]):
-                raise PainterlyError("the loss became NaN or infinite: lower the learning rates")
-            for name in LOSS_NAMES:
-                window[name] += values[name]
-            window_steps += 1
-            done = step + 1
-            elapsed = time.perf_counter() - run_started
-            seconds = seconds_before + elapsed
+    def samples(self) -> Optional[Sample]:
+        """A grid: A, A→B, A→B→A, then B, B→A, B→A→B."""
+        if self._previews is None:
+            count = min(SAMPLE_COUNT, len(self.images["a"]), len(self.images["b"]))
+            self._previews = {domain: crops.preview_crops(count).to(self.run.device)
+                              for domain, crops in self.crops.items()}  # fmt: skip
+        crops_a, crops_b = self._previews["a"], self._previews["b"]
+        a2b, b2a = self.model.nets["a2b"], self.model.nets["b2a"]
+        with torch.no_grad():
+            fake_b, fake_a = a2b(crops_a), b2a(crops_b)
+            grid = image_grid([crops_a, fake_b, b2a(fake_b), crops_b, fake_a, a2b(fake_a)])
+        return Sample(grid, fake_b[:1].float().clamp(0, 1).cpu())
 
-            cancel = False
-            report = done % config.log_every == 0 or done == config.steps
-            if report:
-                now = time.perf_counter()
-                images_per_second = window_steps * 2 * config.batch_size / max(now - window_started, 1e-9)
-                last_losses = {name: window[name] / window_steps for name in LOSS_NAMES}
-                window = {name: 0.0 for name in LOSS_NAMES}
-                window_steps, window_started = 0, now
-                log.add(done, last_losses, images_per_second, seconds)
-            sampled = None
-            if previews and (done % config.sample_every == 0 or done == config.steps):
-                path = run_dir / "samples" / f"{CHECKPOINT_PREFIX}{done:06d}.jpg"
-                sampled = _write_sample(model, previews["a"], previews["b"], path)
-            if progress is not None and report:
-                eta = elapsed / (done - start) * (config.steps - done)
-                event = ProgressEvent(
-                    step=done,
-                    total=config.steps,
-                    stage=f"{images_per_second:.2f} images/s, ETA {eta / 60:.1f} min",
-                    losses={**last_losses, "images_per_second": images_per_second, "eta_seconds": eta},
-                    preview=sampled[:1] if sampled is not None else None,
-                )
-                cancel = progress(event) is False
-            if config.checkpoint_every and (done % config.checkpoint_every == 0 or cancel) or done == config.steps:
-                extra = {f"judge_{domain}": judge.state_dict() for domain, judge in model.judges.items()}
-                extra.update({f"pool_{domain}": pool.state_dict() for domain, pool in pools.items()})
-                _checkpoint(run_dir, model.nets, model.optimizer, done, seconds, last_losses, config, extra)
-            if cancel:
-                raise Cancelled(f"training stopped at step {done}; continue it with --resume")
-            step = done
-    finally:
-        log.close()
-
-    seconds = seconds_before + time.perf_counter() - run_started
-    average = (step - start) * 2 * config.batch_size / max(time.perf_counter() - run_started, 1e-9)
-    record = {
-        **training_record(step, seconds, average, last_losses, device),
-        "images": {"a": len(images_a), "b": len(images_b)},
-        "discriminator": config.discriminator_config().to_dict(),
-    }
-    names = {"a2b": f"{_domain_name(config.domain_a)}-to-{_domain_name(config.domain_b)}",
-             "b2a": f"{_domain_name(config.domain_b)}-to-{_domain_name(config.domain_a)}"}  # fmt: skip
-    models = {}
-    for direction in DIRECTIONS:
-        info = ModelInfo(network=config.network_config(), training={**config.to_dict(), "direction": direction},
-                         record=record, name=names[direction])  # fmt: skip
-        models[direction] = save_model(model.nets[direction], run_model_path(run_dir, direction), info)
-    return CycleGANResult(run_dir, models, step, seconds, average, last_losses)
+    def export(self, record: dict[str, Any]) -> dict[str, Path]:
+        config = self.config
+        record = {
+            **record, "images": {domain: len(images) for domain, images in self.images.items()},
+            "discriminator": config.discriminator_config().to_dict(),
+        }  # fmt: skip
+        names = {"a2b": f"{_domain_name(config.domain_a)}-to-{_domain_name(config.domain_b)}",
+                 "b2a": f"{_domain_name(config.domain_b)}-to-{_domain_name(config.domain_a)}"}  # fmt: skip
+        models = {}
+        for direction in DIRECTIONS:
+            info = ModelInfo(network=config.network_config(), training={**config.to_dict(), "direction": direction},
+                             record=record, name=names[direction])  # fmt: skip
+            path = run_model_path(self.run.run_dir, direction)
+            models[direction] = save_model(self.model.nets[direction], path, info)
+        return models
 
 
 def _domain_name(folder: str) -> str:

@@ -75,6 +75,26 @@ def mean_over_processes(values: dict[str, float], info: DistributedInfo, device:
     return dict(zip(names, tensor.tolist()))
 
 
+def any_process(flag: bool, info: DistributedInfo, device: torch.device) -> bool:
+    """Whether ``flag`` is set on any process (``flag`` itself when alone); every process must call it."""
+    if not info.enabled:
+        return flag
+    tensor = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(tensor)
+    return bool(tensor.item() > 0)
+
+
+def average_gradients(module: torch.nn.Module, info: DistributedInfo) -> None:
+    """Average the gradients of ``module``'s parameters over all processes, in place (for
+    networks trained without the DDP wrapper, e.g. with a double backward)."""
+    if not info.enabled:
+        return
+    for parameter in module.parameters():
+        if parameter.grad is not None:
+            dist.all_reduce(parameter.grad)
+            parameter.grad /= info.world_size
+
+
 def barrier(info: DistributedInfo) -> None:
     if info.enabled:
         dist.barrier()
