@@ -173,3 +173,46 @@ def test_command_extraction():
     )
     assert command_lines(text) == ["painterly stylize a.jpg -s x --size 64 # comment", "painterly styles",
                                    "painterly train … --resume"]
+
+
+# ---------------------------------------------------------------------------------------------- links
+
+# Pages of docs/ written alongside these ones; a link to them is allowed before they exist.
+WRITTEN_ALONGSIDE = {"docs/web.md", "docs/architecture.md", "docs/training-loop.md"}
+
+
+def heading_anchor(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: ``"Any painting (AdaIN)"`` → ``"any-painting-adain"``."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    text = re.sub(r"^```.*?^```[ \t]*$", "", path.read_text(encoding="utf-8"), flags=re.M | re.S)
+    return {heading_anchor(match) for match in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+
+
+def link_params() -> list:
+    params = []
+    for document in DOCUMENTS:
+        text = re.sub(r"^```.*?^```[ \t]*$", "", document.read_text(encoding="utf-8"), flags=re.M | re.S)
+        for target in dict.fromkeys(re.findall(r"\]\(([^)\s]+)\)", text)):
+            if not re.match(r"[a-z]+:", target):
+                params.append(pytest.param(document, target, id=f"{document.relative_to(ROOT)} -> {target}"))
+    return params
+
+
+@pytest.mark.parametrize("document, target", link_params())
+def test_relative_link_resolves(document, target):
+    path_part, _, anchor = target.partition("#")
+    path = (document.parent / path_part).resolve() if path_part else document
+    if not path.exists() and path.relative_to(ROOT).as_posix() in WRITTEN_ALONGSIDE:
+        pytest.skip(f"{path_part} is written alongside these pages")
+    assert path.exists(), f"{document.name} links to {target}, which does not exist"
+    if anchor:
+        assert anchor in anchors(path), f"{document.name} links to {target}: no such heading in {path.name}"
+
+
+def test_heading_anchor():
+    assert heading_anchor("Any painting (AdaIN)") == "any-painting-adain"
+    assert heading_anchor("`photo2painting` (CycleGAN)") == "photo2painting-cyclegan"
