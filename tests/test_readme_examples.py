@@ -6,7 +6,8 @@ Sizes and optimization steps are capped so the whole file takes seconds; everyth
 methods, models, files) is real. A block meant only to be read is fenced as ```python-norun.
 
 Every ``painterly …`` command line of the same files is checked against the CLI: the subcommand must
-exist and each option it uses must be one of that subcommand's options.
+exist and each option it uses must be one of that subcommand's options. Every relative link and
+heading anchor must resolve.
 """
 
 from __future__ import annotations
