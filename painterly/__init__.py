@@ -14,6 +14,8 @@ _LAZY = {
     "stylize": "painterly.api",
     "Stylizer": "painterly.api",
     "PainterlyError": "painterly.errors",
+    "Cancelled": "painterly.progress",
+    "ProgressEvent": "painterly.progress",
     "list_styles": "painterly.registry",
     "list_methods": "painterly.registry",
     "load_vgg19": "painterly.features.weights",
