@@ -26,12 +26,12 @@ with warnings.catch_warnings():  # starlette now prefers httpx2 over httpx; both
 
 from painterly.errors import PainterlyError  # noqa: E402
 from painterly.web import ServerConfig, create_app  # noqa: E402
-from painterly.web.fake import FakeRunner  # noqa: E402
 from painterly.web.jobs import JobOptions, JobStore, StylizeRunner  # noqa: E402
 from painterly.web.ratelimit import RateLimiter  # noqa: E402
 from painterly.web.storage import Storage  # noqa: E402
 
 from conftest import make_gradient_image  # noqa: E402
+from web_fakes import FakeRunner  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

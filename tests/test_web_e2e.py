@@ -27,9 +27,9 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from painterly.web import ServerConfig, create_app  # noqa: E402
 from painterly.web.background import serve_in_thread  # noqa: E402
-from painterly.web.fake import FakeRunner  # noqa: E402
 
 from conftest import make_gradient_image  # noqa: E402
+from web_fakes import FakeRunner  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
