@@ -43,12 +43,12 @@ def png_bytes(height: int = 24, width: int = 32, seed: int = 0, image_format: st
 
 
 @contextlib.contextmanager
-def studio(tmp_path, runner=None, **settings):
+def studio(tmp_path, runner=None, *, raise_server_exceptions: bool = True, **settings):
     """A running app (lifespan started) on ``tmp_path/data`` with a fake runner; yields (client, runner)."""
     runner = runner or FakeRunner()
     settings.setdefault("rate_limit_per_minute", 0)
     config = ServerConfig(data_dir=tmp_path / "data", **settings)
-    with TestClient(create_app(config, runner=runner)) as client:
+    with TestClient(create_app(config, runner=runner), raise_server_exceptions=raise_server_exceptions) as client:
         yield client, runner
 
 
@@ -235,6 +235,22 @@ def test_size_and_pixel_limits(tmp_path):
         too_many_pixels = submit(client, content=png_bytes(60, 60))  # small file, 3600 px > 2500
         assert too_many_pixels.status_code == 413 and error_code(too_many_pixels) == "too_many_pixels"
         assert submit(client, content=png_bytes(40, 40)).status_code == 202
+
+
+def test_huge_offset_and_unexpected_failures_are_json(tmp_path):
+    class BrokenCatalogue(FakeRunner):
+        def models(self):
+            raise RuntimeError("the model folder vanished")
+
+    with studio(tmp_path, runner=BrokenCatalogue(), raise_server_exceptions=False) as (client, _):
+        for offset in ("99999999999999999999", "9999999999999999999", "-1"):
+            response = client.get(f"/api/jobs?offset={offset}")
+            assert response.status_code == 422 and error_code(response) == "invalid_request", offset
+            assert "offset" in response.json()["error"]["message"]
+        assert client.get(f"/api/jobs?offset={2**53}").json() == {"jobs": [], "total": 0}
+        broken = client.get("/api/models")
+        assert broken.status_code == 500 and error_code(broken) == "internal_error"
+        assert "vanished" not in broken.text  # the log has the details, not the answer
 
 
 def test_unknown_job_everywhere(tmp_path):

@@ -8,6 +8,8 @@ Starlette's HTTP errors into that shape.
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from painterly.errors import PainterlyError
 from painterly.web.config import ServerConfig
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -56,3 +60,8 @@ def install_error_handlers(app: FastAPI, config: ServerConfig) -> None:
         message = messages.get(error.status_code, str(error.detail))
         return error_response(error.status_code, codes.get(error.status_code, "http_error"), message,
                               getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected_error(request: Request, error: Exception):
+        logger.error("%s %s failed", request.method, request.url.path, exc_info=error)
+        return error_response(500, "internal_error", "the server failed on this request: see its log")

@@ -17,6 +17,7 @@ from painterly.web.validation import check_listing, check_options, decode_upload
 
 PREVIEWS_PER_JOB = 20  # intermediate images a previewing job shows, about
 DEFAULT_PREVIEW_STEPS = 140  # steps assumed when a job leaves them to the method
+MAX_OFFSET = 2**53  # far past any real history, and within SQLite's 64-bit integers
 
 router = APIRouter(tags=["jobs"])
 
@@ -60,7 +61,7 @@ def create_job(
 
 
 @router.get("/api/jobs")
-def list_jobs(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+def list_jobs(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
               status: Optional[str] = Query(None, description="only jobs with this status"),
               kind: Optional[str] = Query(None, description="only image or only video jobs"),
               studio: Studio = Depends(get_studio)):
