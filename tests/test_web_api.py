@@ -211,6 +211,25 @@ def test_bad_job_requests_are_refused_with_json_errors(tmp_path, fields, content
         assert client.get("/api/jobs").json()["total"] == 0 and not runner.calls
 
 
+def test_error_answers_are_short_whatever_the_request_sent(tmp_path, clip):
+    huge = "m" * 1_000_000  # under the 1 MiB a form field may have, so it reaches the checks
+    with studio(tmp_path) as (client, _):
+        answers = [
+            submit(client, method=huge),
+            submit(client, style="", method="feedforward", model=huge),
+            submit(client, style=huge),
+            submit(client, size=huge),
+            submit_video(client, clip, model=huge),
+            submit_video(client, clip, model="", method=huge),
+            client.get(f"/api/styles/{'s' * 5000}/thumbnail"),
+            client.get(f"/api/jobs/{'j' * 5000}"),
+        ]
+        for response in answers:
+            assert 400 <= response.status_code < 500 and response.json()["error"]["message"]
+            assert len(response.content) < 600 and "m" * 200 not in response.text, response.text[:300]
+        assert "unknown method 'mmmm" in answers[0].json()["error"]["message"]  # the value is still named
+
+
 def test_missing_photo_and_two_styles(tmp_path):
     with studio(tmp_path) as (client, _):
         response = client.post("/api/jobs", data={"style": "starry-night"})

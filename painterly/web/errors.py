@@ -21,6 +21,17 @@ from painterly.web.config import ServerConfig
 logger = logging.getLogger(__name__)
 
 
+#: Longest error message answered; anything a request sent is quoted at most :data:`MAX_QUOTED_CHARS` long.
+MAX_MESSAGE_CHARS = 400
+MAX_QUOTED_CHARS = 60
+
+
+def shown(value: object, limit: int = MAX_QUOTED_CHARS) -> str:
+    """``value`` quoted for an error message, cut to ``limit`` characters (a request may send megabytes)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class ApiError(Exception):
     """An error answered as JSON: HTTP ``status``, a stable ``code`` and a message that says what to do."""
 
@@ -30,6 +41,10 @@ class ApiError(Exception):
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
+    """The JSON answer of an error; a message longer than :data:`MAX_MESSAGE_CHARS` is cut."""
+    message = " ".join(str(message).split())
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 

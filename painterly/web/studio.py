@@ -13,7 +13,7 @@ from fastapi import Request
 from painterly.errors import PainterlyError
 from painterly.web.catalog import MethodInfo, ModelInfo
 from painterly.web.config import ServerConfig
-from painterly.web.errors import ApiError
+from painterly.web.errors import ApiError, shown
 from painterly.web.jobs import QUEUED, SUCCEEDED, Job, JobQueue, JobStore, Runner
 from painterly.web.ratelimit import RateLimiter
 from painterly.web.storage import Storage
@@ -93,7 +93,7 @@ class Studio:
     def job_or_404(self, job_id: str) -> Job:
         job = self.store.get(job_id) if JOB_ID.match(job_id) else None
         if job is None:
-            raise ApiError(404, "unknown_job", f"there is no job {job_id!r}: list jobs with GET /api/jobs")
+            raise ApiError(404, "unknown_job", f"there is no job {shown(job_id)}: list jobs with GET /api/jobs")
         return job
 
     def job_json(self, job: Job) -> dict:

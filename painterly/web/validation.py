@@ -16,7 +16,7 @@ from PIL import Image
 from painterly.registry import find_style, style_names
 from painterly.web.catalog import STUDIO_OPTIONS, MethodInfo, ModelInfo
 from painterly.web.config import ServerConfig
-from painterly.web.errors import ApiError
+from painterly.web.errors import ApiError, shown
 from painterly.web.jobs import KINDS, STATUSES, VIDEO_OPTIMIZE_MAX_SIZE, VIDEO_OPTIMIZE_MAX_STEPS, JobOptions
 from painterly.web.storage import ImageRejected, VideoRejected, decode_image
 
@@ -41,7 +41,8 @@ def style_and_colour(
     if style is not None and style_file is not None:
         raise ApiError(422, "two_styles", "send either a style name or a style file, not both")
     if style is not None and find_style(style) is None:
-        raise ApiError(422, "unknown_style", f"unknown style {style!r}: use one of {', '.join(style_names())}")
+        raise ApiError(422, "unknown_style",
+                       f"unknown style {shown(style)}: use one of {', '.join(style_names())}")
     colour = PRESERVE_COLOR.get((preserve_color or "").strip().lower(), "bad")
     if colour == "bad":
         raise ApiError(422, "bad_option", "preserve_color must be none, luminance or histogram")
@@ -74,14 +75,14 @@ def rejected_clip(error: VideoRejected) -> ApiError:
 def _check_ranges(checks) -> None:
     for name, value, low, high in checks:
         if value is not None and (not math.isfinite(value) or not low <= value <= high):
-            shown = f"{low:g} or more" if high == math.inf else f"between {low:g} and {high:g}"
-            raise ApiError(422, "bad_option", f"{name} must be {shown}, not {value:g}")
+            allowed = f"{low:g} or more" if high == math.inf else f"between {low:g} and {high:g}"
+            raise ApiError(422, "bad_option", f"{name} must be {allowed}, not {value:g}")
 
 
 def _check_method_takes(options: JobOptions, method: MethodInfo) -> None:
     for name in options.stylize_options():
         if name in STUDIO_OPTIONS and name not in method.options:
-            raise ApiError(422, "bad_option", f"method {options.method!r} takes no {name}: leave it out")
+            raise ApiError(422, "bad_option", f"method {shown(options.method)} takes no {name}: leave it out")
 
 
 def check_options(options: JobOptions, *, has_style: bool, config: ServerConfig,
@@ -94,9 +95,10 @@ def check_options(options: JobOptions, *, has_style: bool, config: ServerConfig,
         method = by_name.get(options.method)
         if method is None:
             available = ", ".join(sorted(by_name)) or "none are installed"
-            raise ApiError(422, "unknown_method", f"unknown method {options.method!r}: use one of {available}")
+            raise ApiError(422, "unknown_method", f"unknown method {shown(options.method)}: use one of {available}")
         if method.needs_model and not options.model:
-            raise ApiError(422, "model_required", f"method {options.method!r} needs a model: see GET /api/models")
+            raise ApiError(422, "model_required",
+                           f"method {shown(options.method)} needs a model: see GET /api/models")
         if method.needs_style and not has_style:
             raise ApiError(422, "style_required", STYLE_REQUIRED)
     elif not has_style and not options.model:
@@ -105,11 +107,12 @@ def check_options(options: JobOptions, *, has_style: bool, config: ServerConfig,
         _check_method_takes(options, method)
     if method is not None and options.model:
         if not method.needs_model:
-            raise ApiError(422, "bad_option", f"method {options.method!r} takes no model: leave model out")
+            raise ApiError(422, "bad_option", f"method {shown(options.method)} takes no model: leave model out")
         names = [model.name for model in models if model.method == options.method]
         if options.model not in names:
-            raise ApiError(422, "unknown_model", f"unknown model {options.model!r} for method {options.method!r}: "
-                                                 f"use one of {', '.join(names) or 'none are installed'}")
+            raise ApiError(422, "unknown_model",
+                           f"unknown model {shown(options.model)} for method {shown(options.method)}: "
+                           f"use one of {', '.join(names) or 'none are installed'}")
     _check_ranges([
         ("size", options.size, 16, config.max_size),
         ("steps", options.steps, 1, config.max_steps),
@@ -127,7 +130,7 @@ def check_video_options(options: JobOptions, *, has_style: bool, config: ServerC
         chosen = [model for model in models if model.name == options.model]
         if options.model and not chosen:
             names = ", ".join(model.name for model in models) or "none are installed"
-            raise ApiError(422, "unknown_model", f"unknown model {options.model!r}: use one of {names}")
+            raise ApiError(422, "unknown_model", f"unknown model {shown(options.model)}: use one of {names}")
         if not chosen:
             raise ApiError(422, "no_model" if not models else "model_required",
                            NO_MODEL if not models else "choose a trained model: see GET /api/models")
@@ -136,7 +139,7 @@ def check_video_options(options: JobOptions, *, has_style: bool, config: ServerC
         method = next((method for method in methods if method.name == options.method), None)
         if method is None:
             available = ", ".join(sorted(method.name for method in methods)) or "none are installed"
-            raise ApiError(422, "unknown_method", f"unknown method {options.method!r}: use one of {available}")
+            raise ApiError(422, "unknown_method", f"unknown method {shown(options.method)}: use one of {available}")
         if not method.needs_model and method.name != "optimize":
             raise ApiError(422, "method_not_for_video", f"method {method.name!r} does not run on video here: "
                                                         "use a trained model, or optimize on a small size")
@@ -165,7 +168,7 @@ def _check_model_for_video(options: JobOptions, method: MethodInfo, has_style: b
     if not options.model:
         raise ApiError(422, "model_required", f"method {method.name!r} needs a model: use one of {', '.join(names)}")
     if options.model not in names:
-        raise ApiError(422, "unknown_model", f"unknown model {options.model!r} for method {method.name!r}: "
+        raise ApiError(422, "unknown_model", f"unknown model {shown(options.model)} for method {method.name!r}: "
                                              f"use one of {', '.join(names)}")
     if has_style:
         raise ApiError(422, "bad_option", f"method {method.name!r} paints in its model's style: leave the style out")

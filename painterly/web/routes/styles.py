@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 
 from painterly.registry import find_style, list_styles, style_names
-from painterly.web.errors import ApiError
+from painterly.web.errors import ApiError, shown
 from painterly.web.storage import decode_image
 from painterly.web.studio import Studio, get_studio
 
@@ -30,7 +30,8 @@ def style_thumbnail(name: str, studio: Studio = Depends(get_studio)):
     """A small JPEG of a built-in painting."""
     entry = find_style(name)
     if entry is None:
-        raise ApiError(404, "unknown_style", f"unknown style {name!r}: use one of {', '.join(style_names())}")
+        raise ApiError(404, "unknown_style",
+                       f"unknown style {shown(name)}: use one of {', '.join(style_names())}")
 
     def make():
         with open(entry.path, "rb") as stream:
