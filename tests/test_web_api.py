@@ -6,8 +6,10 @@ import contextlib
 import io
 import re
 import sqlite3
+import struct
 import threading
 import time
+import zlib
 
 import numpy as np
 import pytest
@@ -270,6 +272,26 @@ def test_huge_offset_and_unexpected_failures_are_json(tmp_path):
         broken = client.get("/api/models")
         assert broken.status_code == 500 and error_code(broken) == "internal_error"
         assert "vanished" not in broken.text  # the log has the details, not the answer
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG file whose header claims ``width`` x ``height`` pixels (an image bomb, as far as its header goes)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [8000, 10_000, 20_000])  # 64, 100 and 400 megapixels
+def test_image_bombs_are_refused_for_their_pixels(tmp_path, side):
+    with studio(tmp_path) as (client, _):
+        bomb = png_header_only(side, side)
+        assert len(bomb) < 200
+        for response in (submit(client, content=bomb),
+                         submit(client, style="", files={"style_file": ("p.png", bomb, "image/png")})):
+            assert response.status_code == 413 and error_code(response) == "too_many_pixels", response.text
+        assert client.get("/api/jobs").json()["total"] == 0
 
 
 def test_unknown_job_everywhere(tmp_path):
