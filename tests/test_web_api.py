@@ -518,6 +518,24 @@ def test_serve_command(tmp_path, monkeypatch):
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, monkeypatch):
+    import socket
+
+    import uvicorn
+
+    from painterly.cli.serve import serve_command
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: pytest.fail("the server should not start"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(serve_command, ["--port", str(port), "--data-dir", str(tmp_path / "d"),
+                                                    "--device", "cpu"])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: port {port} is in use: pick another with --port"
+
+
 # -- video jobs ------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,15 @@ Its options are the fields of :class:`painterly.web.config.ServerConfig`, so eac
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 from pathlib import Path
 
 import click
 
 from painterly.cli.common import config_kwargs, fail, handle_errors, options_from_config
+from painterly.errors import PainterlyError
 from painterly.web.config import ServerConfig
 
 SERVE_OPTIONS = ["host", "port", "data_dir", "workers", "token", "max_upload_mb", "max_pixels", "max_size",
@@ -25,6 +28,22 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse, with one line, a port another program listens on (uvicorn would print a traceback-like log)."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        raise PainterlyError(f"cannot find the address of --host {host}: pass an IP address or a known name") from None
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a closing port is free
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PainterlyError(f"port {port} is in use: pick another with --port") from None
+            raise PainterlyError(f"cannot listen on {host} port {port}: {error.strerror}") from None
 
 
 @click.command("serve")
@@ -60,6 +79,7 @@ def serve_command(log_level: str, **values):
     from painterly.web import create_app
 
     config = ServerConfig(**config_kwargs(ServerConfig, values))
+    check_port_free(config.host, config.port)
     if not _is_loopback(config.host) and not config.token:
         click.echo(f"warning: serving on {config.host} without --token: anyone who can reach it can run jobs", err=True)
     app = create_app(config)
