@@ -29,6 +29,7 @@ with warnings.catch_warnings():  # starlette now prefers httpx2 over httpx; both
 from painterly.errors import PainterlyError  # noqa: E402
 from painterly.web import ServerConfig, create_app  # noqa: E402
 from painterly.web.jobs import JobOptions, JobStore, StylizeRunner  # noqa: E402
+from painterly.web.policy import AccessConfig  # noqa: E402
 from painterly.web.ratelimit import RateLimiter  # noqa: E402
 from painterly.web.storage import Storage  # noqa: E402
 
@@ -45,12 +46,14 @@ def png_bytes(height: int = 24, width: int = 32, seed: int = 0, image_format: st
 
 
 @contextlib.contextmanager
-def studio(tmp_path, runner=None, *, raise_server_exceptions: bool = True, **settings):
+def studio(tmp_path, runner=None, *, raise_server_exceptions: bool = True, access=None,
+           base_url: str = "http://127.0.0.1:8000", **settings):
     """A running app (lifespan started) on ``tmp_path/data`` with a fake runner; yields (client, runner)."""
     runner = runner or FakeRunner()
     settings.setdefault("rate_limit_per_minute", 0)
     config = ServerConfig(data_dir=tmp_path / "data", **settings)
-    with TestClient(create_app(config, runner=runner), raise_server_exceptions=raise_server_exceptions) as client:
+    app = create_app(config, runner=runner, access=access)
+    with TestClient(app, base_url=base_url, raise_server_exceptions=raise_server_exceptions) as client:
         yield client, runner
 
 
@@ -303,6 +306,32 @@ def test_unknown_job_everywhere(tmp_path):
             assert response.status_code == 404 and error_code(response) == "unknown_job", path
 
 
+# -- host names, origins, content types -------------------------------------------------------------------
+
+def test_only_allowed_host_names_are_answered(tmp_path):
+    with studio(tmp_path) as (client, _):
+        job = wait_for(client, submit(client).json()["id"])
+        for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example", "localhost.evil", "e" * 5000, ""):
+            for path in ("/api/jobs", job["original_url"], job["result_url"], "/", "/static/studio.js"):
+                response = client.get(path, headers={"Host": host})
+                assert response.status_code == 400 and error_code(response) == "host_not_allowed", (host, path)
+                assert len(response.content) < 500 and "--allowed-host" in response.text
+            assert submit(client, headers={"Host": host}).status_code == 400
+            assert client.delete(f"/api/jobs/{job['id']}", headers={"Host": host}).status_code == 400
+        for host in ("localhost:8000", "LOCALHOST", "localhost.", "127.0.0.1", "[::1]:8000"):
+            assert client.get("/api/health", headers={"Host": host}).status_code == 200, host
+        assert client.get("/api/jobs").json()["total"] == 1
+    with studio(tmp_path, access=AccessConfig(allowed_hosts=("Studio.Example.org",)),
+                base_url="http://studio.example.org") as (client, _):
+        assert client.get("/api/health").status_code == 200 and client.get("/").status_code == 200
+        assert client.get("/api/health", headers={"Host": "127.0.0.1:8000"}).status_code == 200
+        assert client.get("/api/health", headers={"Host": "other.example.org"}).status_code == 400
+    with studio(tmp_path, host="192.0.2.7", base_url="http://192.0.2.7:8000") as (client, _):  # the --host address
+        assert client.get("/api/health").status_code == 200
+    with studio(tmp_path, access=AccessConfig(allowed_hosts=("*",)), base_url="http://any.example") as (client, _):
+        assert client.get("/api/health").status_code == 200
+
+
 # -- token and rate limit --------------------------------------------------------------------------------
 
 def test_token_is_required_on_every_api_call(tmp_path):
@@ -536,6 +565,27 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, monkeypatch):
     assert result.output.strip() == f"error: port {port} is in use: pick another with --port"
 
 
+def test_serve_access_options(tmp_path, monkeypatch):
+    import socket
+
+    import uvicorn
+
+    from painterly.cli.serve import serve_command
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(kwargs, app=app))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    result = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "d"), "--device", "cpu", "--port", port,
+                                                "--allowed-host", "studio.example.org", "--allowed-host", "art.lan"])
+    assert result.exit_code == 0, result.output
+    server = started["app"].state.studio
+    assert server.access == AccessConfig(allowed_hosts=("studio.example.org", "art.lan"))
+    server.stop()
+    assert "--allowed-host" in CliRunner().invoke(serve_command, ["--help"]).output
+
+
 # -- video jobs ------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -546,13 +596,13 @@ def clip(tmp_path_factory) -> bytes:
     return clip_bytes(tmp_path_factory.mktemp("clip"))
 
 
-def submit_video(client, clip: bytes, *, files=None, name: str = "clip.mp4", **fields):
+def submit_video(client, clip: bytes, *, files=None, name: str = "clip.mp4", headers=None, **fields):
     fields = {key: str(value) for key, value in fields.items()}
     fields.setdefault("model", "toy")
     if fields["model"] == "":
         del fields["model"]
     upload = {"video": (name, clip, "video/mp4"), **(files or {})}
-    return client.post("/api/video-jobs", files=upload, data=fields)
+    return client.post("/api/video-jobs", files=upload, data=fields, headers=headers or {})
 
 
 def stored_files(tmp_path) -> list[str]:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import click
 
-from painterly.cli.common import config_kwargs, fail, handle_errors, options_from_config
+from painterly.cli.common import config_kwargs, fail, field_help, handle_errors, options_from_config
 from painterly.errors import PainterlyError
 from painterly.web.config import ServerConfig
+from painterly.web.policy import AccessConfig
 
 SERVE_OPTIONS = ["host", "port", "data_dir", "workers", "token", "max_upload_mb", "max_pixels", "max_size",
                  "max_steps", "max_video_mb", "max_video_seconds", "max_video_size", "rate_limit_per_minute",
@@ -64,6 +65,8 @@ def check_port_free(host: str, port: int) -> None:
     "rate_limit_per_minute": {"type": click.FloatRange(min=0)},
     "rate_limit_burst": {"type": click.IntRange(min=1)},
 })
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help=field_help(AccessConfig)["allowed_hosts"] + "  Repeat it for more names.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level.")
 @handle_errors
@@ -79,10 +82,11 @@ def serve_command(log_level: str, **values):
     from painterly.web import create_app
 
     config = ServerConfig(**config_kwargs(ServerConfig, values))
+    access = AccessConfig(**config_kwargs(AccessConfig, values))
     check_port_free(config.host, config.port)
     if not _is_loopback(config.host) and not config.token:
         click.echo(f"warning: serving on {config.host} without --token: anyone who can reach it can run jobs", err=True)
-    app = create_app(config)
+    app = create_app(config, access=access)
     app.state.studio.lock_data_dir()  # fail here, with one line, rather than inside uvicorn's start-up
     host = f"[{config.host}]" if ":" in config.host else config.host
     click.echo(f"Painterly studio on http://{host}:{config.port}/  (data in {app.state.studio.storage.root}; "

@@ -10,17 +10,18 @@ dependency, check requests with :mod:`painterly.web.validation` and answer error
 from __future__ import annotations
 
 import contextlib
-import hmac
 import inspect
 from typing import Optional
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
+from painterly.web.access import Gate
 from painterly.web.config import ServerConfig
-from painterly.web.errors import error_response, install_error_handlers
+from painterly.web.errors import ApiError, error_response, install_error_handlers
 from painterly.web.jobs import Runner, StylizeRunner
 from painterly.web.routes import health, jobs, pages, styles, video_jobs
+from painterly.web.policy import AccessConfig
 from painterly.web.routes.pages import STATIC_DIR
 from painterly.web.studio import Studio
 
@@ -31,14 +32,17 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' blob: data:; medi
 FORM_FIELDS_BYTES = 65536  # room for a request's form fields besides its files
 
 
-def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = None) -> FastAPI:
-    """The studio application for ``config``; ``runner`` runs the jobs (default: :class:`StylizeRunner`)."""
+def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = None, *,
+               access: AccessConfig | None = None) -> FastAPI:
+    """The studio application for ``config``; ``runner`` runs the jobs (default: :class:`StylizeRunner`),
+    ``access`` says who may reach it and by which names."""
     config = config or ServerConfig()
     if runner is None:
         from painterly.devices import resolve_device
 
         runner = StylizeRunner(device=resolve_device(config.device))
-    studio = Studio(config, runner)
+    studio = Studio(config, runner, access)
+    gate = Gate(config, studio.access)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -70,13 +74,13 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
 
     @app.middleware("http")
     async def _guard(request: Request, call_next):
-        """Token, body size before reading it, and the security headers of every answer."""
+        """The access checks, the body size before reading it, and the security headers of every answer."""
         path = request.url.path
+        try:
+            request.state.user = gate.check(request)
+        except ApiError as error:
+            return error_response(error.status, error.code, error.message, error.headers)
         if path == "/api" or path.startswith("/api/"):
-            if config.token and not _token_ok(request, config.token):
-                return error_response(401, "unauthorized",
-                                      "this server needs a token: send 'Authorization: Bearer TOKEN' or 'X-Token: TOKEN'",
-                                      {"WWW-Authenticate": "Bearer"})
             length = request.headers.get("content-length")
             video = path == "/api/video-jobs"
             most = most_video_body_bytes if video else most_body_bytes
@@ -99,11 +103,3 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
     app.include_router(jobs.router)
     app.include_router(video_jobs.router, **video_limits)
     return app
-
-
-def _token_ok(request: Request, token: str) -> bool:
-    given = request.headers.get("x-token")
-    authorization = request.headers.get("authorization", "")
-    if given is None and authorization.lower().startswith("bearer "):
-        given = authorization[7:].strip()
-    return given is not None and hmac.compare_digest(given.encode(), token.encode())

@@ -15,6 +15,7 @@ from painterly.web.catalog import MethodInfo, ModelInfo
 from painterly.web.config import ServerConfig
 from painterly.web.errors import ApiError, shown
 from painterly.web.jobs import QUEUED, SUCCEEDED, Job, JobQueue, JobStore, Runner
+from painterly.web.policy import AccessConfig
 from painterly.web.ratelimit import RateLimiter
 from painterly.web.storage import Storage
 
@@ -30,8 +31,9 @@ def _iso(timestamp: float | None) -> str | None:
 class Studio:
     """What one server holds: config, storage, job store and queue, rate limiter, runner catalogue."""
 
-    def __init__(self, config: ServerConfig, runner: Runner):
+    def __init__(self, config: ServerConfig, runner: Runner, access: AccessConfig | None = None):
         self.config = config
+        self.access = access or AccessConfig()
         self.runner = runner
         self.storage = Storage(config.data_dir)
         self.store = JobStore(self.storage.database_path)
