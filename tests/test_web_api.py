@@ -332,6 +332,36 @@ def test_only_allowed_host_names_are_answered(tmp_path):
         assert client.get("/api/health").status_code == 200
 
 
+def test_changes_come_only_from_the_studio_page(tmp_path):
+    with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):
+        refused = [{"Origin": "http://evil.example"}, {"Origin": "http://127.0.0.1:9999"},
+                   {"Origin": "https://127.0.0.1"}, {"Origin": "null"},
+                   {"Referer": "http://evil.example/page.html"}, {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+                   {"Sec-Fetch-Site": "same-site"}, {"Sec-Fetch-Site": "cross-site"}]
+        for headers in refused:
+            response = submit(client, headers=headers)
+            assert response.status_code == 403 and error_code(response) == "cross_origin", headers
+        assert client.get("/api/jobs").json()["total"] == 0
+        accepted = [{}, {"Origin": "http://127.0.0.1:8000"}, {"Referer": "http://127.0.0.1:8000/"},
+                    {"Origin": "http://127.0.0.1:8000", "Sec-Fetch-Site": "same-origin"},
+                    {"Origin": "null", "Sec-Fetch-Site": "same-origin"}]
+        jobs = []
+        for headers in accepted:
+            response = submit(client, headers=headers)
+            assert response.status_code == 202, (headers, response.text)
+            jobs.append(response.json())
+        queued = jobs[-1]["id"]
+        for headers in refused:
+            assert client.post(f"/api/jobs/{queued}/cancel", headers=headers).status_code == 403, headers
+            assert client.delete(f"/api/jobs/{queued}", headers=headers).status_code == 403, headers
+        assert client.get(f"/api/jobs/{queued}").json()["status"] == "queued"
+        page = {"Origin": "http://127.0.0.1:8000", "Sec-Fetch-Site": "same-origin"}
+        assert client.post(f"/api/jobs/{queued}/cancel", headers=page).json()["status"] == "cancelled"
+        assert client.delete(f"/api/jobs/{queued}", headers=page).status_code == 204
+        reading = client.get("/api/jobs", headers={"Origin": "http://evil.example"})  # a page elsewhere may ask,
+        assert "access-control-allow-origin" not in reading.headers  # but its browser never shows it the answer
+
+
 # -- token and rate limit --------------------------------------------------------------------------------
 
 def test_token_is_required_on_every_api_call(tmp_path):

@@ -4,6 +4,9 @@
   (``localhost``, ``127.0.0.1``, ``::1``), the ``--host`` it listens on, and those added with
   ``--allowed-host``. A web page on another domain that re-points its name to this machine (DNS
   rebinding) gets a 400, so it can neither list jobs nor download their photos.
+- **Same origin.** A request that changes something (POST, PUT, PATCH, DELETE) must come from the studio's
+  own page: when the browser says where it comes from (``Origin``, else ``Referer``, else
+  ``Sec-Fetch-Site``), that must be this server. Scripts (curl, Python) send none of these and pass.
 - **Token.** ``--token`` makes every ``/api`` call send ``Authorization: Bearer TOKEN`` or ``X-Token``.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Optional
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
@@ -20,6 +24,7 @@ from painterly.web.policy import AccessConfig
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def split_host(value: str) -> tuple[str, Optional[int]]:
@@ -53,6 +58,20 @@ def given_token(request: Request) -> Optional[str]:
     return given
 
 
+def _default_port(scheme: str) -> int:
+    return 443 if scheme in ("https", "wss") else 80
+
+
+def _same_origin(url: str, host: str, scheme: str) -> bool:
+    """Whether ``url`` (an Origin or Referer) names the server that ``host`` (the Host header) names."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return False
+    theirs, their_port = split_host(parts.netloc)
+    ours, our_port = split_host(host)
+    return (theirs, their_port or _default_port(parts.scheme)) == (ours, our_port or _default_port(scheme))
+
+
 class Gate:
     """The checks of :mod:`painterly.web.access` for one server; :meth:`check` raises :class:`ApiError`."""
 
@@ -64,7 +83,10 @@ class Gate:
         """Refuse a request that fails a check; returns its user's name (``None``: no users here)."""
         self.check_host(request)
         path = request.url.path
-        return self.authenticate(request) if path == "/api" or path.startswith("/api/") else None
+        user = self.authenticate(request) if path == "/api" or path.startswith("/api/") else None
+        if request.method not in SAFE_METHODS:
+            self.check_same_origin(request)
+        return user
 
     def check_host(self, request: Request) -> None:
         if "*" in self.hosts:
@@ -81,4 +103,21 @@ class Gate:
             return None
         raise ApiError(401, "unauthorized", "this server needs a token: send 'Authorization: Bearer TOKEN' "
                                             "or 'X-Token: TOKEN'", {"WWW-Authenticate": "Bearer"})
+
+    def check_same_origin(self, request: Request) -> None:
+        host, scheme = request.headers.get("host", ""), request.url.scheme
+        origin = request.headers.get("origin")
+        referer = request.headers.get("referer")
+        fetch_site = request.headers.get("sec-fetch-site")
+        if origin and origin != "null":
+            allowed = _same_origin(origin, host, scheme)
+        elif referer:
+            allowed = _same_origin(referer, host, scheme)
+        elif fetch_site:
+            allowed = fetch_site in ("same-origin", "none")
+        else:
+            allowed = origin is None  # no browser hints at all: a script, not a page
+        if not allowed:
+            raise ApiError(403, "cross_origin", "changes come only from the studio's own page: this request came "
+                                                "from another site")
 
