@@ -362,6 +362,27 @@ def test_changes_come_only_from_the_studio_page(tmp_path):
         assert "access-control-allow-origin" not in reading.headers  # but its browser never shows it the answer
 
 
+def test_each_endpoint_takes_its_content_type(tmp_path, clip):
+    with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):
+        for path in ("/api/jobs", "/api/video-jobs"):
+            for body, kind in [(b"style=starry-night", "text/plain"), (b'{"style": "starry-night"}', "application/json"),
+                               (b"", None)]:
+                headers = {"Content-Type": kind} if kind else {}
+                response = client.post(path, content=body, headers=headers)
+                assert response.status_code == 415 and error_code(response) == "unsupported_media_type", (path, kind)
+        assert client.get("/api/jobs").json()["total"] == 0
+        submit(client)  # the worker runs this one (and waits), the next one stays queued
+        queued = submit(client).json()["id"]
+        for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+            for method, path in (("POST", f"/api/jobs/{queued}/cancel"), ("DELETE", f"/api/jobs/{queued}")):
+                response = client.request(method, path, content=b"x=1", headers={"Content-Type": kind})
+                assert response.status_code == 415 and error_code(response) == "unsupported_media_type", kind
+        assert client.get(f"/api/jobs/{queued}").json()["status"] == "queued"
+        assert client.post(f"/api/jobs/{queued}/cancel", headers={"Content-Type": "application/json"},
+                           content=b"{}").json()["status"] == "cancelled"
+        assert submit_video(client, clip).status_code == 202  # a form with files, as the page sends it
+
+
 # -- token and rate limit --------------------------------------------------------------------------------
 
 def test_token_is_required_on_every_api_call(tmp_path):

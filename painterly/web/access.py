@@ -7,6 +7,8 @@
 - **Same origin.** A request that changes something (POST, PUT, PATCH, DELETE) must come from the studio's
   own page: when the browser says where it comes from (``Origin``, else ``Referer``, else
   ``Sec-Fetch-Site``), that must be this server. Scripts (curl, Python) send none of these and pass.
+- **Content types.** Job uploads are forms (``multipart/form-data``); the other changing requests take no
+  body (or JSON). Anything else, such as the ``text/plain`` a cross-site form can send, gets a 415.
 - **Token.** ``--token`` makes every ``/api`` call send ``Authorization: Bearer TOKEN`` or ``X-Token``.
 """
 
@@ -25,6 +27,9 @@ from painterly.web.policy import AccessConfig
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+UPLOAD_PATHS = ("/api/jobs", "/api/video-jobs")
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+BODYLESS_TYPES = ("", "application/json")  # JSON cannot be sent across sites without the server's consent (CORS)
 
 
 def split_host(value: str) -> tuple[str, Optional[int]]:
@@ -86,6 +91,7 @@ class Gate:
         user = self.authenticate(request) if path == "/api" or path.startswith("/api/") else None
         if request.method not in SAFE_METHODS:
             self.check_same_origin(request)
+            self.check_content_type(request)
         return user
 
     def check_host(self, request: Request) -> None:
@@ -121,3 +127,12 @@ class Gate:
             raise ApiError(403, "cross_origin", "changes come only from the studio's own page: this request came "
                                                 "from another site")
 
+    @staticmethod
+    def check_content_type(request: Request) -> None:
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if request.url.path in UPLOAD_PATHS and request.method == "POST":
+            if media not in FORM_TYPES:
+                raise ApiError(415, "unsupported_media_type", "send the job as multipart/form-data: a form with "
+                                                              "the file in it")
+        elif media not in BODYLESS_TYPES:
+            raise ApiError(415, "unsupported_media_type", "this request takes no body: send it without one")
