@@ -402,6 +402,54 @@ def test_token_is_required_on_every_api_call(tmp_path):
         assert client.get("/").status_code == 200  # the page itself asks for the token
 
 
+def test_with_a_tokens_file_users_see_only_their_own_jobs(tmp_path, clip):
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("# the studio's users\nalice-token-1234 Alice\n\nbob-token-56789  Bob Smith  # the painter\n")
+    alice, bob = {"X-Token": "alice-token-1234"}, {"Authorization": "Bearer bob-token-56789"}
+    with studio(tmp_path, access=AccessConfig(tokens=tokens)) as (client, _):
+        for headers in ({}, {"X-Token": "alice-token-12345"}, {"X-Token": "Alice"}):
+            response = client.get("/api/jobs", headers=headers)
+            assert response.status_code == 401 and error_code(response) == "unauthorized"
+        mine = wait_for(client, submit(client, headers=alice).json()["id"], headers=alice)
+        video = submit_video(client, clip, headers=alice).json()
+        theirs = wait_for(client, submit(client, headers=bob).json()["id"], headers=bob)
+        assert [job["id"] for job in client.get("/api/jobs", headers=alice).json()["jobs"]] == [video["id"], mine["id"]]
+        assert client.get("/api/jobs?kind=image", headers=alice).json()["total"] == 1
+        assert client.get("/api/jobs", headers=bob).json() == {"jobs": [theirs], "total": 1}
+        for suffix in ("", "/result", "/original", "/thumbnail", "/preview"):
+            response = client.get(f"/api/jobs/{mine['id']}{suffix}", headers=bob)
+            assert response.status_code == 404 and error_code(response) == "unknown_job", suffix
+            assert client.get(f"/api/jobs/{mine['id']}{suffix}", headers=alice).status_code == 200, suffix
+        assert error_code(client.post(f"/api/jobs/{video['id']}/cancel", headers=bob)) == "unknown_job"
+        assert error_code(client.delete(f"/api/jobs/{mine['id']}", headers=bob)) == "unknown_job"
+        assert client.delete(f"/api/jobs/{mine['id']}", headers=alice).status_code == 204
+        assert client.delete(f"/api/jobs/{theirs['id']}", headers=bob).status_code == 204
+        wait_for(client, video["id"], headers=alice)
+        assert client.get("/api/jobs", headers=alice).json()["total"] == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "has no users"),
+    ("# nobody\n", "has no users"),
+    ("alice-token-1234\n", "line 1: write 'TOKEN NAME'"),
+    ("short Alice\n", "line 1: the token is shorter than 8"),
+    ("alice-token-1234 Alice\nalice-token-1234 Eve\n", "line 2: this token is given twice"),
+    (None, "cannot read the tokens file"),
+])
+def test_a_bad_tokens_file_is_refused_at_start(tmp_path, text, message):
+    tokens = tmp_path / "tokens.txt"
+    if text is not None:
+        tokens.write_text(text)
+    with pytest.raises(PainterlyError, match=message):
+        create_app(ServerConfig(data_dir=tmp_path / "data"), runner=FakeRunner(), access=AccessConfig(tokens=tokens))
+    if text is None:
+        return
+    tokens.write_text("alice-token-1234 Alice\n")
+    with pytest.raises(PainterlyError, match="not both"):
+        create_app(ServerConfig(data_dir=tmp_path / "data", token="t"), runner=FakeRunner(),
+                   access=AccessConfig(tokens=tokens))
+
+
 def test_rate_limit_per_client(tmp_path):
     with studio(tmp_path, rate_limit_per_minute=1, rate_limit_burst=2) as (client, _):
         assert submit(client).status_code == 202
@@ -625,16 +673,30 @@ def test_serve_access_options(tmp_path, monkeypatch):
 
     started = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(kwargs, app=app))
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("alice-token-1234 Alice\n")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
     result = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "d"), "--device", "cpu", "--port", port,
-                                                "--allowed-host", "studio.example.org", "--allowed-host", "art.lan"])
+                                                "--allowed-host", "studio.example.org", "--allowed-host", "art.lan",
+                                                "--tokens", str(tokens)])
     assert result.exit_code == 0, result.output
     server = started["app"].state.studio
-    assert server.access == AccessConfig(allowed_hosts=("studio.example.org", "art.lan"))
+    assert server.access == AccessConfig(allowed_hosts=("studio.example.org", "art.lan"), tokens=tokens)
+    assert server.users == {"alice-token-1234": "Alice"}
     server.stop()
-    assert "--allowed-host" in CliRunner().invoke(serve_command, ["--help"]).output
+
+    both = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "e"), "--device", "cpu", "--port", port,
+                                              "--token", "t", "--tokens", str(tokens)])
+    assert both.exit_code == 2 and both.output.startswith("error: ") and "not both" in both.output
+    assert len(both.output.strip().splitlines()) == 1
+    for option, message in [(("--tokens", "missing.txt"), "tokens file")]:
+        bad = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "f"), "--port", port, *option])
+        assert bad.exit_code == 2 and message in bad.output, bad.output
+    help_text = CliRunner().invoke(serve_command, ["--help"]).output
+    for option in ("--allowed-host", "--tokens"):
+        assert option in help_text
 
 
 # -- video jobs ------------------------------------------------------------------------------------------------

@@ -67,6 +67,9 @@ def check_port_free(host: str, port: int) -> None:
 })
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
               help=field_help(AccessConfig)["allowed_hosts"] + "  Repeat it for more names.")
+@options_from_config(AccessConfig, ["tokens"], overrides={
+    "tokens": {"type": click.Path(dir_okay=False, path_type=Path), "metavar": "FILE"},
+})
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level.")
 @handle_errors
@@ -84,7 +87,7 @@ def serve_command(log_level: str, **values):
     config = ServerConfig(**config_kwargs(ServerConfig, values))
     access = AccessConfig(**config_kwargs(AccessConfig, values))
     check_port_free(config.host, config.port)
-    if not _is_loopback(config.host) and not config.token:
+    if not _is_loopback(config.host) and not config.token and not access.tokens:
         click.echo(f"warning: serving on {config.host} without --token: anyone who can reach it can run jobs", err=True)
     app = create_app(config, access=access)
     app.state.studio.lock_data_dir()  # fail here, with one line, rather than inside uvicorn's start-up

@@ -9,7 +9,8 @@
   ``Sec-Fetch-Site``), that must be this server. Scripts (curl, Python) send none of these and pass.
 - **Content types.** Job uploads are forms (``multipart/form-data``); the other changing requests take no
   body (or JSON). Anything else, such as the ``text/plain`` a cross-site form can send, gets a 415.
-- **Token.** ``--token`` makes every ``/api`` call send ``Authorization: Bearer TOKEN`` or ``X-Token``.
+- **Tokens.** ``--token`` makes every ``/api`` call send ``Authorization: Bearer TOKEN`` or ``X-Token``;
+  ``--tokens FILE`` gives each user a token of their own, and each user sees only their own jobs.
 """
 
 from __future__ import annotations
@@ -80,12 +81,13 @@ def _same_origin(url: str, host: str, scheme: str) -> bool:
 class Gate:
     """The checks of :mod:`painterly.web.access` for one server; :meth:`check` raises :class:`ApiError`."""
 
-    def __init__(self, config: ServerConfig, access: AccessConfig):
+    def __init__(self, config: ServerConfig, access: AccessConfig, users: Optional[dict[str, str]] = None):
         self.hosts = allowed_host_names(config, access)
         self.token = config.token
+        self.users = users
 
     def check(self, request: Request) -> Optional[str]:
-        """Refuse a request that fails a check; returns its user's name (``None``: no users here)."""
+        """Refuse a request that fails a check; returns its user's name (``None`` without a tokens file)."""
         self.check_host(request)
         path = request.url.path
         user = self.authenticate(request) if path == "/api" or path.startswith("/api/") else None
@@ -105,7 +107,11 @@ class Gate:
 
     def authenticate(self, request: Request) -> Optional[str]:
         given = given_token(request)
-        if not self.token or (given is not None and hmac.compare_digest(given.encode(), self.token.encode())):
+        if self.users is not None:
+            for token, name in self.users.items():  # compare with every token, so timing tells nothing
+                if given is not None and hmac.compare_digest(given.encode(), token.encode()):
+                    return name
+        elif not self.token or (given is not None and hmac.compare_digest(given.encode(), self.token.encode())):
             return None
         raise ApiError(401, "unauthorized", "this server needs a token: send 'Authorization: Bearer TOKEN' "
                                             "or 'X-Token: TOKEN'", {"WWW-Authenticate": "Bearer"})

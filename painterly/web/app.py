@@ -42,7 +42,7 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
 
         runner = StylizeRunner(device=resolve_device(config.device))
     studio = Studio(config, runner, access)
-    gate = Gate(config, studio.access)
+    gate = Gate(config, studio.access, studio.users)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

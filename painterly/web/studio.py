@@ -14,10 +14,11 @@ from painterly.errors import PainterlyError
 from painterly.web.catalog import MethodInfo, ModelInfo
 from painterly.web.config import ServerConfig
 from painterly.web.errors import ApiError, shown
-from painterly.web.jobs import QUEUED, SUCCEEDED, Job, JobQueue, JobStore, Runner
-from painterly.web.policy import AccessConfig
+from painterly.web.jobs import QUEUED, SUCCEEDED, Job, JobQueue, Runner
+from painterly.web.policy import AccessConfig, read_tokens_file
 from painterly.web.ratelimit import RateLimiter
 from painterly.web.storage import Storage
+from painterly.web.store import StudioStore
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -29,14 +30,22 @@ def _iso(timestamp: float | None) -> str | None:
 
 
 class Studio:
-    """What one server holds: config, storage, job store and queue, rate limiter, runner catalogue."""
+    """What one server holds: config, storage, job store and queue, rate limiter, runner catalogue, users.
+
+    ``users`` (token → name) comes from the tokens file; with it, every job belongs to the user who made
+    it and the others are told it does not exist.
+    """
 
     def __init__(self, config: ServerConfig, runner: Runner, access: AccessConfig | None = None):
         self.config = config
         self.access = access or AccessConfig()
+        if self.access.tokens is not None and config.token:
+            raise PainterlyError("pass either --token (one token for everyone) or --tokens (a file of users), "
+                                 "not both")
+        self.users = read_tokens_file(self.access.tokens) if self.access.tokens is not None else None
         self.runner = runner
         self.storage = Storage(config.data_dir)
-        self.store = JobStore(self.storage.database_path)
+        self.store = StudioStore(self.storage.database_path)
         self.queue = JobQueue(self.store, self.storage, runner, workers=config.workers)
         self.limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst)
         self._lock_file = None
@@ -92,8 +101,11 @@ class Studio:
         return callable(getattr(self.runner, "video", None))
 
     # -- jobs --------------------------------------------------------------------------------------
-    def job_or_404(self, job_id: str) -> Job:
+    def job_or_404(self, job_id: str, user: str | None = None) -> Job:
+        """The job ``job_id`` when ``user`` may see it (with a tokens file: when it is theirs), else a 404."""
         job = self.store.get(job_id) if JOB_ID.match(job_id) else None
+        if job is not None and self.users is not None and self.store.owner(job.id) != user:
+            job = None  # someone else's job: as good as missing
         if job is None:
             raise ApiError(404, "unknown_job", f"there is no job {shown(job_id)}: list jobs with GET /api/jobs")
         return job
@@ -132,12 +144,25 @@ class Studio:
             raise ApiError(429, "rate_limited", f"too many jobs from this client: try again in {math.ceil(wait)} s",
                            {"Retry-After": str(math.ceil(wait))})
 
-    def delete_job_files(self, job: Job) -> None:
-        """Remove every file a job left in the data dir."""
+    def list_jobs(self, user: str | None, *, limit: int, offset: int, status: str | None,
+                  kind: str | None) -> tuple[list[Job], int]:
+        """A page of the jobs ``user`` may see, newest first, and how many there are in all."""
+        if self.users is None:
+            return (self.store.list(limit=limit, offset=offset, status=status, kind=kind),
+                    self.store.count(status, kind))
+        return (self.store.list_owned(user, limit=limit, offset=offset, status=status, kind=kind),
+                self.store.count_owned(user, status, kind))
+
+    def delete_job(self, job: Job) -> bool:
+        """Forget a finished job and remove every file it left in the data dir; False when it is not finished."""
+        if not job.finished or not self.store.delete(job.id):
+            return False
         for folder, name in [("uploads", job.content_file), ("uploads", job.style_file), ("results", job.result_file),
                              ("previews", job.preview_file), ("thumbnails", f"job-{job.id}.jpg")]:
             self.storage.delete(folder, name)
         self.storage.remove_work_folder(job.id)
+        return True
+
 
 
 def client_key(request: Request) -> str:
@@ -148,3 +173,9 @@ def client_key(request: Request) -> str:
 def get_studio(request: Request) -> Studio:
     """The FastAPI dependency that gives a route the studio of the app serving it."""
     return request.app.state.studio
+
+
+def get_user(request: Request) -> str | None:
+    """The FastAPI dependency that gives a route the user the request's token names (``None`` without a
+    tokens file); :class:`painterly.web.access.Gate` found it."""
+    return getattr(request.state, "user", None)

@@ -12,7 +12,7 @@ from painterly.registry import find_style
 from painterly.web.errors import ApiError
 from painterly.web.jobs import VIDEO, JobOptions
 from painterly.web.storage import media_type
-from painterly.web.studio import Studio, client_key, get_studio
+from painterly.web.studio import Studio, client_key, get_studio, get_user
 from painterly.web.validation import check_listing, check_options, decode_upload, style_and_colour
 
 PREVIEWS_PER_JOB = 20  # intermediate images a previewing job shows, about
@@ -37,6 +37,7 @@ def create_job(
     preserve_color: Optional[str] = Form(None, description="none, luminance or histogram (or true/false)"),
     seed: Optional[int] = Form(None, description="random seed"),
     studio: Studio = Depends(get_studio),
+    user: Optional[str] = Depends(get_user),
 ):
     """Queue a job. Answers 202 with the job; poll ``GET /api/jobs/{id}`` until it has finished."""
     style, style_file, colour = style_and_colour(style, style_file, preserve_color)
@@ -55,7 +56,7 @@ def create_job(
     content_file = studio.storage.save_upload(content_image)
     style_file_name = studio.storage.save_upload(style_image) if style_image is not None else None
     job = studio.store.create(options, content_file, find_style(style).name if style else None, style_file_name,
-                              client)
+                              client, owner=user)
     studio.queue.notify()
     return studio.job_json(job)
 
@@ -64,40 +65,40 @@ def create_job(
 def list_jobs(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
               status: Optional[str] = Query(None, description="only jobs with this status"),
               kind: Optional[str] = Query(None, description="only image or only video jobs"),
-              studio: Studio = Depends(get_studio)):
-    """Past and queued jobs, newest first."""
+              studio: Studio = Depends(get_studio), user: Optional[str] = Depends(get_user)):
+    """Past and queued jobs, newest first (with a tokens file: the user's own)."""
     check_listing(status, kind)
-    jobs = studio.store.list(limit=limit, offset=offset, status=status, kind=kind)
-    return {"jobs": [studio.job_json(job) for job in jobs], "total": studio.store.count(status, kind)}
+    jobs, total = studio.list_jobs(user, limit=limit, offset=offset, status=status, kind=kind)
+    return {"jobs": [studio.job_json(job) for job in jobs], "total": total}
 
 
 @router.get("/api/jobs/{job_id}")
-def get_job(job_id: str, studio: Studio = Depends(get_studio)):
+def get_job(job_id: str, studio: Studio = Depends(get_studio), user: Optional[str] = Depends(get_user)):
     """A job's status, progress and URLs of its preview and result."""
-    return studio.job_json(studio.job_or_404(job_id))
+    return studio.job_json(studio.job_or_404(job_id, user))
 
 
 @router.post("/api/jobs/{job_id}/cancel")
-def cancel_job(job_id: str, studio: Studio = Depends(get_studio)):
+def cancel_job(job_id: str, studio: Studio = Depends(get_studio), user: Optional[str] = Depends(get_user)):
     """Cancel a queued job, or ask a running one to stop (it ends ``cancelled`` at its next step)."""
-    job = studio.job_or_404(job_id)
+    job = studio.job_or_404(job_id, user)
     if job.finished:
         raise ApiError(409, "job_finished", f"job {job_id} has already {job.status}: nothing to cancel")
     return studio.job_json(studio.queue.cancel(job.id))
 
 
 @router.delete("/api/jobs/{job_id}", status_code=204)
-def delete_job(job_id: str, studio: Studio = Depends(get_studio)):
+def delete_job(job_id: str, studio: Studio = Depends(get_studio), user: Optional[str] = Depends(get_user)):
     """Forget a finished job and delete its files (cancel a queued or running job first)."""
-    job = studio.job_or_404(job_id)
-    if not job.finished or not studio.store.delete(job.id):
+    job = studio.job_or_404(job_id, user)
+    if not studio.delete_job(job):
         raise ApiError(409, "job_not_finished", f"job {job_id} is {job.status}: cancel it before deleting it")
-    studio.delete_job_files(job)
     return Response(status_code=204)
 
 
-def _job_file(studio: Studio, job_id: str, folder: str, attribute: str, missing: str, filename: str | None = None):
-    job = studio.job_or_404(job_id)
+def _job_file(studio: Studio, user: Optional[str], job_id: str, folder: str, attribute: str, missing: str,
+              filename: str | None = None):
+    job = studio.job_or_404(job_id, user)
     name = getattr(job, attribute)
     if not name:
         raise ApiError(409 if not job.finished else 404, "not_ready" if not job.finished else "no_file",
@@ -112,32 +113,32 @@ def _job_file(studio: Studio, job_id: str, folder: str, attribute: str, missing:
 
 @router.get("/api/jobs/{job_id}/result", response_class=FileResponse,
             responses={200: {"content": {"image/png": {}, "video/mp4": {}}}})
-def job_result(job_id: str, studio: Studio = Depends(get_studio)):
+def job_result(job_id: str, studio: Studio = Depends(get_studio), user: Optional[str] = Depends(get_user)):
     """The painted image (PNG) of an image job, the stylized video (MP4) of a video job."""
-    return _job_file(studio, job_id, "results", "result_file",
+    return _job_file(studio, user, job_id, "results", "result_file",
                      "the job is {status} and has no result: poll GET /api/jobs/{{id}} until it has succeeded",
                      filename=f"painterly-{job_id[:8]}")
 
 
 @router.get("/api/jobs/{job_id}/preview", response_class=FileResponse,
             responses={200: {"content": {"image/jpeg": {}}}})
-def job_preview(job_id: str, studio: Studio = Depends(get_studio)):
+def job_preview(job_id: str, studio: Studio = Depends(get_studio), user: Optional[str] = Depends(get_user)):
     """The latest intermediate image (JPEG) of a running high-quality job."""
-    return _job_file(studio, job_id, "previews", "preview_file", "the job ({status}) has no preview yet")
+    return _job_file(studio, user, job_id, "previews", "preview_file", "the job ({status}) has no preview yet")
 
 
 @router.get("/api/jobs/{job_id}/original", response_class=FileResponse,
             responses={200: {"content": {"image/png": {}}}})
-def job_original(job_id: str, studio: Studio = Depends(get_studio)):
+def job_original(job_id: str, studio: Studio = Depends(get_studio), user: Optional[str] = Depends(get_user)):
     """The photo as uploaded (decoded and stored as PNG), or a video job's clip as uploaded."""
-    return _job_file(studio, job_id, "uploads", "content_file", "the job has no photo")
+    return _job_file(studio, user, job_id, "uploads", "content_file", "the job has no photo")
 
 
 @router.get("/api/jobs/{job_id}/thumbnail", response_class=FileResponse,
             responses={200: {"content": {"image/jpeg": {}}}})
-def job_thumbnail(job_id: str, studio: Studio = Depends(get_studio)):
+def job_thumbnail(job_id: str, studio: Studio = Depends(get_studio), user: Optional[str] = Depends(get_user)):
     """A small JPEG of the result, for the history."""
-    job = studio.job_or_404(job_id)
+    job = studio.job_or_404(job_id, user)
     if not job.result_file:
         raise ApiError(409 if not job.finished else 404, "not_ready" if not job.finished else "no_file",
                        f"the job is {job.status} and has no result")

@@ -10,7 +10,7 @@ from painterly.registry import find_style
 from painterly.web.errors import ApiError
 from painterly.web.jobs import VIDEO, JobOptions
 from painterly.web.storage import VideoRejected
-from painterly.web.studio import Studio, client_key, get_studio
+from painterly.web.studio import Studio, client_key, get_studio, get_user
 from painterly.web.validation import check_clip, check_video_options, decode_upload, rejected_clip, style_and_colour
 
 router = APIRouter(tags=["jobs"])
@@ -33,6 +33,7 @@ def create_video_job(
     steps: Optional[int] = Form(None, description="optimize only: steps for the first frame"),
     seed: Optional[int] = Form(None, description="optimize only: random seed"),
     studio: Studio = Depends(get_studio),
+    user: Optional[str] = Depends(get_user),
 ):
     """Queue a video job: the clip is stylized frame by frame, kept steady by optical flow, into an MP4 with
     the clip's sound. Answers 202 with the job; poll ``GET /api/jobs/{id}`` (progress counts frames), then
@@ -60,6 +61,6 @@ def create_video_job(
         raise
     style_file_name = studio.storage.save_upload(style_image) if style_image is not None else None
     job = studio.store.create(options, clip_file, find_style(style).name if style else None, style_file_name,
-                              client, kind=VIDEO)
+                              client, kind=VIDEO, owner=user)
     studio.queue.notify()
     return studio.job_json(job)
