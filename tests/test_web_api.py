@@ -29,7 +29,7 @@ with warnings.catch_warnings():  # starlette now prefers httpx2 over httpx; both
 from painterly.errors import PainterlyError  # noqa: E402
 from painterly.web import ServerConfig, create_app  # noqa: E402
 from painterly.web.jobs import JobOptions, JobStore, StylizeRunner  # noqa: E402
-from painterly.web.policy import AccessConfig  # noqa: E402
+from painterly.web.policy import AccessConfig, RetentionConfig  # noqa: E402
 from painterly.web.ratelimit import RateLimiter  # noqa: E402
 from painterly.web.storage import Storage  # noqa: E402
 
@@ -46,13 +46,13 @@ def png_bytes(height: int = 24, width: int = 32, seed: int = 0, image_format: st
 
 
 @contextlib.contextmanager
-def studio(tmp_path, runner=None, *, raise_server_exceptions: bool = True, access=None,
+def studio(tmp_path, runner=None, *, raise_server_exceptions: bool = True, access=None, retention=None,
            base_url: str = "http://127.0.0.1:8000", **settings):
     """A running app (lifespan started) on ``tmp_path/data`` with a fake runner; yields (client, runner)."""
     runner = runner or FakeRunner()
     settings.setdefault("rate_limit_per_minute", 0)
     config = ServerConfig(data_dir=tmp_path / "data", **settings)
-    app = create_app(config, runner=runner, access=access)
+    app = create_app(config, runner=runner, access=access, retention=retention)
     with TestClient(app, base_url=base_url, raise_server_exceptions=raise_server_exceptions) as client:
         yield client, runner
 
@@ -556,6 +556,50 @@ def test_jobs_left_running_by_a_crash_are_requeued_then_failed(tmp_path):
         assert failed["status"] == "failed" and "server stopped" in failed["error"]
 
 
+def test_expired_jobs_and_their_files_are_removed(tmp_path):
+    gate = threading.Event()
+    with studio(tmp_path, runner=FakeRunner(gate=gate), retention=RetentionConfig(keep_days=2)) as (client, _):
+        gate.set()
+        done = wait_for(client, submit(client).json()["id"])
+        client.get(done["thumbnail_url"])
+        gate.clear()
+        running = submit(client).json()
+        queued = submit(client).json()
+        wait_for(client, running["id"], statuses=("running",))
+        assert len([name for name in stored_files(tmp_path) if name.startswith("uploads/")]) == 3
+        assert len(studio_files_of(tmp_path, done["id"])) == 3  # result, preview, thumbnail
+        server = client.app.state.studio
+        now = time.time()
+        assert server.remove_expired(now) == 0 and server.remove_expired(now + 1.9 * 86400) == 0
+        assert server.remove_expired(now + 2.1 * 86400) == 1  # only the finished job is old enough
+        assert client.get(f"/api/jobs/{done['id']}").status_code == 404
+        assert [job["id"] for job in client.get("/api/jobs").json()["jobs"]] == [queued["id"], running["id"]]
+        assert studio_files_of(tmp_path, done["id"]) == []
+        assert len([name for name in stored_files(tmp_path) if name.startswith("uploads/")]) == 2  # its photo too
+        gate.set()
+        wait_for(client, queued["id"])
+
+
+def test_the_server_sweeps_expired_jobs_by_itself(tmp_path):
+    retention = RetentionConfig(keep_days=1, sweep_every_s=0.05)
+    with studio(tmp_path, retention=retention) as (client, _):
+        old = wait_for(client, submit(client).json()["id"])
+        new = wait_for(client, submit(client).json()["id"])
+        with contextlib.closing(sqlite3.connect(tmp_path / "data" / "jobs.sqlite3")) as connection, connection:
+            connection.execute("UPDATE jobs SET finished_at = ? WHERE id = ?", (time.time() - 1.5 * 86400, old["id"]))
+        deadline = time.monotonic() + 10
+        while client.get(f"/api/jobs/{old['id']}").status_code != 404 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.get(f"/api/jobs/{old['id']}").status_code == 404
+        assert client.get(f"/api/jobs/{new['id']}").json()["status"] == "succeeded"
+    assert studio_files_of(tmp_path, old["id"]) == [] and studio_files_of(tmp_path, new["id"])
+
+
+def studio_files_of(tmp_path, job_id: str) -> list[str]:
+    """Stored files that name the job (results, thumbnails)."""
+    return [name for name in stored_files(tmp_path) if job_id in name]
+
+
 def test_one_server_per_data_dir(tmp_path):
     with studio(tmp_path):
         second = create_app(ServerConfig(data_dir=tmp_path / "data"), runner=FakeRunner())
@@ -664,7 +708,7 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, monkeypatch):
     assert result.output.strip() == f"error: port {port} is in use: pick another with --port"
 
 
-def test_serve_access_options(tmp_path, monkeypatch):
+def test_serve_access_and_retention_options(tmp_path, monkeypatch):
     import socket
 
     import uvicorn
@@ -680,22 +724,22 @@ def test_serve_access_options(tmp_path, monkeypatch):
         port = str(probe.getsockname()[1])
     result = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "d"), "--device", "cpu", "--port", port,
                                                 "--allowed-host", "studio.example.org", "--allowed-host", "art.lan",
-                                                "--tokens", str(tokens)])
+                                                "--tokens", str(tokens), "--keep-days", "7"])
     assert result.exit_code == 0, result.output
     server = started["app"].state.studio
     assert server.access == AccessConfig(allowed_hosts=("studio.example.org", "art.lan"), tokens=tokens)
-    assert server.users == {"alice-token-1234": "Alice"}
+    assert server.retention.keep_days == 7 and server.users == {"alice-token-1234": "Alice"}
     server.stop()
 
     both = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "e"), "--device", "cpu", "--port", port,
                                               "--token", "t", "--tokens", str(tokens)])
     assert both.exit_code == 2 and both.output.startswith("error: ") and "not both" in both.output
     assert len(both.output.strip().splitlines()) == 1
-    for option, message in [(("--tokens", "missing.txt"), "tokens file")]:
+    for option, message in [(("--keep-days", "0"), "--keep-days"), (("--tokens", "missing.txt"), "tokens file")]:
         bad = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "f"), "--port", port, *option])
         assert bad.exit_code == 2 and message in bad.output, bad.output
     help_text = CliRunner().invoke(serve_command, ["--help"]).output
-    for option in ("--allowed-host", "--tokens"):
+    for option in ("--allowed-host", "--tokens", "--keep-days"):
         assert option in help_text
 
 

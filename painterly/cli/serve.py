@@ -15,7 +15,7 @@ import click
 from painterly.cli.common import config_kwargs, fail, field_help, handle_errors, options_from_config
 from painterly.errors import PainterlyError
 from painterly.web.config import ServerConfig
-from painterly.web.policy import AccessConfig
+from painterly.web.policy import AccessConfig, RetentionConfig
 
 SERVE_OPTIONS = ["host", "port", "data_dir", "workers", "token", "max_upload_mb", "max_pixels", "max_size",
                  "max_steps", "max_video_mb", "max_video_seconds", "max_video_size", "rate_limit_per_minute",
@@ -70,6 +70,9 @@ def check_port_free(host: str, port: int) -> None:
 @options_from_config(AccessConfig, ["tokens"], overrides={
     "tokens": {"type": click.Path(dir_okay=False, path_type=Path), "metavar": "FILE"},
 })
+@options_from_config(RetentionConfig, ["keep_days"], overrides={
+    "keep_days": {"type": click.FloatRange(min=0, min_open=True), "metavar": "N"},
+})
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level.")
 @handle_errors
@@ -86,10 +89,11 @@ def serve_command(log_level: str, **values):
 
     config = ServerConfig(**config_kwargs(ServerConfig, values))
     access = AccessConfig(**config_kwargs(AccessConfig, values))
+    retention = RetentionConfig(**config_kwargs(RetentionConfig, values))
     check_port_free(config.host, config.port)
     if not _is_loopback(config.host) and not config.token and not access.tokens:
         click.echo(f"warning: serving on {config.host} without --token: anyone who can reach it can run jobs", err=True)
-    app = create_app(config, access=access)
+    app = create_app(config, access=access, retention=retention)
     app.state.studio.lock_data_dir()  # fail here, with one line, rather than inside uvicorn's start-up
     host = f"[{config.host}]" if ":" in config.host else config.host
     click.echo(f"Painterly studio on http://{host}:{config.port}/  (data in {app.state.studio.storage.root}; "

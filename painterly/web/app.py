@@ -21,7 +21,7 @@ from painterly.web.config import ServerConfig
 from painterly.web.errors import ApiError, error_response, install_error_handlers
 from painterly.web.jobs import Runner, StylizeRunner
 from painterly.web.routes import health, jobs, pages, styles, video_jobs
-from painterly.web.policy import AccessConfig
+from painterly.web.policy import AccessConfig, RetentionConfig
 from painterly.web.routes.pages import STATIC_DIR
 from painterly.web.studio import Studio
 
@@ -33,15 +33,15 @@ FORM_FIELDS_BYTES = 65536  # room for a request's form fields besides its files
 
 
 def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = None, *,
-               access: AccessConfig | None = None) -> FastAPI:
+               access: AccessConfig | None = None, retention: RetentionConfig | None = None) -> FastAPI:
     """The studio application for ``config``; ``runner`` runs the jobs (default: :class:`StylizeRunner`),
-    ``access`` says who may reach it and by which names."""
+    ``access`` says who may reach it and by which names, ``retention`` how long finished jobs are kept."""
     config = config or ServerConfig()
     if runner is None:
         from painterly.devices import resolve_device
 
         runner = StylizeRunner(device=resolve_device(config.device))
-    studio = Studio(config, runner, access)
+    studio = Studio(config, runner, access, retention)
     gate = Gate(config, studio.access, studio.users)
 
     @contextlib.asynccontextmanager

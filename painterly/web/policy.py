@@ -1,4 +1,4 @@
-"""Settings of who may reach the studio, as dataclasses that ``painterly serve``
+"""Settings of who may reach the studio and how long it keeps jobs, as dataclasses that ``painterly serve``
 fills from its options (like :mod:`painterly.web.config`, this module needs no web extras)."""
 
 from __future__ import annotations
@@ -58,3 +58,20 @@ def read_tokens_file(path: Path) -> dict[str, str]:
         raise PainterlyError(f"the tokens file {path} has no users: add a line 'TOKEN NAME' for each")
     return users
 
+
+@dataclass
+class RetentionConfig:
+    """How long finished jobs are kept.
+
+    Attributes:
+        keep_days: remove finished jobs (succeeded, failed or cancelled) and their files this many days after
+            they ended; unset keeps them until they are deleted.
+        sweep_every_s: seconds between two sweeps for expired jobs.
+    """
+
+    keep_days: Optional[float] = None
+    sweep_every_s: float = 3600.0
+
+    def __post_init__(self):
+        if self.keep_days is not None and not self.keep_days > 0:
+            raise PainterlyError(f"--keep-days must be more than 0, not {self.keep_days:g}")

@@ -1,4 +1,5 @@
-"""The studio's job store: the jobs table of :class:`painterly.web.jobs.JobStore`, plus who owns each job.
+"""The studio's job store: the jobs table of :class:`painterly.web.jobs.JobStore`, plus who owns each job,
+and which finished jobs have expired.
 
 Owners are kept in a table of their own, ``job_owners`` (job id → user name), beside ``jobs`` in the same
 database; a job without a row there was made without a tokens file and belongs to no user.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from painterly.web.jobs import IMAGE, Job, JobOptions, JobStore
+from painterly.web.jobs import FINISHED, IMAGE, Job, JobOptions, JobStore
 
 _OWNERS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS job_owners (
@@ -70,4 +71,14 @@ class StudioStore(JobStore):
             with self._lock:
                 self._connection.execute("DELETE FROM job_owners WHERE job_id = ?", (job_id,))
         return deleted
+
+    # -- retention -------------------------------------------------------------------------------
+    def finished_before(self, timestamp: float) -> list[Job]:
+        """Finished jobs that ended before ``timestamp`` (seconds since the epoch), oldest first."""
+        placeholders = ", ".join("?" for _ in FINISHED)
+        with self._lock:
+            rows = self._connection.execute(
+                f"SELECT * FROM jobs WHERE status IN ({placeholders}) AND finished_at < ? ORDER BY seq",
+                (*FINISHED, timestamp)).fetchall()
+        return [self._row_to_job(row) for row in rows]
 

@@ -15,8 +15,9 @@ from painterly.web.catalog import MethodInfo, ModelInfo
 from painterly.web.config import ServerConfig
 from painterly.web.errors import ApiError, shown
 from painterly.web.jobs import QUEUED, SUCCEEDED, Job, JobQueue, Runner
-from painterly.web.policy import AccessConfig, read_tokens_file
+from painterly.web.policy import AccessConfig, RetentionConfig, read_tokens_file
 from painterly.web.ratelimit import RateLimiter
+from painterly.web.retention import Sweeper
 from painterly.web.storage import Storage
 from painterly.web.store import StudioStore
 
@@ -36,9 +37,11 @@ class Studio:
     it and the others are told it does not exist.
     """
 
-    def __init__(self, config: ServerConfig, runner: Runner, access: AccessConfig | None = None):
+    def __init__(self, config: ServerConfig, runner: Runner, access: AccessConfig | None = None,
+                 retention: RetentionConfig | None = None):
         self.config = config
         self.access = access or AccessConfig()
+        self.retention = retention or RetentionConfig()
         if self.access.tokens is not None and config.token:
             raise PainterlyError("pass either --token (one token for everyone) or --tokens (a file of users), "
                                  "not both")
@@ -48,6 +51,8 @@ class Studio:
         self.store = StudioStore(self.storage.database_path)
         self.queue = JobQueue(self.store, self.storage, runner, workers=config.workers)
         self.limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst)
+        self.sweeper = (Sweeper(self.remove_expired, self.retention.sweep_every_s)
+                        if self.retention.keep_days is not None else None)
         self._lock_file = None
 
     # -- life --------------------------------------------------------------------------------------
@@ -59,8 +64,12 @@ class Studio:
             if JOB_ID.match(folder.name) and (job is None or job.finished):
                 self.storage.remove_work_folder(folder.name)
         self.queue.start()
+        if self.sweeper is not None:
+            self.sweeper.start()
 
     def stop(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
         self.queue.stop()
         self.store.close()
         if self._lock_file is not None:
@@ -163,6 +172,13 @@ class Studio:
         self.storage.remove_work_folder(job.id)
         return True
 
+    def remove_expired(self, now: float) -> int:
+        """Delete the jobs that finished more than ``keep_days`` before ``now`` (seconds since the epoch), with
+        their files; returns how many. Nothing expires without ``keep_days``."""
+        if self.retention.keep_days is None:
+            return 0
+        expired = self.store.finished_before(now - self.retention.keep_days * 86400.0)
+        return sum(self.delete_job(job) for job in expired)
 
 
 def client_key(request: Request) -> str:
