@@ -538,7 +538,8 @@ def test_jobs_survive_a_restart(tmp_path):
 
 def test_jobs_left_running_by_a_crash_are_requeued_then_failed(tmp_path):
     with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):
-        job = submit(client).json()
+        wait_for(client, submit(client).json()["id"], statuses=("running",))  # the worker is busy with this one,
+        job = submit(client).json()  # so this one never runs before the crash below
     database = tmp_path / "data" / "jobs.sqlite3"
 
     def crash_while_running():
@@ -554,6 +555,19 @@ def test_jobs_left_running_by_a_crash_are_requeued_then_failed(tmp_path):
     with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):
         failed = client.get(f"/api/jobs/{job['id']}").json()
         assert failed["status"] == "failed" and "server stopped" in failed["error"]
+
+
+def test_a_job_stopped_twice_by_clean_stops_fails(tmp_path):
+    with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):
+        job = submit(client).json()
+        wait_for(client, job["id"], statuses=("running",))
+    with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):  # the stop was the first
+        wait_for(client, job["id"], statuses=("running",))
+    with studio(tmp_path) as (client, runner):  # the second: the job failed, as after two crashes
+        failed = client.get(f"/api/jobs/{job['id']}").json()
+        assert failed["status"] == "failed" and "server stopped while this job ran (2 times)" in failed["error"]
+        time.sleep(0.1)
+        assert runner.calls == []
 
 
 def test_expired_jobs_and_their_files_are_removed(tmp_path):

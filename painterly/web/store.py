@@ -1,5 +1,5 @@
 """The studio's job store: the jobs table of :class:`painterly.web.jobs.JobStore`, plus who owns each job,
-and which finished jobs have expired.
+which finished jobs have expired, and a clean stop counted as an interruption.
 
 Owners are kept in a table of their own, ``job_owners`` (job id → user name), beside ``jobs`` in the same
 database; a job without a row there was made without a tokens file and belongs to no user.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from painterly.web.jobs import FINISHED, IMAGE, Job, JobOptions, JobStore
+from painterly.web.jobs import FINISHED, IMAGE, RUNNING, Job, JobOptions, JobStore
 
 _OWNERS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS job_owners (
@@ -82,3 +82,10 @@ class StudioStore(JobStore):
                 (*FINISHED, timestamp)).fetchall()
         return [self._row_to_job(row) for row in rows]
 
+    # -- stops -----------------------------------------------------------------------------------
+    def requeue(self, job_id: str) -> bool:
+        """A job stopped by a clean shutdown stays ``running``: :meth:`recover_interrupted`, which the studio
+        runs when it stops and when it starts, then counts it like a job a crash left running, so a job
+        the server stops twice fails either way."""
+        job = self.get(job_id)
+        return job is not None and job.status == RUNNING

@@ -71,6 +71,8 @@ class Studio:
         if self.sweeper is not None:
             self.sweeper.stop()
         self.queue.stop()
+        # the jobs the stop interrupted count as interrupted, as after a crash: re-queued, or failed the 2nd time
+        self.store.recover_interrupted(self.config.max_interrupted_runs)
         self.store.close()
         if self._lock_file is not None:
             self._lock_file.close()
