@@ -283,7 +283,8 @@ def png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    pixels = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("side", [8000, 10_000, 20_000])  # 64, 100 and 400 megapixels
@@ -316,6 +317,7 @@ def test_only_allowed_host_names_are_answered(tmp_path):
                 response = client.get(path, headers={"Host": host})
                 assert response.status_code == 400 and error_code(response) == "host_not_allowed", (host, path)
                 assert len(response.content) < 500 and "--allowed-host" in response.text
+                assert "default-src 'self'" in response.headers["content-security-policy"]
             assert submit(client, headers={"Host": host}).status_code == 400
             assert client.delete(f"/api/jobs/{job['id']}", headers={"Host": host}).status_code == 400
         for host in ("localhost:8000", "LOCALHOST", "localhost.", "127.0.0.1", "[::1]:8000"):
@@ -365,11 +367,15 @@ def test_changes_come_only_from_the_studio_page(tmp_path):
 def test_each_endpoint_takes_its_content_type(tmp_path, clip):
     with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):
         for path in ("/api/jobs", "/api/video-jobs"):
-            for body, kind in [(b"style=starry-night", "text/plain"), (b'{"style": "starry-night"}', "application/json"),
-                               (b"", None)]:
+            for body, kind in [(b"style=starry-night", "text/plain"),
+                               (b'{"style": "starry-night"}', "application/json"), (b"", None)]:
                 headers = {"Content-Type": kind} if kind else {}
                 response = client.post(path, content=body, headers=headers)
                 assert response.status_code == 415 and error_code(response) == "unsupported_media_type", (path, kind)
+        for boundary in ("; boundary=x", ""):  # a form that cannot be read
+            headers = {"Content-Type": "multipart/form-data" + boundary}
+            response = client.post("/api/jobs", content=b"garbage", headers=headers)
+            assert response.status_code == 400 and error_code(response) == "bad_request"
         assert client.get("/api/jobs").json()["total"] == 0
         submit(client)  # the worker runs this one (and waits), the next one stays queued
         queued = submit(client).json()["id"]

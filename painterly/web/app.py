@@ -78,17 +78,12 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
         path = request.url.path
         try:
             request.state.user = gate.check(request)
+            if path == "/api" or path.startswith("/api/"):
+                _check_declared_length(request, config, most_body_bytes, most_video_body_bytes)
         except ApiError as error:
-            return error_response(error.status, error.code, error.message, error.headers)
-        if path == "/api" or path.startswith("/api/"):
-            length = request.headers.get("content-length")
-            video = path == "/api/video-jobs"
-            most = most_video_body_bytes if video else most_body_bytes
-            if request.method == "POST" and length and length.isdigit() and int(length) > most:
-                largest = config.max_video_mb if video else config.max_upload_mb
-                return error_response(413, "upload_too_large",
-                                      f"the upload is larger than {largest:g} MiB: send a smaller file")
-        response = await call_next(request)
+            response = error_response(error.status, error.code, error.message, error.headers)
+        else:
+            response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -103,3 +98,14 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
     app.include_router(jobs.router)
     app.include_router(video_jobs.router, **video_limits)
     return app
+
+
+def _check_declared_length(request: Request, config: ServerConfig, most_body_bytes: int,
+                           most_video_body_bytes: int) -> None:
+    """Refuse an upload whose declared length is over the limit before reading any of it."""
+    length = request.headers.get("content-length")
+    video = request.url.path == "/api/video-jobs"
+    most = most_video_body_bytes if video else most_body_bytes
+    if request.method == "POST" and length and length.isdigit() and int(length) > most:
+        largest = config.max_video_mb if video else config.max_upload_mb
+        raise ApiError(413, "upload_too_large", f"the upload is larger than {largest:g} MiB: send a smaller file")

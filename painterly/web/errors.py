@@ -1,7 +1,8 @@
 """The studio's error answers: every error is JSON, ``{"error": {"code": "...", "message": "..."}}``.
 
-Status codes: 400 bad request, 401 token, 404 unknown, 409 wrong state, 413 too large, 415 not an image or
-video, 422 invalid field, 429 rate limit, 501 no video support in this runner. A route raises
+Status codes: 400 bad request or host, 401 token, 403 another site, 404 unknown, 409 wrong state, 413 too
+large, 415 not an image or video or a body of the wrong type, 422 invalid field, 429 rate limit, 500 a
+failure of the server, 501 no video support in this runner (``docs/web.md`` lists the codes). A route raises
 :class:`ApiError`; :func:`install_error_handlers` turns it, project errors, FastAPI's validation errors and
 Starlette's HTTP errors into that shape.
 """
@@ -69,7 +70,7 @@ def install_error_handlers(app: FastAPI, config: ServerConfig) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException):
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "upload_too_large"}
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "upload_too_large"}
         messages = {404: "no such page or API endpoint: see /openapi.json",
                     413: f"the upload is larger than {config.max_upload_mb:g} MiB: send a smaller file"}
         message = messages.get(error.status_code, str(error.detail))
