@@ -77,7 +77,11 @@ def check_port_free(host: str, port: int) -> None:
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level.")
 @handle_errors
 def serve_command(log_level: str, **values):
-    """Start the web studio and REST API, then open http://HOST:PORT/ in a browser."""
+    """Start the web studio and REST API, then open http://HOST:PORT/ in a browser.
+
+    It answers only to loopback names, --host and --allowed-host names, and takes changes only from its own
+    page. docs/web.md describes the REST API, its errors and the security options.
+    """
     try:
         import fastapi  # noqa: F401
         import multipart  # noqa: F401
