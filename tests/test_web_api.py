@@ -691,7 +691,7 @@ def test_serve_command(tmp_path, monkeypatch):
 
     result = CliRunner().invoke(serve_command, ["--host", "0.0.0.0", "--data-dir", str(tmp_path / "e"),
                                                 "--device", "cpu"])
-    assert result.exit_code == 0 and "without --token" in result.output
+    assert result.exit_code == 0 and "without --token" in result.output and "--allowed-host" in result.output
     with pytest.raises(PainterlyError, match="another painterly server"):  # the data dir is locked while it runs
         create_app(ServerConfig(data_dir=tmp_path / "e"), runner=FakeRunner()).state.studio.lock_data_dir()
     result = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "e"), "--device", "cpu"])

@@ -97,6 +97,9 @@ def serve_command(log_level: str, **values):
     check_port_free(config.host, config.port)
     if not _is_loopback(config.host) and not config.token and not access.tokens:
         click.echo(f"warning: serving on {config.host} without --token: anyone who can reach it can run jobs", err=True)
+    if config.host in ("0.0.0.0", "::") and not access.allowed_hosts:
+        click.echo("warning: the studio answers only to localhost and 127.0.0.1: name the address or host name "
+                   "others use with --allowed-host", err=True)
     app = create_app(config, access=access, retention=retention)
     app.state.studio.lock_data_dir()  # fail here, with one line, rather than inside uvicorn's start-up
     host = f"[{config.host}]" if ":" in config.host else config.host
