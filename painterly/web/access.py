@@ -108,9 +108,12 @@ class Gate:
     def authenticate(self, request: Request) -> Optional[str]:
         given = given_token(request)
         if self.users is not None:
+            found = None
             for token, name in self.users.items():  # compare with every token, so timing tells nothing
                 if given is not None and hmac.compare_digest(given.encode(), token.encode()):
-                    return name
+                    found = name
+            if found is not None:
+                return found
         elif not self.token or (given is not None and hmac.compare_digest(given.encode(), self.token.encode())):
             return None
         raise ApiError(401, "unauthorized", "this server needs a token: send 'Authorization: Bearer TOKEN' "
