@@ -28,7 +28,9 @@ from PIL import Image
 
 from painterly.web import ServerConfig, create_app
 from painterly.web.background import serve_in_thread
-from painterly.web.fake import FakeRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the fake runner is a test double
+from web_fakes import FakeRunner  # noqa: E402
 
 
 def tiny_png(seed: int, side: int = 32) -> bytes:

@@ -6,8 +6,10 @@ import contextlib
 import io
 import re
 import sqlite3
+import struct
 import threading
 import time
+import zlib
 
 import numpy as np
 import pytest
@@ -26,12 +28,13 @@ with warnings.catch_warnings():  # starlette now prefers httpx2 over httpx; both
 
 from painterly.errors import PainterlyError  # noqa: E402
 from painterly.web import ServerConfig, create_app  # noqa: E402
-from painterly.web.fake import FakeRunner  # noqa: E402
 from painterly.web.jobs import JobOptions, JobStore, StylizeRunner  # noqa: E402
+from painterly.web.policy import AccessConfig, RetentionConfig  # noqa: E402
 from painterly.web.ratelimit import RateLimiter  # noqa: E402
 from painterly.web.storage import Storage  # noqa: E402
 
 from conftest import make_gradient_image  # noqa: E402
+from web_fakes import FakeRunner  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -43,12 +46,14 @@ def png_bytes(height: int = 24, width: int = 32, seed: int = 0, image_format: st
 
 
 @contextlib.contextmanager
-def studio(tmp_path, runner=None, **settings):
+def studio(tmp_path, runner=None, *, raise_server_exceptions: bool = True, access=None, retention=None,
+           base_url: str = "http://127.0.0.1:8000", **settings):
     """A running app (lifespan started) on ``tmp_path/data`` with a fake runner; yields (client, runner)."""
     runner = runner or FakeRunner()
     settings.setdefault("rate_limit_per_minute", 0)
     config = ServerConfig(data_dir=tmp_path / "data", **settings)
-    with TestClient(create_app(config, runner=runner)) as client:
+    app = create_app(config, runner=runner, access=access, retention=retention)
+    with TestClient(app, base_url=base_url, raise_server_exceptions=raise_server_exceptions) as client:
         yield client, runner
 
 
@@ -211,6 +216,25 @@ def test_bad_job_requests_are_refused_with_json_errors(tmp_path, fields, content
         assert client.get("/api/jobs").json()["total"] == 0 and not runner.calls
 
 
+def test_error_answers_are_short_whatever_the_request_sent(tmp_path, clip):
+    huge = "m" * 1_000_000  # under the 1 MiB a form field may have, so it reaches the checks
+    with studio(tmp_path) as (client, _):
+        answers = [
+            submit(client, method=huge),
+            submit(client, style="", method="feedforward", model=huge),
+            submit(client, style=huge),
+            submit(client, size=huge),
+            submit_video(client, clip, model=huge),
+            submit_video(client, clip, model="", method=huge),
+            client.get(f"/api/styles/{'s' * 5000}/thumbnail"),
+            client.get(f"/api/jobs/{'j' * 5000}"),
+        ]
+        for response in answers:
+            assert 400 <= response.status_code < 500 and response.json()["error"]["message"]
+            assert len(response.content) < 600 and "m" * 200 not in response.text, response.text[:300]
+        assert "unknown method 'mmmm" in answers[0].json()["error"]["message"]  # the value is still named
+
+
 def test_missing_photo_and_two_styles(tmp_path):
     with studio(tmp_path) as (client, _):
         response = client.post("/api/jobs", data={"style": "starry-night"})
@@ -237,6 +261,43 @@ def test_size_and_pixel_limits(tmp_path):
         assert submit(client, content=png_bytes(40, 40)).status_code == 202
 
 
+def test_huge_offset_and_unexpected_failures_are_json(tmp_path):
+    class BrokenCatalogue(FakeRunner):
+        def models(self):
+            raise RuntimeError("the model folder vanished")
+
+    with studio(tmp_path, runner=BrokenCatalogue(), raise_server_exceptions=False) as (client, _):
+        for offset in ("99999999999999999999", "9999999999999999999", "-1"):
+            response = client.get(f"/api/jobs?offset={offset}")
+            assert response.status_code == 422 and error_code(response) == "invalid_request", offset
+            assert "offset" in response.json()["error"]["message"]
+        assert client.get(f"/api/jobs?offset={2**53}").json() == {"jobs": [], "total": 0}
+        broken = client.get("/api/models")
+        assert broken.status_code == 500 and error_code(broken) == "internal_error"
+        assert "vanished" not in broken.text  # the log has the details, not the answer
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG file whose header claims ``width`` x ``height`` pixels (an image bomb, as far as its header goes)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [8000, 10_000, 20_000])  # 64, 100 and 400 megapixels
+def test_image_bombs_are_refused_for_their_pixels(tmp_path, side):
+    with studio(tmp_path) as (client, _):
+        bomb = png_header_only(side, side)
+        assert len(bomb) < 200
+        for response in (submit(client, content=bomb),
+                         submit(client, style="", files={"style_file": ("p.png", bomb, "image/png")})):
+            assert response.status_code == 413 and error_code(response) == "too_many_pixels", response.text
+        assert client.get("/api/jobs").json()["total"] == 0
+
+
 def test_unknown_job_everywhere(tmp_path):
     with studio(tmp_path) as (client, _):
         missing = "0" * 32
@@ -244,6 +305,88 @@ def test_unknown_job_everywhere(tmp_path):
                              ("get", "/original"), ("get", "/thumbnail")]:
             response = getattr(client, method)(f"/api/jobs/{missing}{path}")
             assert response.status_code == 404 and error_code(response) == "unknown_job", path
+
+
+# -- host names, origins, content types -------------------------------------------------------------------
+
+def test_only_allowed_host_names_are_answered(tmp_path):
+    with studio(tmp_path) as (client, _):
+        job = wait_for(client, submit(client).json()["id"])
+        for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example", "localhost.evil", "e" * 5000, ""):
+            for path in ("/api/jobs", job["original_url"], job["result_url"], "/", "/static/studio.js"):
+                response = client.get(path, headers={"Host": host})
+                assert response.status_code == 400 and error_code(response) == "host_not_allowed", (host, path)
+                assert len(response.content) < 500 and "--allowed-host" in response.text
+                assert "default-src 'self'" in response.headers["content-security-policy"]
+            assert submit(client, headers={"Host": host}).status_code == 400
+            assert client.delete(f"/api/jobs/{job['id']}", headers={"Host": host}).status_code == 400
+        for host in ("localhost:8000", "LOCALHOST", "localhost.", "127.0.0.1", "[::1]:8000"):
+            assert client.get("/api/health", headers={"Host": host}).status_code == 200, host
+        assert client.get("/api/jobs").json()["total"] == 1
+    with studio(tmp_path, access=AccessConfig(allowed_hosts=("Studio.Example.org",)),
+                base_url="http://studio.example.org") as (client, _):
+        assert client.get("/api/health").status_code == 200 and client.get("/").status_code == 200
+        assert client.get("/api/health", headers={"Host": "127.0.0.1:8000"}).status_code == 200
+        assert client.get("/api/health", headers={"Host": "other.example.org"}).status_code == 400
+    with studio(tmp_path, host="192.0.2.7", base_url="http://192.0.2.7:8000") as (client, _):  # the --host address
+        assert client.get("/api/health").status_code == 200
+    with studio(tmp_path, access=AccessConfig(allowed_hosts=("*",)), base_url="http://any.example") as (client, _):
+        assert client.get("/api/health").status_code == 200
+
+
+def test_changes_come_only_from_the_studio_page(tmp_path):
+    with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):
+        refused = [{"Origin": "http://evil.example"}, {"Origin": "http://127.0.0.1:9999"},
+                   {"Origin": "https://127.0.0.1"}, {"Origin": "null"},
+                   {"Referer": "http://evil.example/page.html"}, {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+                   {"Sec-Fetch-Site": "same-site"}, {"Sec-Fetch-Site": "cross-site"}]
+        for headers in refused:
+            response = submit(client, headers=headers)
+            assert response.status_code == 403 and error_code(response) == "cross_origin", headers
+        assert client.get("/api/jobs").json()["total"] == 0
+        accepted = [{}, {"Origin": "http://127.0.0.1:8000"}, {"Referer": "http://127.0.0.1:8000/"},
+                    {"Origin": "http://127.0.0.1:8000", "Sec-Fetch-Site": "same-origin"},
+                    {"Origin": "null", "Sec-Fetch-Site": "same-origin"}]
+        jobs = []
+        for headers in accepted:
+            response = submit(client, headers=headers)
+            assert response.status_code == 202, (headers, response.text)
+            jobs.append(response.json())
+        queued = jobs[-1]["id"]
+        for headers in refused:
+            assert client.post(f"/api/jobs/{queued}/cancel", headers=headers).status_code == 403, headers
+            assert client.delete(f"/api/jobs/{queued}", headers=headers).status_code == 403, headers
+        assert client.get(f"/api/jobs/{queued}").json()["status"] == "queued"
+        page = {"Origin": "http://127.0.0.1:8000", "Sec-Fetch-Site": "same-origin"}
+        assert client.post(f"/api/jobs/{queued}/cancel", headers=page).json()["status"] == "cancelled"
+        assert client.delete(f"/api/jobs/{queued}", headers=page).status_code == 204
+        reading = client.get("/api/jobs", headers={"Origin": "http://evil.example"})  # a page elsewhere may ask,
+        assert "access-control-allow-origin" not in reading.headers  # but its browser never shows it the answer
+
+
+def test_each_endpoint_takes_its_content_type(tmp_path, clip):
+    with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):
+        for path in ("/api/jobs", "/api/video-jobs"):
+            for body, kind in [(b"style=starry-night", "text/plain"),
+                               (b'{"style": "starry-night"}', "application/json"), (b"", None)]:
+                headers = {"Content-Type": kind} if kind else {}
+                response = client.post(path, content=body, headers=headers)
+                assert response.status_code == 415 and error_code(response) == "unsupported_media_type", (path, kind)
+        for boundary in ("; boundary=x", ""):  # a form that cannot be read
+            headers = {"Content-Type": "multipart/form-data" + boundary}
+            response = client.post("/api/jobs", content=b"garbage", headers=headers)
+            assert response.status_code == 400 and error_code(response) == "bad_request"
+        assert client.get("/api/jobs").json()["total"] == 0
+        submit(client)  # the worker runs this one (and waits), the next one stays queued
+        queued = submit(client).json()["id"]
+        for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+            for method, path in (("POST", f"/api/jobs/{queued}/cancel"), ("DELETE", f"/api/jobs/{queued}")):
+                response = client.request(method, path, content=b"x=1", headers={"Content-Type": kind})
+                assert response.status_code == 415 and error_code(response) == "unsupported_media_type", kind
+        assert client.get(f"/api/jobs/{queued}").json()["status"] == "queued"
+        assert client.post(f"/api/jobs/{queued}/cancel", headers={"Content-Type": "application/json"},
+                           content=b"{}").json()["status"] == "cancelled"
+        assert submit_video(client, clip).status_code == 202  # a form with files, as the page sends it
 
 
 # -- token and rate limit --------------------------------------------------------------------------------
@@ -263,6 +406,54 @@ def test_token_is_required_on_every_api_call(tmp_path):
         assert wait_for(client, job["id"], headers=headers)["status"] == "succeeded"
         assert client.get(f"/api/jobs/{job['id']}/result").status_code == 401
         assert client.get("/").status_code == 200  # the page itself asks for the token
+
+
+def test_with_a_tokens_file_users_see_only_their_own_jobs(tmp_path, clip):
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("# the studio's users\nalice-token-1234 Alice\n\nbob-token-56789  Bob Smith  # the painter\n")
+    alice, bob = {"X-Token": "alice-token-1234"}, {"Authorization": "Bearer bob-token-56789"}
+    with studio(tmp_path, access=AccessConfig(tokens=tokens)) as (client, _):
+        for headers in ({}, {"X-Token": "alice-token-12345"}, {"X-Token": "Alice"}):
+            response = client.get("/api/jobs", headers=headers)
+            assert response.status_code == 401 and error_code(response) == "unauthorized"
+        mine = wait_for(client, submit(client, headers=alice).json()["id"], headers=alice)
+        video = submit_video(client, clip, headers=alice).json()
+        theirs = wait_for(client, submit(client, headers=bob).json()["id"], headers=bob)
+        assert [job["id"] for job in client.get("/api/jobs", headers=alice).json()["jobs"]] == [video["id"], mine["id"]]
+        assert client.get("/api/jobs?kind=image", headers=alice).json()["total"] == 1
+        assert client.get("/api/jobs", headers=bob).json() == {"jobs": [theirs], "total": 1}
+        for suffix in ("", "/result", "/original", "/thumbnail", "/preview"):
+            response = client.get(f"/api/jobs/{mine['id']}{suffix}", headers=bob)
+            assert response.status_code == 404 and error_code(response) == "unknown_job", suffix
+            assert client.get(f"/api/jobs/{mine['id']}{suffix}", headers=alice).status_code == 200, suffix
+        assert error_code(client.post(f"/api/jobs/{video['id']}/cancel", headers=bob)) == "unknown_job"
+        assert error_code(client.delete(f"/api/jobs/{mine['id']}", headers=bob)) == "unknown_job"
+        assert client.delete(f"/api/jobs/{mine['id']}", headers=alice).status_code == 204
+        assert client.delete(f"/api/jobs/{theirs['id']}", headers=bob).status_code == 204
+        wait_for(client, video["id"], headers=alice)
+        assert client.get("/api/jobs", headers=alice).json()["total"] == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "has no users"),
+    ("# nobody\n", "has no users"),
+    ("alice-token-1234\n", "line 1: write 'TOKEN NAME'"),
+    ("short Alice\n", "line 1: the token is shorter than 8"),
+    ("alice-token-1234 Alice\nalice-token-1234 Eve\n", "line 2: this token is given twice"),
+    (None, "cannot read the tokens file"),
+])
+def test_a_bad_tokens_file_is_refused_at_start(tmp_path, text, message):
+    tokens = tmp_path / "tokens.txt"
+    if text is not None:
+        tokens.write_text(text)
+    with pytest.raises(PainterlyError, match=message):
+        create_app(ServerConfig(data_dir=tmp_path / "data"), runner=FakeRunner(), access=AccessConfig(tokens=tokens))
+    if text is None:
+        return
+    tokens.write_text("alice-token-1234 Alice\n")
+    with pytest.raises(PainterlyError, match="not both"):
+        create_app(ServerConfig(data_dir=tmp_path / "data", token="t"), runner=FakeRunner(),
+                   access=AccessConfig(tokens=tokens))
 
 
 def test_rate_limit_per_client(tmp_path):
@@ -353,7 +544,8 @@ def test_jobs_survive_a_restart(tmp_path):
 
 def test_jobs_left_running_by_a_crash_are_requeued_then_failed(tmp_path):
     with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):
-        job = submit(client).json()
+        wait_for(client, submit(client).json()["id"], statuses=("running",))  # the worker is busy with this one,
+        job = submit(client).json()  # so this one never runs before the crash below
     database = tmp_path / "data" / "jobs.sqlite3"
 
     def crash_while_running():
@@ -369,6 +561,63 @@ def test_jobs_left_running_by_a_crash_are_requeued_then_failed(tmp_path):
     with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):
         failed = client.get(f"/api/jobs/{job['id']}").json()
         assert failed["status"] == "failed" and "server stopped" in failed["error"]
+
+
+def test_a_job_stopped_twice_by_clean_stops_fails(tmp_path):
+    with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):
+        job = submit(client).json()
+        wait_for(client, job["id"], statuses=("running",))
+    with studio(tmp_path, runner=FakeRunner(gate=threading.Event())) as (client, _):  # the stop was the first
+        wait_for(client, job["id"], statuses=("running",))
+    with studio(tmp_path) as (client, runner):  # the second: the job failed, as after two crashes
+        failed = client.get(f"/api/jobs/{job['id']}").json()
+        assert failed["status"] == "failed" and "server stopped while this job ran (2 times)" in failed["error"]
+        time.sleep(0.1)
+        assert runner.calls == []
+
+
+def test_expired_jobs_and_their_files_are_removed(tmp_path):
+    gate = threading.Event()
+    with studio(tmp_path, runner=FakeRunner(gate=gate), retention=RetentionConfig(keep_days=2)) as (client, _):
+        gate.set()
+        done = wait_for(client, submit(client).json()["id"])
+        client.get(done["thumbnail_url"])
+        gate.clear()
+        running = submit(client).json()
+        queued = submit(client).json()
+        wait_for(client, running["id"], statuses=("running",))
+        assert len([name for name in stored_files(tmp_path) if name.startswith("uploads/")]) == 3
+        assert len(studio_files_of(tmp_path, done["id"])) == 3  # result, preview, thumbnail
+        server = client.app.state.studio
+        now = time.time()
+        assert server.remove_expired(now) == 0 and server.remove_expired(now + 1.9 * 86400) == 0
+        assert server.remove_expired(now + 2.1 * 86400) == 1  # only the finished job is old enough
+        assert client.get(f"/api/jobs/{done['id']}").status_code == 404
+        assert [job["id"] for job in client.get("/api/jobs").json()["jobs"]] == [queued["id"], running["id"]]
+        assert studio_files_of(tmp_path, done["id"]) == []
+        assert len([name for name in stored_files(tmp_path) if name.startswith("uploads/")]) == 2  # its photo too
+        gate.set()
+        wait_for(client, queued["id"])
+
+
+def test_the_server_sweeps_expired_jobs_by_itself(tmp_path):
+    retention = RetentionConfig(keep_days=1, sweep_every_s=0.05)
+    with studio(tmp_path, retention=retention) as (client, _):
+        old = wait_for(client, submit(client).json()["id"])
+        new = wait_for(client, submit(client).json()["id"])
+        with contextlib.closing(sqlite3.connect(tmp_path / "data" / "jobs.sqlite3")) as connection, connection:
+            connection.execute("UPDATE jobs SET finished_at = ? WHERE id = ?", (time.time() - 1.5 * 86400, old["id"]))
+        deadline = time.monotonic() + 10
+        while client.get(f"/api/jobs/{old['id']}").status_code != 404 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.get(f"/api/jobs/{old['id']}").status_code == 404
+        assert client.get(f"/api/jobs/{new['id']}").json()["status"] == "succeeded"
+    assert studio_files_of(tmp_path, old["id"]) == [] and studio_files_of(tmp_path, new["id"])
+
+
+def studio_files_of(tmp_path, job_id: str) -> list[str]:
+    """Stored files that name the job (results, thumbnails)."""
+    return [name for name in stored_files(tmp_path) if job_id in name]
 
 
 def test_one_server_per_data_dir(tmp_path):
@@ -442,7 +691,7 @@ def test_serve_command(tmp_path, monkeypatch):
 
     result = CliRunner().invoke(serve_command, ["--host", "0.0.0.0", "--data-dir", str(tmp_path / "e"),
                                                 "--device", "cpu"])
-    assert result.exit_code == 0 and "without --token" in result.output
+    assert result.exit_code == 0 and "without --token" in result.output and "--allowed-host" in result.output
     with pytest.raises(PainterlyError, match="another painterly server"):  # the data dir is locked while it runs
         create_app(ServerConfig(data_dir=tmp_path / "e"), runner=FakeRunner()).state.studio.lock_data_dir()
     result = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "e"), "--device", "cpu"])
@@ -461,6 +710,59 @@ def test_serve_command(tmp_path, monkeypatch):
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, monkeypatch):
+    import socket
+
+    import uvicorn
+
+    from painterly.cli.serve import serve_command
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: pytest.fail("the server should not start"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(serve_command, ["--port", str(port), "--data-dir", str(tmp_path / "d"),
+                                                    "--device", "cpu"])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: port {port} is in use: pick another with --port"
+
+
+def test_serve_access_and_retention_options(tmp_path, monkeypatch):
+    import socket
+
+    import uvicorn
+
+    from painterly.cli.serve import serve_command
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(kwargs, app=app))
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("alice-token-1234 Alice\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    result = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "d"), "--device", "cpu", "--port", port,
+                                                "--allowed-host", "studio.example.org", "--allowed-host", "art.lan",
+                                                "--tokens", str(tokens), "--keep-days", "7"])
+    assert result.exit_code == 0, result.output
+    server = started["app"].state.studio
+    assert server.access == AccessConfig(allowed_hosts=("studio.example.org", "art.lan"), tokens=tokens)
+    assert server.retention.keep_days == 7 and server.users == {"alice-token-1234": "Alice"}
+    server.stop()
+
+    both = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "e"), "--device", "cpu", "--port", port,
+                                              "--token", "t", "--tokens", str(tokens)])
+    assert both.exit_code == 2 and both.output.startswith("error: ") and "not both" in both.output
+    assert len(both.output.strip().splitlines()) == 1
+    for option, message in [(("--keep-days", "0"), "--keep-days"), (("--tokens", "missing.txt"), "tokens file")]:
+        bad = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "f"), "--port", port, *option])
+        assert bad.exit_code == 2 and message in bad.output, bad.output
+    help_text = CliRunner().invoke(serve_command, ["--help"]).output
+    for option in ("--allowed-host", "--tokens", "--keep-days"):
+        assert option in help_text
+
+
 # -- video jobs ------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -471,13 +773,13 @@ def clip(tmp_path_factory) -> bytes:
     return clip_bytes(tmp_path_factory.mktemp("clip"))
 
 
-def submit_video(client, clip: bytes, *, files=None, name: str = "clip.mp4", **fields):
+def submit_video(client, clip: bytes, *, files=None, name: str = "clip.mp4", headers=None, **fields):
     fields = {key: str(value) for key, value in fields.items()}
     fields.setdefault("model", "toy")
     if fields["model"] == "":
         del fields["model"]
     upload = {"video": (name, clip, "video/mp4"), **(files or {})}
-    return client.post("/api/video-jobs", files=upload, data=fields)
+    return client.post("/api/video-jobs", files=upload, data=fields, headers=headers or {})
 
 
 def stored_files(tmp_path) -> list[str]:

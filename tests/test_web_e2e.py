@@ -11,6 +11,7 @@ import contextlib
 import io
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,9 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from painterly.web import ServerConfig, create_app  # noqa: E402
 from painterly.web.background import serve_in_thread  # noqa: E402
-from painterly.web.fake import FakeRunner  # noqa: E402
 
 from conftest import make_gradient_image  # noqa: E402
+from web_fakes import FakeRunner  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -210,3 +211,73 @@ def test_page_asks_for_the_token(browser, tmp_path):
         expect(page.locator("#token-form")).to_be_hidden()
         expect(page.locator('#gallery .tile[data-style="starry-night"] img')).to_have_attribute(
             "src", BLOB)
+
+
+@contextlib.contextmanager
+def other_site():
+    """Another web site on a free loopback port serving one page; yields its URL."""
+    import http.server
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<!doctype html><title>a page elsewhere</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_another_site_cannot_drive_the_studio(browser, tmp_path):
+    import httpx
+
+    gate = threading.Event()  # the first job runs until the end of the test, the second stays queued
+    with running_server(tmp_path / "data", FakeRunner(gate=gate)) as base:
+        files = {"content": ("photo.png", photo_bytes(), "image/png")}
+        with httpx.Client(base_url=base) as client:
+            client.post("/api/jobs", files=files, data={"style": "starry-night"})
+            queued = client.post("/api/jobs", files=files, data={"style": "starry-night"}).json()
+
+        page = browser.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        with other_site() as elsewhere:  # on loopback too, so the browser's own private-network guard lets it try
+            page.goto(elsewhere)
+            # requests a page may send to any site without asking it first (no CORS preflight)
+            statuses = page.evaluate(
+                """async ([base, id]) => {
+                    const sent = [];
+                    const form = new FormData();
+                    const photo = new Blob([new Uint8Array([137, 80, 78, 71])], { type: "image/png" });
+                    form.append("content", photo, "x.png");
+                    form.append("style", "starry-night");
+                    const cancel = base + "/api/jobs/" + id + "/cancel";
+                    const requests = [
+                        [base + "/api/jobs", { method: "POST", body: form }],
+                        [cancel, { method: "POST", body: "x", headers: { "Content-Type": "text/plain" } }],
+                        [cancel, { method: "POST" }],
+                    ];
+                    for (const [url, options] of requests) {
+                        const response = await fetch(url, { ...options, mode: "no-cors" });
+                        sent.push(response.type);  // opaque: the page learns nothing of the answer
+                    }
+                    return sent;
+                }""",
+                [base, queued["id"]],
+            )
+        assert statuses == ["opaque"] * 3
+        with httpx.Client(base_url=base) as client:
+            assert client.get(f"/api/jobs/{queued['id']}").json()["status"] == "queued"
+            assert client.get("/api/jobs").json()["total"] == 2
+        gate.set()

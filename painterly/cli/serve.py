@@ -5,13 +5,17 @@ Its options are the fields of :class:`painterly.web.config.ServerConfig`, so eac
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 from pathlib import Path
 
 import click
 
-from painterly.cli.common import config_kwargs, fail, handle_errors, options_from_config
+from painterly.cli.common import config_kwargs, fail, field_help, handle_errors, options_from_config
+from painterly.errors import PainterlyError
 from painterly.web.config import ServerConfig
+from painterly.web.policy import AccessConfig, RetentionConfig
 
 SERVE_OPTIONS = ["host", "port", "data_dir", "workers", "token", "max_upload_mb", "max_pixels", "max_size",
                  "max_steps", "max_video_mb", "max_video_seconds", "max_video_size", "rate_limit_per_minute",
@@ -25,6 +29,22 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse, with one line, a port another program listens on (uvicorn would print a traceback-like log)."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        raise PainterlyError(f"cannot find the address of --host {host}: pass an IP address or a known name") from None
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a closing port is free
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PainterlyError(f"port {port} is in use: pick another with --port") from None
+            raise PainterlyError(f"cannot listen on {host} port {port}: {error.strerror}") from None
 
 
 @click.command("serve")
@@ -45,11 +65,23 @@ def _is_loopback(host: str) -> bool:
     "rate_limit_per_minute": {"type": click.FloatRange(min=0)},
     "rate_limit_burst": {"type": click.IntRange(min=1)},
 })
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help=field_help(AccessConfig)["allowed_hosts"] + "  Repeat it for more names.")
+@options_from_config(AccessConfig, ["tokens"], overrides={
+    "tokens": {"type": click.Path(dir_okay=False, path_type=Path), "metavar": "FILE"},
+})
+@options_from_config(RetentionConfig, ["keep_days"], overrides={
+    "keep_days": {"type": click.FloatRange(min=0, min_open=True), "metavar": "N"},
+})
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level.")
 @handle_errors
 def serve_command(log_level: str, **values):
-    """Start the web studio and REST API, then open http://HOST:PORT/ in a browser."""
+    """Start the web studio and REST API, then open http://HOST:PORT/ in a browser.
+
+    It answers only to loopback names, --host and --allowed-host names, and takes changes only from its own
+    page. docs/web.md describes the REST API, its errors and the security options.
+    """
     try:
         import fastapi  # noqa: F401
         import multipart  # noqa: F401
@@ -60,9 +92,15 @@ def serve_command(log_level: str, **values):
     from painterly.web import create_app
 
     config = ServerConfig(**config_kwargs(ServerConfig, values))
-    if not _is_loopback(config.host) and not config.token:
+    access = AccessConfig(**config_kwargs(AccessConfig, values))
+    retention = RetentionConfig(**config_kwargs(RetentionConfig, values))
+    check_port_free(config.host, config.port)
+    if not _is_loopback(config.host) and not config.token and not access.tokens:
         click.echo(f"warning: serving on {config.host} without --token: anyone who can reach it can run jobs", err=True)
-    app = create_app(config)
+    if config.host in ("0.0.0.0", "::") and not access.allowed_hosts:
+        click.echo("warning: the studio answers only to localhost and 127.0.0.1: name the address or host name "
+                   "others use with --allowed-host", err=True)
+    app = create_app(config, access=access, retention=retention)
     app.state.studio.lock_data_dir()  # fail here, with one line, rather than inside uvicorn's start-up
     host = f"[{config.host}]" if ":" in config.host else config.host
     click.echo(f"Painterly studio on http://{host}:{config.port}/  (data in {app.state.studio.storage.root}; "

@@ -11,6 +11,8 @@ from typing import Any
 _LAZY = {
     "create_app": "painterly.web.app",
     "ServerConfig": "painterly.web.config",
+    "AccessConfig": "painterly.web.policy",
+    "RetentionConfig": "painterly.web.policy",
     "JobOptions": "painterly.web.jobs",
     "StylizeRunner": "painterly.web.jobs",
 }

@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
+import warnings
 from pathlib import Path
 from typing import BinaryIO
 
@@ -53,9 +54,14 @@ def decode_image(data: bytes, *, max_pixels: int, what: str = "upload") -> Image
     without allocating it.
     """
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():  # PIL warns from about 89 megapixels; max_pixels decides here
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
         image_format = image.format
         width, height = image.size
+    except Image.DecompressionBombError:  # PIL's own limit (about 179 megapixels) refused the header
+        raise ImageRejected(f"the {what} has more pixels than the limit of {max_pixels}: send a smaller image",
+                            "pixels") from None
     except Exception:  # PIL raises many types for garbage input
         message = f"the {what} is not an image that can be decoded: send a JPEG, PNG or WebP file"
         raise ImageRejected(message, "type") from None
