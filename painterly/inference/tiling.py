@@ -85,6 +85,7 @@ def stylize_tiled(
     tile_overlap: int = 64,
     multiple: int = 4,
     scale: float = 1,
+    dtype: torch.dtype = torch.float32,
     progress: Optional[ProgressCallback] = None,
 ) -> torch.Tensor:
     """Apply ``function`` to ``image`` ``(B, C, H, W)`` tile by tile and blend the tiles.
@@ -94,10 +95,12 @@ def stylize_tiled(
         scale: the output's size over the input's: 1 for image → image, 1/8 for an encoder
             that downsamples 8 times, 8 for a decoder. ``multiple * scale`` must be a whole
             number, so every tile maps onto whole output pixels.
+        dtype: of the result (bf16 halves the memory of a large feature map; the blend
+            itself is computed in float32 tile by tile).
 
     Returns:
-        ``(B, C', H * scale, W * scale)`` float32 on ``image``'s device; ``function(image)``
-        itself (as float32) when the image fits in one tile.
+        ``(B, C', H * scale, W * scale)`` in ``dtype`` on ``image``'s device; ``function(image)``
+        itself (in ``dtype``) when the image fits in one tile.
     """
     if multiple * scale != round(multiple * scale) or (image.shape[-2] * scale) % 1 or (image.shape[-1] * scale) % 1:
         raise PainterlyError(f"tiles of a {tuple(image.shape[-2:])} image cannot be scaled by {scale} in steps of {multiple}")
@@ -105,7 +108,7 @@ def stylize_tiled(
     rows = tile_ranges(height, tile_size, tile_overlap, multiple)
     columns = tile_ranges(width, tile_size, tile_overlap, multiple)
     if len(rows) == 1 and len(columns) == 1:
-        return function(image).float()
+        return function(image).to(dtype)
     out_overlap = round(tile_overlap * scale)
     out_height, out_width = round(height * scale), round(width * scale)
     output: Optional[torch.Tensor] = None
@@ -124,11 +127,15 @@ def stylize_tiled(
             weights = (row_weights[:, None] * column_weights[None, :]).to(image.device)
             tile = function(image[..., top:bottom, left:right]).float()
             if output is None:
-                output = torch.zeros(image.shape[0], tile.shape[1], out_height, out_width, device=image.device)
-            output[..., out_top:out_bottom, out_left:out_right] += tile * weights
-            total_weight[..., out_top:out_bottom, out_left:out_right] += weights
+                output = torch.zeros(image.shape[0], tile.shape[1], out_height, out_width, device=image.device, dtype=dtype)
+            region = (..., slice(out_top, out_bottom), slice(out_left, out_right))
+            # Accumulated in float32 per tile, so a bf16 result is rounded once per tile, not per add.
+            output[region] = (output[region].float() + tile * weights).to(dtype)
+            total_weight[region] += weights
             done += 1
             if progress is not None and progress(ProgressEvent(step=done, total=count, stage=f"tile {done}/{count}")) is False:
                 raise Cancelled(f"cancelled after tile {done} of {count}")
     assert output is not None
-    return output.div_(total_weight)
+    if dtype == torch.float32:
+        return output.div_(total_weight)
+    return (output.float() / total_weight).to(dtype)
