@@ -251,9 +251,9 @@ def fake_registered_method(monkeypatch, random_vgg):
     def run(content, styles, *, device, progress=None, **options):
         return content
 
-    import painterly.methods  # noqa: F401  (registers the built-in methods first)
+    from painterly.methods.spec import function_method
 
-    monkeypatch.setitem(registry._METHODS, "fake", registry.MethodEntry("fake", "returns the content", run))
+    monkeypatch.setitem(registry._METHODS, "fake", function_method("fake", "returns the content", run))
     monkeypatch.setattr(Stylizer, "feature_network", lambda self, last_layer="relu5_1", pooling="max": random_vgg)
 
 

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from painterly.errors import PainterlyError
-from painterly.losses import channel_mean_cov, content_loss, gram_matrix, symmetric_matrix_power
+from painterly.losses import content_loss, gram_matrix
+from painterly.ops.stats import channel_mean_cov, symmetric_matrix_power
 from painterly.ops.color import luminance
 
 #: Layers of the style distances (the five block openings, as in Gatys et al. 2016).

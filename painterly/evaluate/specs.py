@@ -99,11 +99,13 @@ def collect_images(specs: Sequence[str | os.PathLike], kind: str, *, builtin_sty
 
 
 def method_options(spec: MethodSpec, *, size: int, steps: Optional[int] = None) -> dict:
-    """Keyword options for ``Stylizer.stylize``: ``size`` always, ``model`` if given, ``steps`` for ``optimize`` only."""
+    """Keyword options for ``Stylizer.stylize``: ``size`` always, ``model`` if given, ``steps`` for the methods that take it."""
+    from painterly.registry import get_method
+
     options: dict = {"size": size}
     if spec.model is not None:
         options["model"] = spec.model
-    if steps is not None and spec.method == "optimize":
+    if steps is not None and get_method(spec.method).takes("steps"):
         options["steps"] = steps
     return options
 

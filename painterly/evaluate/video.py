@@ -108,7 +108,7 @@ def video_rows(
         factory: makes the method's frame stylizer for the painting.
         work_dir: where the stylized clips and their middle frames are written.
     """
-    from painterly.evaluate.runner import measure, measure_output, output_name, pair_reference
+    from painterly.evaluate.measure import measure, measure_output, output_name, pair_reference
     from painterly.video.loop import VideoConfig, VideoJob
 
     style_stem, painting = style

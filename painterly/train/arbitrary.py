@@ -23,8 +23,9 @@ from torch import nn
 from painterly.devices import autocast, resolve_device
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19, deepest_layer
-from painterly.losses.perceptual import mean_std, total_variation
-from painterly.methods.optimize import pick_precision
+from painterly.losses.perceptual import total_variation
+from painterly.devices import pick_precision
+from painterly.ops.stats import mean_std
 from painterly.models.adain import ENCODER_LAYER, STYLE_LAYERS, AdaINDecoder, DecoderConfig
 from painterly.models.adain_io import DecoderInfo, save_decoder
 from painterly.ops.adain import adain

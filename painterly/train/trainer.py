@@ -27,8 +27,10 @@ from painterly.devices import autocast, resolve_device
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19, deepest_layer
 from painterly.losses import total_variation
-from painterly.methods.optimize import StyleTargets, pick_precision, resize_to_long_side, style_content_losses, style_targets
-from painterly.models.io import ModelInfo, save_model
+from painterly.devices import pick_precision
+from painterly.losses.gatys import StyleTargets, style_content_losses, style_targets
+from painterly.ops.resize import resize_to_long_side
+from painterly.models.files import ModelInfo, save_model
 from painterly.models.transformer import TransformerNet
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 from painterly.train import distributed

@@ -18,10 +18,11 @@ import torch
 import torch.nn.functional as F
 
 from painterly.errors import PainterlyError
+from painterly.io.files import file_identity
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 from painterly.video.consistency import DETAIL_CELL, Guidance, blend_with_previous, pair_warping_error
 from painterly.video.flow import FLOW_PRESETS, estimate_flows, reliable_mask, resize_flow, shrink_for_flow, warp
-from painterly.video.frames import FrameStylizer, file_identity
+from painterly.video.frames import FrameStylizer
 from painterly.video.media import (
     ENCODER_PRESETS,
     AudioSource,

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from painterly.errors import PainterlyError
 from painterly.registry import find_style, list_styles, style_names
-from painterly.web.catalog import STUDIO_OPTIONS, MethodInfo, ModelInfo
+from painterly.web.catalog import STUDIO_OPTIONS, MethodInfo, ModelInfo, check_range, describe_method
 from painterly.web.config import ServerConfig
 from painterly.web.jobs import (KINDS, QUEUED, RUNNING, STATUSES, SUCCEEDED, VIDEO, VIDEO_OPTIMIZE_MAX_SIZE,
                                 VIDEO_OPTIMIZE_MAX_STEPS, Job, JobOptions, JobQueue, JobStore, Runner, StylizeRunner)
@@ -215,12 +215,14 @@ class Studio:
         checks = [
             ("size", options.size, 16, config.max_size),
             ("steps", options.steps, 1, config.max_steps),
-            ("strength", options.strength, 0.0, 2.0),
-            ("style_scale", options.style_scale, 0.1, 4.0),
         ]
         for name, value, low, high in checks:
             if value is not None and (not math.isfinite(value) or not low <= value <= high):
                 raise ApiError(422, "bad_option", f"{name} must be between {low:g} and {high:g}, not {value:g}")
+        for name in ("strength", "style_scale"):  # each method's own range, from its spec
+            problem = check_range(method or describe_method(options.method), name, getattr(options, name))
+            if problem:
+                raise ApiError(422, "bad_option", problem)
         return method
 
     def check_video_options(self, options: JobOptions, has_style: bool) -> None:
@@ -261,8 +263,6 @@ class Studio:
                 if has_style:
                     raise ApiError(422, "bad_option", f"method {method.name!r} paints in its model's style: "
                                                       "leave the style out")
-                if options.strength is not None and options.strength > 1:
-                    raise ApiError(422, "bad_option", "strength must be between 0 and 1 for a trained model")
             else:
                 if options.model:
                     raise ApiError(422, "bad_option", f"method {method.name!r} takes no model: leave model out")
@@ -280,8 +280,6 @@ class Studio:
         checks = [
             ("size", options.size, 16, config.max_video_size),
             ("steps", options.steps, 1, config.max_steps),
-            ("strength", options.strength, 0.0, 2.0),
-            ("style_scale", options.style_scale, 0.1, 4.0),
             ("consistency", options.consistency, 0.0, 1.0),
             ("start", options.start, 0.0, math.inf),
             ("end", options.end, 0.0, math.inf),
@@ -290,6 +288,11 @@ class Studio:
             if value is not None and (not math.isfinite(value) or not low <= value <= high):
                 shown = f"{low:g} or more" if high == math.inf else f"between {low:g} and {high:g}"
                 raise ApiError(422, "bad_option", f"{name} must be {shown}, not {value:g}")
+        for name in ("strength", "style_scale"):  # each method's own range, from its spec
+            chosen = next((item for item in methods or [] if item.name == options.method), None)
+            problem = check_range(chosen or describe_method(options.method), name, getattr(options, name))
+            if problem:
+                raise ApiError(422, "bad_option", problem)
         if options.start is not None and options.end is not None and options.end <= options.start:
             raise ApiError(422, "bad_option", f"end ({options.end:g} s) must come after start ({options.start:g} s)")
 

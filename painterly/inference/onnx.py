@@ -1,0 +1,34 @@
+"""Running exported style networks with onnxruntime (optional: ``pip install onnx onnxruntime``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from painterly.errors import PainterlyError
+
+
+def require_onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise PainterlyError("onnxruntime is not installed: pip install onnx onnxruntime") from None
+    return onnxruntime
+
+
+def onnx_session(path: str | Path, threads: int | None = None) -> Any:
+    """An onnxruntime inference session for the ONNX file ``path`` on the CPU."""
+    onnxruntime = require_onnxruntime()
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(session: Any, image: torch.Tensor) -> torch.Tensor:
+    """Run an exported style network on ``image`` ``(B, 3, H, W)`` in ``[0, 1]``; same shape out."""
+    pixels = np.ascontiguousarray(image.detach().float().cpu().numpy())
+    return torch.from_numpy(session.run(None, {"image": pixels})[0])
