@@ -66,11 +66,11 @@ def run_fake(inputs, random_vgg, out_dir, **kwargs):
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("optimize", specs.MethodSpec("optimize", "optimize", None)),
-        ("fast:runs/3/starry.pt", specs.MethodSpec("fast-starry", "fast", "runs/3/starry.pt")),
-        ("fast:starry-night", specs.MethodSpec("fast-starry-night", "fast", "starry-night")),
-        ("mine=fast:C:/models/x.pt", specs.MethodSpec("mine", "fast", "C:/models/x.pt")),
-        (" run2 = gan:a b.pt ", specs.MethodSpec("run2", "gan", "a b.pt")),
+        ("optimize", specs.MethodUnderTest("optimize", "optimize", None)),
+        ("fast:runs/3/starry.pt", specs.MethodUnderTest("fast-starry", "fast", "runs/3/starry.pt")),
+        ("fast:starry-night", specs.MethodUnderTest("fast-starry-night", "fast", "starry-night")),
+        ("mine=fast:C:/models/x.pt", specs.MethodUnderTest("mine", "fast", "C:/models/x.pt")),
+        (" run2 = gan:a b.pt ", specs.MethodUnderTest("run2", "gan", "a b.pt")),
     ],
 )
 def test_method_specs_parse(spec, expected):

@@ -154,7 +154,7 @@ def evaluate(
         videos: clips to stylize with every method of ``video_methods`` and every style; each
             gives ``<label>+video`` rows (and ``<label>+plain`` frame-by-frame rows) with warping
             error and frames/s (see :mod:`painterly.evaluate.video`). Needs ``out_dir``.
-        video_methods: ``{label: factory(style name, painting) -> FrameStylizer}``.
+        video_methods: ``{label: factory(style name, painting) -> MethodStylizer}``.
         video_settings: size, length and consistency of the video runs.
 
     Returns:

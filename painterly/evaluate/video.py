@@ -24,7 +24,7 @@ from painterly.evaluate.records import Record
 from painterly.io.images import image_to_tensor, save_image
 
 #: Builds the frame stylizer of one method for one style (its name and PIL image), once per pair.
-FrameStylizerFactory = Callable[[str, Image.Image], "FrameStylizer"]  # noqa: F821 (painterly.video.frames)
+FrameStylizerFactory = Callable[[str, Image.Image], "MethodStylizer"]  # noqa: F821 (painterly.methods.spec)
 
 #: Suffixes of the two video rows of a method: with consistency and frame by frame.
 VIDEO_SUFFIX = "+video"

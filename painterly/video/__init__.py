@@ -13,7 +13,7 @@ Example:
 
 from painterly.video.consistency import Guidance, blend_with_previous, pair_warping_error, warping_error
 from painterly.video.flow import FLOW_PRESETS, estimate_flow, estimate_flows, inside_mask, occlusion_mask, reliable_mask, warp
-from painterly.video.frames import FrameStylizer, fast_frame_stylizer, frame_stylizer, frame_stylizer_for
+from painterly.video.frames import FrameStylizer, fast_frame_stylizer, frame_stylizer_for
 from painterly.video.loop import VideoConfig, VideoJob, VideoResult, report_path, stylize_video, write_report
 from painterly.video.media import AudioSource, VideoInfo, VideoWriter, output_size, probe_video, read_frames
 from painterly.video.store import FrameStore, work_folder_for
@@ -34,7 +34,6 @@ __all__ = [
     "estimate_flows",
     "fast_frame_stylizer",
     "inside_mask",
-    "frame_stylizer",
     "frame_stylizer_for",
     "occlusion_mask",
     "output_size",

@@ -1,13 +1,13 @@
 """Frame stylizers: one method, loaded once, applied to many frames.
 
-A :class:`FrameStylizer` wraps a function ``(frame, guidance) -> stylized`` on ``(1, 3, H, W)``
-tensors in ``[0, 1]``. ``guidance`` (a :class:`painterly.video.consistency.Guidance`, or ``None``
+The video loop takes any :class:`painterly.methods.spec.MethodStylizer` (what
+:func:`painterly.registry.create_stylizer` builds) and calls its ``stylize_frame(frame, guidance)``
+on ``(1, 3, H, W)`` tensors in ``[0, 1]``; a :class:`FrameStylizer` makes one from a plain function. ``guidance`` (a :class:`painterly.video.consistency.Guidance`, or ``None``
 for the first frame or with consistency off) carries the previous output warped onto this frame.
 Methods that use it themselves (optimization: start from it, plus a temporal loss) set
 ``uses_guidance``; for the others (feed-forward networks) the frame loop blends afterwards.
 
-Which method runs, with which model and options, is decided by
-:func:`painterly.registry.create_stylizer`; :func:`frame_stylizer` only adapts its result.
+Which method runs, with which model and options, is decided by :func:`painterly.registry.create_stylizer`.
 """
 
 from __future__ import annotations
@@ -40,14 +40,12 @@ class FrameStylizer:
     settings: dict[str, Any] = field(default_factory=dict)
     uses_guidance: bool = False
 
-
-def frame_stylizer(stylizer: MethodStylizer) -> FrameStylizer:
-    """A method's stylizer (from :func:`painterly.registry.create_stylizer`) as a frame stylizer."""
-    return FrameStylizer(stylizer.stylize_frame, dict(stylizer.settings), stylizer.uses_guidance)
+    def stylize_frame(self, frame: torch.Tensor, guidance: Optional[Guidance] = None) -> torch.Tensor:
+        return self.stylize(frame, guidance)
 
 
 def frame_stylizer_for(method: Optional[str], *, model: Optional[str] = None, paintings: Sequence[tuple[Any, float]] = (),
-                       stylizer: Any, **options: Any) -> FrameStylizer:  # fmt: skip
+                       stylizer: Any, **options: Any) -> MethodStylizer:  # fmt: skip
     """The frame stylizer of any registered method, its model or feature network loaded once.
 
     Args:
@@ -58,13 +56,13 @@ def frame_stylizer_for(method: Optional[str], *, model: Optional[str] = None, pa
     """
     if "size" in options:
         raise PainterlyError("the video's size is set with --size, not as a method option")
-    return frame_stylizer(stylizer.method(method, model=model, paintings=list(paintings), options=options))
+    return stylizer.method(method, model=model, paintings=list(paintings), options=options)
 
 
-def fast_frame_stylizer(model: str, *, device: torch.device | str | None = None, **options: Any) -> FrameStylizer:
+def fast_frame_stylizer(model: str, *, device: torch.device | str | None = None, **options: Any) -> MethodStylizer:
     """The feed-forward network ``model`` (a built-in name or a file), loaded once, for frames."""
     from painterly.registry import create_stylizer
 
     if "size" in options:
         raise PainterlyError("the video's size is set with --size, not as a method option")
-    return frame_stylizer(create_stylizer("fast", model=model, options=options, device=device))
+    return create_stylizer("fast", model=model, options=options, device=device)

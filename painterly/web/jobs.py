@@ -173,7 +173,7 @@ class StylizeRunner:
         job.run(progress=progress, measure=config.consistency > 0)
 
     def frame_stylizer(self, style: Style, options: JobOptions):
-        """The :class:`painterly.video.FrameStylizer` of a video job's method (chosen and built by the registry)."""
+        """A video job's frame stylizer, chosen and built by the registry."""
         from painterly.registry import choose_method
         from painterly.styles.catalog import load_style_image
         from painterly.video.frames import frame_stylizer_for
