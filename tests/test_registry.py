@@ -139,6 +139,8 @@ def test_cli_refuses_an_option_of_another_method(tmp_path):
         "error: --decoder applies to adain only")
     assert one_line_error(runner.invoke(cli, [*base, "--model", "starry-night", "--save-every", "2"])) == (
         "error: --save-every applies to optimize only")
+    assert one_line_error(runner.invoke(cli, [*base, "--model", "starry-night", "-s", "the-scream"])) == (
+        "error: the fast method paints in its model's style: drop --style, or drop --model for any painting (adain)")
     assert not (tmp_path / "out.png").exists()
 
 

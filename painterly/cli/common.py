@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 import sys
 import time
 import typing
@@ -165,6 +164,14 @@ def method_options(specs: Sequence[Any], names: Optional[Iterable[str]] = None, 
 def joined(names: Sequence[str]) -> str:
     """``["adain", "fast"]`` → ``"adain and fast"``."""
     return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
+
+def check_paintings(spec: Any, styles: Sequence[str]) -> None:
+    """One line when the method needs a painting and none is given, or takes none and one is."""
+    if spec.needs_painting and not styles:
+        fail("no style given: add --style NAME (see `painterly styles`) or --style painting.jpg")
+    if styles and not spec.needs_painting:
+        fail(f"{spec.owner} paints in its model's style: drop --style, or drop --model for any painting (adain)")
 
 
 def chosen_method_options(spec: Any, values: dict[str, Any]) -> dict[str, Any]:

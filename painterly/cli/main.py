@@ -9,7 +9,8 @@ from typing import Any, Optional
 
 import click
 
-from painterly.cli.common import ProgressReporter, chosen_method_options, fail, handle_errors, joined, method_options
+from painterly.cli.common import (ProgressReporter, check_paintings, chosen_method_options, fail, handle_errors, joined,
+                                  method_options)  # fmt: skip
 from painterly.errors import PainterlyError
 from painterly.io.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 from painterly.registry import list_methods
@@ -91,8 +92,7 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
     if not content.exists():
         fail(f"content not found: {content}")
     spec = choose_method(method, model=model, paintings=styles)
-    if spec.needs_painting and not styles:
-        fail("no style given: add --style NAME (see `painterly styles`) or --style painting.jpg")
+    check_paintings(spec, styles)
     options = chosen_method_options(spec, option_values)
     if save_every:
         if not spec.previews:

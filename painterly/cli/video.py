@@ -8,8 +8,8 @@ from typing import Any, Optional
 
 import click
 
-from painterly.cli.common import (ProgressReporter, chosen_method_options, config_kwargs, fail, handle_errors, method_options,
-                                  options_from_config)  # fmt: skip
+from painterly.cli.common import (ProgressReporter, check_paintings, chosen_method_options, config_kwargs, fail, handle_errors,
+                                  method_options, options_from_config)  # fmt: skip
 from painterly.registry import list_methods
 from painterly.video.loop import VideoConfig
 
@@ -80,10 +80,7 @@ def video_command(source: Path, output: Optional[Path], model: Optional[str], st
     config = VideoConfig(**config_kwargs(VideoConfig, {key: values.pop(key) for key in VIDEO_OPTIONS})).validate()
     probe_video(source)  # a bad input fails here, before any model is loaded
     spec = choose_method(method, model=model, paintings=styles)
-    if spec.needs_painting and not styles:
-        fail("no style given: add --model NAME for the fast method, or --style PAINTING for the optimize method")
-    if spec.name == "fast" and styles:
-        fail("the fast method paints in its model's style: drop --style, or drop --model for arbitrary style (adain)")
+    check_paintings(spec, styles)
     method_options = chosen_method_options(spec, values)
     if preview < 0:
         fail(f"--preview takes a number of frames, got {preview}")

@@ -17,11 +17,11 @@ from PIL import Image
 
 from painterly.errors import PainterlyError
 from painterly.evaluate import metrics
-from painterly.evaluate.records import Evaluation, Record
-from painterly.evaluate.report import check_report_dir, write_report
 from painterly.evaluate.measure import (
     NAME_SEPARATOR, Measurement, check_method_label, measure, measure_output, output_name, pair_reference,
 )  # fmt: skip
+from painterly.evaluate.records import Evaluation, Record
+from painterly.evaluate.report import check_report_dir, write_report
 from painterly.evaluate.video import (
     PLAIN_SUFFIX, VIDEO_SUFFIX, FrameStylizerFactory, VideoSettings, collect_clips, poster, video_rows,
 )  # fmt: skip

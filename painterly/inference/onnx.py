@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -32,3 +32,18 @@ def run_onnx(session: Any, image: torch.Tensor) -> torch.Tensor:
     """Run an exported style network on ``image`` ``(B, 3, H, W)`` in ``[0, 1]``; same shape out."""
     pixels = np.ascontiguousarray(image.detach().float().cpu().numpy())
     return torch.from_numpy(session.run(None, {"image": pixels})[0])
+
+
+def cached_onnx_session(model_path: Path, export: Callable[[Path, Path], Any]) -> Any:
+    """An onnxruntime session for the model file ``model_path``, exported once (by ``export(model_path,
+    onnx_path)``) into the cache folder under a name that changes with the file's contents."""
+    import hashlib
+
+    from painterly.features.weights import cache_dir
+
+    require_onnxruntime()
+    digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
+    exported = cache_dir() / "onnx" / f"{Path(model_path).stem}-{digest}.onnx"
+    if not exported.is_file():
+        export(Path(model_path), exported)
+    return onnx_session(exported)

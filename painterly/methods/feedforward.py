@@ -17,6 +17,7 @@ from PIL import Image
 
 from painterly.devices import PRECISIONS, pick_precision, resolve_device
 from painterly.errors import PainterlyError
+from painterly.inference.onnx import cached_onnx_session, run_onnx
 from painterly.inference.tiling import stylize_tiled, tile_ranges
 from painterly.io.files import file_identity
 from painterly.io.images import image_to_tensor, resize_long_side, tensor_to_image
@@ -104,7 +105,7 @@ class FastStylizer:
         # 40 % of a CPU forward pass. The norms still take their statistics in fp32.
         compute_dtype = self.dtype if self.dtype is not None else torch.float32
         self.net = self.net.to(dtype=compute_dtype, memory_format=self.memory_format)
-        self.session = cached_onnx_session(model_path) if config.runtime == "onnx" else None
+        self.session = cached_onnx_session(model_path, _export_onnx) if config.runtime == "onnx" else None
         self.model_path = model_path
         options = {key: value for key, value in config.to_dict().items() if key != "model"}
         self.settings = {"method": "fast", "model": file_identity(model_path), "options": options}
@@ -143,8 +144,6 @@ class FastStylizer:
 
     def _forward(self, image: torch.Tensor, stats: Optional[list] = None) -> torch.Tensor:
         if self.session is not None:
-            from painterly.inference.onnx import run_onnx
-
             return run_onnx(self.session, image).to(image.device)
         image = image.to(self.net_dtype).contiguous(memory_format=self.memory_format)
         output = self.net(image) if stats is None else self.net.forward_with_stats(image, stats)
@@ -181,22 +180,6 @@ class FastStylizer:
         return results  # type: ignore[return-value]
 
 
-def cached_onnx_session(model_path: Path) -> Any:
-    """An onnxruntime session for ``model_path``, exported once into the cache folder."""
-    import hashlib
-
-    from painterly.export.exporters import export_model
-    from painterly.features.weights import cache_dir
-    from painterly.inference.onnx import onnx_session, require_onnxruntime
-
-    require_onnxruntime()
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()[:16]
-    exported = cache_dir() / "onnx" / f"{model_path.stem}-{digest}.onnx"
-    if not exported.is_file():
-        export_model(model_path, exported, format="onnx", check=True)
-    return onnx_session(exported)
-
-
 def stylize_batch(
     model: str | Path,
     images: Iterable[Image.Image],
@@ -208,6 +191,12 @@ def stylize_batch(
     """Stylize many PIL images with one model (loaded once); options as for the fast method."""
     stylizer = FastStylizer(SPEC.make_config({**options, "model": str(model)}), device)
     return stylizer.batch(list(images), batch_size=batch_size)
+
+
+def _export_onnx(model_path: Path, out: Path) -> None:
+    from painterly.export.exporters import export_model
+
+    export_model(model_path, out, format="onnx", check=True)
 
 
 def build(config: FastConfig, *, device: torch.device, **_: Any) -> FastStylizer:

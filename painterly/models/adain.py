@@ -19,9 +19,9 @@ from torch import nn
 
 from painterly.errors import PainterlyError
 from painterly.features.vgg import PREPROCESSINGS, VGG19
-from painterly.ops.stats import mean_std
 from painterly.models.transformer import pad_to_multiple
 from painterly.ops.adain import adain, adain_to_statistics, apply_strength, blend_styles, masked_targets, resize_mask, wct
+from painterly.ops.stats import mean_std
 
 #: The encoder layer whose features are restyled.
 ENCODER_LAYER = "relu4_1"

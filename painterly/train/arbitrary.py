@@ -20,15 +20,14 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import nn
 
-from painterly.devices import autocast, resolve_device
+from painterly.devices import autocast, pick_precision, resolve_device
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19, deepest_layer
 from painterly.losses.perceptual import total_variation
-from painterly.devices import pick_precision
-from painterly.ops.stats import mean_std
 from painterly.models.adain import ENCODER_LAYER, STYLE_LAYERS, AdaINDecoder, DecoderConfig
 from painterly.models.adain_io import DecoderInfo, save_decoder
 from painterly.ops.adain import adain
+from painterly.ops.stats import mean_std
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 from painterly.train import distributed
 from painterly.train.config import TrainConfig, check_run_options

@@ -23,15 +23,14 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 import torch
 from torch import nn
 
-from painterly.devices import autocast, resolve_device
+from painterly.devices import autocast, pick_precision, resolve_device
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19, deepest_layer
 from painterly.losses import total_variation
-from painterly.devices import pick_precision
 from painterly.losses.gatys import StyleTargets, style_content_losses, style_targets
-from painterly.ops.resize import resize_to_long_side
 from painterly.models.files import ModelInfo, save_model
 from painterly.models.transformer import TransformerNet
+from painterly.ops.resize import resize_to_long_side
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 from painterly.train import distributed
 from painterly.train.adversarial import Adversary, fit_painting, style_patches

@@ -19,10 +19,10 @@ import torch.nn.functional as F
 
 from painterly.errors import PainterlyError
 from painterly.io.files import file_identity
+from painterly.methods.spec import MethodStylizer
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 from painterly.video.consistency import DETAIL_CELL, Guidance, blend_with_previous, pair_warping_error
 from painterly.video.flow import FLOW_PRESETS, estimate_flows, reliable_mask, resize_flow, shrink_for_flow, warp
-from painterly.methods.spec import MethodStylizer
 from painterly.video.media import (
     ENCODER_PRESETS,
     AudioSource,
