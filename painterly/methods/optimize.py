@@ -213,6 +213,14 @@ def _optimizer_for(pixels: torch.Tensor, config: OptimizeConfig) -> torch.optim.
     return torch.optim.Adam([pixels], lr=config.learning_rate)
 
 
+def _step_event(config: OptimizeConfig, step: int, total: int, stage: str, losses: dict[str, float], pixels: torch.Tensor,
+                work: float) -> ProgressEvent:  # fmt: skip
+    """The progress event after ``step``, with a preview every ``config.preview_every`` steps and at the last."""
+    wants_preview = config.preview_every > 0 and (step % config.preview_every == 0 or step == total)
+    preview = pixels.detach().clamp(0, 1).float().cpu().contiguous() if wants_preview else None
+    return ProgressEvent(step=step, total=total, stage=stage, losses=dict(losses), preview=preview, work=work)
+
+
 def optimize(
     vgg: VGG19,
     content: torch.Tensor,
@@ -281,15 +289,16 @@ def optimize(
             optimizer.zero_grad(set_to_none=True)
             with autocast(device, dtype):
                 features = vgg(pixels.contiguous(memory_format=memory_format), layers)
+            losses = {"content": config.content_weight, "style": style_weight, "tv": config.tv_weight}
             content_value, style_value = style_content_losses(features, content_targets, targets, style_layer_weights)
-            tv_value = total_variation(pixels)
-            loss = config.content_weight * content_value + style_weight * style_value + config.tv_weight * tv_value
+            values = {"content": content_value, "style": style_value}
+            values["tv"] = total_variation(pixels)
             if temporal is not None:
-                temporal_value = temporal_loss(pixels, temporal_target, temporal_mask)
-                loss = loss + temporal.weight * temporal_value
-                last["temporal"] = temporal_value.item()
+                losses["temporal"] = temporal.weight
+                values["temporal"] = temporal_loss(pixels, temporal_target, temporal_mask)
+            loss: torch.Tensor = sum(weight * values[name] for name, weight in losses.items())  # type: ignore[assignment]
             loss.backward()
-            last.update(total=loss.item(), content=content_value.item(), style=style_value.item(), tv=tv_value.item())
+            last.update(total=loss.item(), **{name: value.item() for name, value in values.items()})
             return loss
 
         stage_name = f"scale {index + 1}/{len(plan)} ({stage.long_side} px)"
@@ -302,17 +311,8 @@ def optimize(
             if not math.isfinite(last.get("total", 0.0)):
                 raise PainterlyError("the loss became NaN or infinite: lower the style weight or use --precision fp32")
             if progress is not None:
-                done = sum(costs[:index]) + costs[index] * (stage_step + 1) / stage.steps
-                wants_preview = config.preview_every > 0 and (step % config.preview_every == 0 or step == total_steps)
-                event = ProgressEvent(
-                    step=step,
-                    total=total_steps,
-                    stage=stage_name,
-                    losses=dict(last),
-                    preview=pixels.detach().clamp(0, 1).float().cpu().contiguous() if wants_preview else None,
-                    work=done / sum(costs),
-                )
-                if progress(event) is False:
+                done = (sum(costs[:index]) + costs[index] * (stage_step + 1) / stage.steps) / sum(costs)
+                if progress(_step_event(config, step, total_steps, stage_name, last, pixels, done)) is False:
                     raise Cancelled(f"cancelled at step {step} of {total_steps}")
         image = pixels.detach().clamp(0, 1)
     assert image is not None

@@ -181,7 +181,7 @@ class StylizeRunner:
         spec = choose_method(options.method or None, model=options.model, paintings=[style] if style is not None else [])
         method_options = {key: value for key, value in options.stylize_options().items()
                           if key not in ("size", "preview_every") and spec.takes(key)}  # fmt: skip
-        if spec.name == "optimize":
+        if spec.takes("steps"):  # an optimization per frame: few steps, or a clip takes hours
             method_options.setdefault("steps", VIDEO_OPTIMIZE_MAX_STEPS)
         paintings = [(load_style_image(style, self.max_pixels), 1.0)] if style is not None and spec.needs_painting else []
         return frame_stylizer_for(spec.name, model=options.model, paintings=paintings, stylizer=self.stylizer(),
