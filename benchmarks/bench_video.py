@@ -104,7 +104,8 @@ class Recorder:
 
 def style_loss(frames_path: Path, painting: torch.Tensor, vgg, every: int = 5, side: int = 256) -> float:
     """Mean relative Gram error of every ``every``-th frame of a video to ``painting``."""
-    from painterly.methods.optimize import resize_to_long_side, style_content_losses, style_targets
+    from painterly.losses.gatys import style_content_losses, style_targets
+    from painterly.ops.resize import resize_to_long_side
     from painterly.video import read_frames
     from painterly.video.loop import to_tensor
 

@@ -6,74 +6,21 @@ server); the module-level :func:`stylize` makes a fresh one for a single call.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence
 
-import numpy as np
 import torch
 from PIL import Image
 
 from painterly.devices import resolve_device
-from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19
 from painterly.features.weights import VGGWeights, find_weights, load_vgg19
 from painterly.io.images import DEFAULT_MAX_PIXELS, load_image, restore_alpha, split_alpha, tensor_to_image
+from painterly.methods.spec import MethodStylizer
 from painterly.progress import ProgressCallback
-from painterly.registry import find_style, get_method, resolve_style_path
-
-ImageSource = Union[str, Path, Image.Image, np.ndarray]
-StyleSource = Union[ImageSource, tuple]
-
-
-def parse_style_spec(spec: str) -> tuple[str, float]:
-    """``"starry-night"`` → ``("starry-night", 1.0)``; ``"a.jpg:0.3"`` → ``("a.jpg", 0.3)``."""
-    head, separator, tail = spec.rpartition(":")
-    if separator and head:
-        try:
-            weight = float(tail)
-        except ValueError:
-            return spec, 1.0  # a ':' inside a path, not a weight
-        if weight < 0:
-            raise PainterlyError(f"style weight in {spec!r} is negative: use a weight of 0 or more")
-        return head, weight
-    return spec, 1.0
-
-
-def normalize_styles(style: StyleSource | Sequence[StyleSource]) -> list[tuple[ImageSource, float]]:
-    """Any accepted way to give styles → ``[(source, weight)]``.
-
-    Accepts a built-in name or path (optionally ``"path:weight"``), a PIL image, an array, a
-    ``(source, weight)`` pair, or a list of these.
-    """
-    items = style if isinstance(style, list) else [style]
-    normalized: list[tuple[ImageSource, float]] = []
-    for item in items:
-        if isinstance(item, tuple):
-            source, weight = item
-            normalized.append((source, float(weight)))
-        elif isinstance(item, str):
-            normalized.append(parse_style_spec(item))
-        else:
-            normalized.append((item, 1.0))
-    return normalized
-
-
-def load_style_image(source: ImageSource, max_pixels: int) -> Image.Image:
-    """A style given as a built-in name, a path, a PIL image or an array, as an RGB image."""
-    if isinstance(source, (str, Path)):
-        return load_image(resolve_style_path(source), max_pixels=max_pixels)
-    return load_image(source, max_pixels=max_pixels)
-
-
-def describe_source(source: Any) -> str:
-    """A short text naming an input, for metadata and reports."""
-    if isinstance(source, (str, Path)):
-        entry = find_style(str(source)) if isinstance(source, str) else None
-        return entry.name if entry else Path(source).name
-    if isinstance(source, Image.Image):
-        return f"<image {source.width}x{source.height}>"
-    return f"<array {tuple(np.shape(source))}>"
+from painterly.registry import create_stylizer
+from painterly.styles.catalog import (ImageSource, StyleSource, describe_source, load_style_image, normalize_styles,
+                                      parse_style_spec)  # fmt: skip
 
 
 class Stylizer:
@@ -101,26 +48,35 @@ class Stylizer:
             self._networks[key] = load_vgg19(last_layer=last_layer, device=self.device, weights=self._weights, pooling=pooling)
         return self._networks[key]
 
+    def load_paintings(self, sources: Sequence[tuple[ImageSource, float]]) -> list[tuple[Image.Image, float]]:
+        """``[(style source, weight)]`` (see :func:`normalize_styles`) as RGB images."""
+        return [(load_style_image(source, self.max_pixels), weight) for source, weight in sources]
+
+    def method(self, method: Optional[str], *, model: Any = None, paintings: Sequence[tuple[Image.Image, float]] = (),
+               options: Optional[dict[str, Any]] = None) -> MethodStylizer:  # fmt: skip
+        """The stylizer of ``method`` on this device, sharing this feature network (see
+        :func:`painterly.registry.create_stylizer`): for a folder of images or a video's frames."""
+        return create_stylizer(method, model=model, paintings=list(paintings), options=options, device=self.device,
+                               feature_network=self.feature_network)  # fmt: skip
+
     def stylize(
         self,
         content: ImageSource,
         style: StyleSource | Sequence[StyleSource] | None = None,
         *,
-        method: str = "optimize",
+        method: Optional[str] = None,
         progress: Optional[ProgressCallback] = None,
         **options: Any,
     ) -> Image.Image:
         """Stylize one image; see :func:`painterly.stylize`."""
-        entry = get_method(method)
         # Transparent areas are painted as white paper and get their transparency back at the end.
         content_image, alpha = split_alpha(load_image(content, max_pixels=self.max_pixels, keep_alpha=True))
         style_sources = normalize_styles(style) if style is not None else []
-        styles = [(load_style_image(source, self.max_pixels), weight) for source, weight in style_sources]
-        if entry.needs_features:
-            options["feature_network"] = self.feature_network
-        result = restore_alpha(entry.run(content_image, styles, device=self.device, progress=progress, **options), alpha)
+        stylizer = self.method(method, model=options.pop("model", None), paintings=self.load_paintings(style_sources),
+                               options=options)  # fmt: skip
+        result = restore_alpha(stylizer.stylize_image(content_image, progress), alpha)
         result.info["painterly"] = {
-            "method": method,
+            "method": stylizer.settings.get("method", method),
             "content": describe_source(content),
             "styles": [[describe_source(source), weight] for source, weight in style_sources],
             **{key: value for key, value in result.info.get("painterly", {}).items()},
@@ -132,7 +88,7 @@ def stylize(
     content: ImageSource,
     style: StyleSource | Sequence[StyleSource] | None = None,
     *,
-    method: str = "optimize",
+    method: Optional[str] = None,
     progress: Optional[ProgressCallback] = None,
     device: str | torch.device | None = None,
     vgg_weights: str | Path | None = None,
@@ -145,7 +101,8 @@ def stylize(
         content: a path, a PIL image or an ``(H, W, 3)`` array.
         style: a built-in style name (``"starry-night"``), a path, a PIL image, an array, a
             ``(source, weight)`` pair, ``"path:weight"``, or a list of these to blend.
-        method: a registered method (``"optimize"`` …; see ``painterly.registry.list_methods``).
+        method: a registered method (``"optimize"`` …; see ``painterly.registry.list_methods``); default
+            ``"fast"`` when a ``model`` is given, else ``"optimize"``.
         progress: called with :class:`painterly.progress.ProgressEvent`s; return ``False`` to cancel.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` …
         options: the method's options, e.g. for ``"optimize"`` the fields of
@@ -159,14 +116,5 @@ def stylize(
     return stylizer.stylize(content, style, method=method, progress=progress, **options)
 
 
-def config_from_options(config_type: type, options: dict[str, Any]):
-    """Build a config dataclass from keyword options, rejecting unknown names clearly."""
-    names = {item.name for item in dataclasses.fields(config_type)}
-    unknown = sorted(set(options) - names)
-    if unknown:
-        raise PainterlyError(f"unknown option(s) {', '.join(unknown)}: valid options are {', '.join(sorted(names))}")
-    values = {key: tuple(value) if isinstance(value, list) else value for key, value in options.items()}
-    return config_type(**values)
-
-
-__all__ = ["Stylizer", "config_from_options", "normalize_styles", "parse_style_spec", "stylize", "tensor_to_image"]
+__all__ = ["Stylizer", "describe_source", "load_style_image", "normalize_styles", "parse_style_spec", "stylize",
+           "tensor_to_image"]

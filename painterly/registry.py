@@ -1,126 +1,172 @@
-"""One registry for built-in styles and methods.
+"""One registry for built-in styles, methods and trained models, and the one resolver.
 
-Built-in styles are the paintings shipped in ``painterly/styles/data`` (listed in
-``styles.json``); methods register themselves with :func:`register_method`. ``painterly styles``
-prints :func:`list_styles`.
+The methods are their :class:`~painterly.methods.spec.MethodSpec`s (one next to each method's
+code); ``painterly styles`` prints :func:`list_styles`, :func:`list_methods` and
+:func:`list_models`. :func:`create_stylizer` turns what a user asked for (method, model,
+paintings, options, device) into a stylizer for images, folders and video frames; every interface
+calls it.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
-from typing import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import torch
 
 from painterly.errors import PainterlyError
+from painterly.methods import adain, feedforward, optimize_stylizer
+from painterly.methods.spec import FeatureNetwork, MethodSpec, MethodStylizer, Paintings
+from painterly.styles.catalog import StyleEntry, find_style, list_styles, resolve_style_path, style_names
+
+__all__ = [
+    "MethodSpec",
+    "ModelEntry",
+    "StyleEntry",
+    "choose_method",
+    "create_stylizer",
+    "find_style",
+    "get_method",
+    "list_methods",
+    "list_models",
+    "list_styles",
+    "methods_taking",
+    "register_method",
+    "resolve_style_path",
+    "style_names",
+]
+
+_METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (optimize_stylizer.SPEC, feedforward.SPEC, adain.SPEC)}
 
 
-@dataclass(frozen=True)
-class StyleEntry:
-    """A built-in style painting."""
-
-    name: str
-    title: str
-    artist: str
-    year: int
-    file: str
-    licence: str
-
-    @property
-    def path(self) -> Path:
-        return Path(str(resources.files("painterly.styles") / "data" / self.file))
+def register_method(spec: MethodSpec) -> MethodSpec:
+    """Add a method (a plug-in, a test double) to the registry; every interface then offers it."""
+    _METHODS[spec.name] = spec
+    return spec
 
 
-@lru_cache(maxsize=1)  # the shipped list never changes while the process runs
-def list_styles() -> tuple[StyleEntry, ...]:
-    """Every built-in style painting, in the order ``styles.json`` gives."""
-    text = (resources.files("painterly.styles") / "styles.json").read_text(encoding="utf-8")
-    return tuple(StyleEntry(**entry) for entry in json.loads(text))
+def get_method(name: str) -> MethodSpec:
+    """The method called ``name`` or one of its aliases (``arbitrary`` is ``adain``)."""
+    key = name.strip().lower()
+    for spec in _METHODS.values():
+        if key == spec.name or key in spec.aliases:
+            return spec
+    raise PainterlyError(f"unknown method {name!r}: use one of {', '.join(sorted(_METHODS))}")
 
 
-def find_style(name: str) -> StyleEntry | None:
-    """The built-in style called ``name`` (case and ``_``/``-`` insensitive), or ``None``."""
-    key = name.strip().lower().replace("_", "-").replace(" ", "-")
-    for entry in list_styles():
-        if entry.name == key:
-            return entry
-    return None
+def list_methods() -> list[MethodSpec]:
+    return sorted(_METHODS.values(), key=lambda spec: spec.name)
 
 
-def style_names() -> list[str]:
-    return [entry.name for entry in list_styles()]
+def methods_taking(option: str) -> list[str]:
+    """Names of the methods whose users may set ``option``."""
+    return [spec.name for spec in list_methods() if spec.takes(option)]
 
 
-def resolve_style_path(spec: str | Path) -> Path:
-    """A style given as a built-in name or a file path, as a path to an image file."""
-    entry = find_style(str(spec)) if isinstance(spec, str) else None
-    if entry is not None:
-        return entry.path
-    path = Path(spec).expanduser()
-    if path.exists():
-        return path
-    raise PainterlyError(
-        f"style {str(spec)!r} is neither a file nor a built-in style; built-in styles: {', '.join(style_names())}"
-    )
+def choose_method(method: Optional[str], *, model: Any = None, paintings: Sequence[Any] = ()) -> MethodSpec:
+    """The method that runs: the one named; with none, ``fast`` given a model, else ``optimize``.
 
-
-@dataclass(frozen=True)
-class MethodEntry:
-    """A stylization method: ``run(content, styles, *, device, progress, **options) -> PIL.Image``.
-
-    ``content`` is an RGB PIL image, ``styles`` a list of ``(RGB PIL image, weight)``. Methods
-    that set ``needs_features`` also get ``feature_network``: a function
-    ``(last_layer, pooling) -> VGG19`` that returns the caller's loaded network.
+    ``fast`` without a model but with paintings is arbitrary style (``adain``): any painting in one pass.
     """
-
-    name: str
-    summary: str
-    run: Callable
-    needs_features: bool = False
-
-
-_METHODS: dict[str, MethodEntry] = {}
+    name = method or ("fast" if model is not None else "optimize")
+    spec = get_method(name)
+    if spec.name == "fast" and model is None and paintings:
+        return get_method("adain")
+    return spec
 
 
-def register_method(name: str, summary: str, *, needs_features: bool = False) -> Callable[[Callable], Callable]:
-    """Decorator registering a stylization function under ``name``."""
+def create_stylizer(
+    method: Optional[str],
+    *,
+    model: Any = None,
+    paintings: Paintings = (),  # type: ignore[assignment]
+    options: Optional[Mapping[str, Any]] = None,
+    device: torch.device | str | None = None,
+    feature_network: Optional[FeatureNetwork] = None,
+) -> MethodStylizer:
+    """The stylizer of ``method`` with its model loaded and its paintings prepared, once.
 
-    def decorate(function: Callable) -> Callable:
-        _METHODS[name] = MethodEntry(name, summary, function, needs_features)
-        return function
+    Args:
+        method: a registered method or alias; ``None`` chooses (see :func:`choose_method`).
+        model: the method's trained model (``fast``: a style model; ``adain``: a decoder), a name or a file.
+        paintings: ``[(RGB PIL image, weight)]``; methods that paint in a model's style ignore them.
+        options: the method's options (fields of its config), converted and checked once here.
+        device: where to compute; feature_network: ``(last_layer, pooling) -> VGG19`` shared by the
+            caller (default: loaded here when the method needs it).
 
-    return decorate
+    Returns:
+        A :class:`~painterly.methods.spec.MethodStylizer`: ``stylize_image`` for images,
+        ``stylize_frame`` for video frames.
+    """
+    from painterly.devices import resolve_device
+
+    spec = choose_method(method, model=model, paintings=paintings)
+    if spec.needs_painting and not paintings:
+        raise PainterlyError(f"no style given: {spec.owner} needs a painting; name a built-in style (painterly styles) "
+                             "or give a painting file")  # fmt: skip
+    values = dict(options or {})
+    if model is not None:
+        if not spec.takes_model:
+            raise PainterlyError(f"{spec.owner} takes no model: leave the model out")
+        values.setdefault(spec.model_option, str(model))
+    config = spec.make_config(values)
+    device = resolve_device(device)
+    if feature_network is None and spec.needs_features:
+        feature_network = _loaded_here(device)
+    given = frozenset(name for name, value in values.items() if value is not None)
+    return spec.build(config, paintings=list(paintings), device=device, feature_network=feature_network,
+                      given_options=given)  # fmt: skip
 
 
-def get_method(name: str) -> MethodEntry:
-    import painterly.methods  # noqa: F401  (registers the built-in methods)
+def _loaded_here(device: torch.device) -> Callable[[str, str], Any]:
+    from painterly.features.weights import load_vgg19
 
-    if name not in _METHODS:
-        raise PainterlyError(f"unknown method {name!r}: use one of {', '.join(sorted(_METHODS))}")
-    return _METHODS[name]
-
-
-def list_methods() -> list[MethodEntry]:
-    import painterly.methods  # noqa: F401
-
-    return sorted(_METHODS.values(), key=lambda entry: entry.name)
+    return lambda last_layer, pooling: load_vgg19(last_layer=last_layer, device=device, pooling=pooling)
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A trained style model shipped with the package, run by ``method``."""
+    """A trained model usable by name, run by ``method``.
+
+    Attributes:
+        name: what ``--model NAME`` takes.
+        method: the method that runs it.
+        title: for people (the style's painting and painter, or what the model translates).
+        kind: ``style`` (a feed-forward network trained on one painting) or ``cyclegan`` (one
+            direction of a CycleGAN, e.g. photos → paintings).
+    """
 
     name: str
     method: str
-    title: str
+    title: str = ""
+    kind: str = "style"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _describe_model(name: str, titles: dict[str, str]) -> ModelEntry:
+    """A model's entry; CycleGAN generators say so and what they translate (read from the file's header)."""
+    from painterly.models.files import model_training_record
+
+    training = model_training_record(name)
+    if "direction" in training:  # `painterly gan train`: domain A is the photos, domain B the paintings
+        source, target = _domain(training.get("domain_a", "A")), _domain(training.get("domain_b", "B"))
+        what = "photo → painting" if training["direction"] == "a2b" else "painting → photo"
+        if training["direction"] != "a2b":
+            source, target = target, source
+        return ModelEntry(name, "fast", f"{what} CycleGAN generator ({source} → {target})", kind="cyclegan")
+    return ModelEntry(name, "fast", titles.get(name, name))
+
+
+def _domain(folder: str) -> str:
+    return str(folder).rstrip("/").rsplit("/", 1)[-1] or "domain"
 
 
 def list_models() -> list[ModelEntry]:
-    """Feed-forward style models usable by name (``--model NAME``): the user's models folder
+    """Trained models usable by name (``--model NAME``): the user's models folder
     (``$PAINTERLY_MODELS_DIR``, default ``<user data dir>/painterly/models``) and the shipped ones."""
-    from painterly.models import list_model_names
+    from painterly.models.files import list_model_names
 
     titles = {entry.name: f"{entry.title} ({entry.artist})" for entry in list_styles()}
-    return [ModelEntry(name, "fast", titles.get(name, name)) for name in list_model_names()]
+    return [_describe_model(name, titles) for name in list_model_names()]

@@ -33,7 +33,8 @@ def main() -> None:
 
     from painterly.api import Stylizer, load_style_image
     from painterly.io.images import load_image, resize_long_side, save_image
-    from painterly.io.sheets import captioned_sheet, measured_row
+    from painterly.evaluate.sheets import measured_row
+    from painterly.io.sheets import captioned_sheet
 
     stylizer = Stylizer(device=args.device)
     vgg = stylizer.feature_network("relu5_1", "max")

@@ -33,7 +33,7 @@ def main() -> None:
     import torch
 
     from painterly.api import Stylizer, load_style_image
-    from painterly.evaluate.runner import measure_output, pair_reference
+    from painterly.evaluate.measure import measure_output, pair_reference
     from painterly.io.images import find_images, image_to_tensor, load_image, resize_long_side, save_image
     from painterly.io.sheets import captioned_sheet
 

@@ -28,7 +28,8 @@ def main() -> None:
 
     from painterly.api import Stylizer
     from painterly.io.images import load_image, resize_long_side, save_image
-    from painterly.io.sheets import captioned_sheet, measured_row
+    from painterly.evaluate.sheets import measured_row
+    from painterly.io.sheets import captioned_sheet
     from painterly.models import list_pretrained
     from painterly.registry import list_styles
 

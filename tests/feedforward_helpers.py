@@ -37,3 +37,14 @@ def photo_folder(folder: Path, count: int = 8) -> Path:
     return folder
 
 
+
+
+def run_method(method: str, content: Image.Image, styles: list, *, device: torch.device = torch.device("cpu"),
+               progress=None, feature_network=None, **options) -> Image.Image:  # fmt: skip
+    """One image through a registered method, as every interface runs it (the registry's resolver)."""
+    from painterly.registry import create_stylizer
+
+    model = options.pop("model", None)
+    stylizer = create_stylizer(method, model=model, paintings=styles, options=options, device=device,
+                               feature_network=feature_network)  # fmt: skip
+    return stylizer.stylize_image(content, progress)

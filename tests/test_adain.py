@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,10 @@ from PIL import Image
 from conftest import make_gradient_image, make_random_vgg
 from feedforward_helpers import photo_folder, tiny_model_file
 from painterly.errors import PainterlyError
-from painterly.losses.perceptual import channel_mean_cov, mean_std
-from painterly.models.adain import AdaINDecoder, ArbitraryStylizer, DecoderConfig
+from painterly.models.adain import AdaINDecoder, AdaINNetwork, DecoderConfig
 from painterly.models.adain_io import load_decoder, save_decoder
 from painterly.ops.adain import adain, apply_strength, blend_styles, masked_mean_std, wct
+from painterly.ops.stats import channel_mean_cov, mean_std
 from painterly.train.arbitrary import ArbitraryTrainConfig, list_paintings, train_arbitrary
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -100,7 +101,7 @@ def test_strength_and_blends():
 
 
 def test_strength_zero_returns_the_content_features(encoder):
-    model = ArbitraryStylizer(encoder, AdaINDecoder(TINY_DECODER))
+    model = AdaINNetwork(encoder, AdaINDecoder(TINY_DECODER))
     feats = model.encode(torch.rand(1, 3, 32, 40))
     style = model.encode(torch.rand(1, 3, 24, 24))
     assert torch.equal(model.target(feats, [style], strength=0.0), feats)
@@ -109,7 +110,7 @@ def test_strength_zero_returns_the_content_features(encoder):
 
 
 def test_mask_selects_styles_by_region(encoder):
-    model = ArbitraryStylizer(encoder, AdaINDecoder(TINY_DECODER))
+    model = AdaINNetwork(encoder, AdaINDecoder(TINY_DECODER))
     content = torch.randn(1, 512, 8, 8).relu()
     style_a, style_b = 5 + torch.randn(1, 512, 6, 6), -5 + 3 * torch.randn(1, 512, 6, 6)
     mask = torch.zeros(1, 1, 64, 64)
@@ -132,7 +133,7 @@ def test_mask_selects_styles_by_region(encoder):
 
 @pytest.mark.parametrize("size", [(37, 50), (13, 9), (64, 48)])
 def test_stylizer_keeps_any_size(encoder, size):
-    model = ArbitraryStylizer(encoder, tiny_decoder(encoder))
+    model = AdaINNetwork(encoder, tiny_decoder(encoder))
     content = torch.rand(2, 3, *size)
     mask = torch.rand(size[0] + 3, size[1])  # any resolution: resized to the content's
     with torch.no_grad():
@@ -157,7 +158,7 @@ def test_decoder_mirrors_vgg_and_checks_its_input():
 
 
 def test_decoder_files_round_trip_and_bad_files_are_clear_errors(tmp_path, encoder, monkeypatch):
-    from painterly.methods.arbitrary import load_stylizer
+    from painterly.methods.adain import load_adain_network
     from painterly.models import adain_io
 
     decoder = tiny_decoder(encoder)
@@ -175,17 +176,21 @@ def test_decoder_files_round_trip_and_bad_files_are_clear_errors(tmp_path, encod
         load_decoder(tiny_model_file(tmp_path))
     monkeypatch.setattr(adain_io, "default_decoder_path", lambda: tmp_path / "none.safetensors")
     with pytest.raises(PainterlyError, match="painterly train-arbitrary .* or pass --decoder"):
-        load_stylizer(None, device=torch.device("cpu"), encoder=encoder)
+        load_adain_network(None, device=torch.device("cpu"), encoder=encoder)
     with pytest.raises(PainterlyError, match="neither a file nor an installed decoder"):
-        load_stylizer("no-such-decoder", device=torch.device("cpu"), encoder=encoder)
+        load_adain_network("no-such-decoder", device=torch.device("cpu"), encoder=encoder)
 
 
 # The method --------------------------------------------------------------------------------------
 
 
 def test_adain_method_and_fast_without_a_model(decoder_file, encoder, tmp_path):
-    from painterly.methods.arbitrary import ArbitraryConfig, ArbitraryPainter, run
-    from painterly.methods.feedforward import run as run_fast
+    from feedforward_helpers import run_method
+
+    from painterly.methods.adain import AdaINConfig, AdaINStylizer
+
+    run = functools.partial(run_method, "adain")
+    run_fast = functools.partial(run_method, "fast")
 
     photo, painting, other = image(36, 52, 0), image(40, 40, 1), image(30, 45, 2)
     options = dict(device=torch.device("cpu"), feature_network=lambda *_: encoder, decoder=decoder_file, precision="fp32",
@@ -195,7 +200,7 @@ def test_adain_method_and_fast_without_a_model(decoder_file, encoder, tmp_path):
     assert np.array_equal(np.asarray(run_fast(photo, [(painting, 1.0)], **options)), np.asarray(out))
     as_model = {key: value for key, value in options.items() if key != "decoder"}  # `evaluate --method adain:DECODER`
     assert np.array_equal(np.asarray(run(photo, [(painting, 1.0)], model=decoder_file, **as_model)), np.asarray(out))
-    painter = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(decoder=str(decoder_file), precision="fp32", style_size=48),
+    painter = AdaINStylizer([(painting, 1.0)], AdaINConfig(decoder=str(decoder_file), precision="fp32", style_size=48),
                                torch.device("cpu"), encoder)  # fmt: skip
     for frame in (photo, photo):  # the paintings are encoded once, for every frame
         assert np.array_equal(np.asarray(painter(frame)), np.asarray(out))
@@ -216,33 +221,33 @@ def test_adain_method_and_fast_without_a_model(decoder_file, encoder, tmp_path):
 
 
 def test_painting_is_encoded_at_the_painted_size_and_work_scale_keeps_the_output_size(decoder_file, encoder):
-    from painterly.methods.arbitrary import ArbitraryConfig, ArbitraryPainter
+    from painterly.methods.adain import AdaINConfig, AdaINStylizer
 
     photo, painting = image(36, 52, 0), image(64, 64, 1)
     device = torch.device("cpu")
-    painter = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(decoder=str(decoder_file), precision="fp32"), device, encoder)
+    painter = AdaINStylizer([(painting, 1.0)], AdaINConfig(decoder=str(decoder_file), precision="fp32"), device, encoder)
     full = np.asarray(painter(photo))
     assert list(painter._style_feats) == [(52,)]  # the painting seen at the photo's long side
     assert painter._style_feats[(52,)][0].shape[-2:] == (6, 6)  # 52 px → relu4_1 at 1/8, rounded down
-    larger = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(decoder=str(decoder_file), precision="fp32", style_scale=2),
-                              device, encoder)  # fmt: skip
+    larger = AdaINStylizer([(painting, 1.0)], AdaINConfig(decoder=str(decoder_file), precision="fp32", style_scale=2),
+                           device, encoder)  # fmt: skip
     larger(photo)
     assert list(larger._style_feats) == [(104,)]
-    half = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(decoder=str(decoder_file), precision="fp32", work_scale=0.5),
+    half = AdaINStylizer([(painting, 1.0)], AdaINConfig(decoder=str(decoder_file), precision="fp32", work_scale=0.5),
                             device, encoder)  # fmt: skip
     coarse = np.asarray(half(photo))
     assert coarse.shape == full.shape and list(half._style_feats) == [(26,)]
     assert np.abs(coarse.astype(float) - full).mean() < 40  # the same picture, softer
     with pytest.raises(PainterlyError, match="work scale"):
-        ArbitraryConfig(work_scale=2).validate()
+        AdaINConfig(work_scale=2).validate()
 
 
 def test_a_panorama_encodes_the_painting_at_a_bounded_size(decoder_file, encoder):
-    from painterly.methods.arbitrary import STYLE_WORKING_SIZE, ArbitraryConfig, ArbitraryPainter
+    from painterly.methods.adain import STYLE_WORKING_SIZE, AdaINConfig, AdaINStylizer
 
     wide, small = image(200, 1100, 1), image(40, 48, 2)  # a painting larger than the working size, and a small one
-    config = ArbitraryConfig(decoder=str(decoder_file), precision="fp32")  # defaults otherwise
-    painter = ArbitraryPainter([(wide, 0.5), (small, 0.5)], config, torch.device("cpu"), encoder)
+    config = AdaINConfig(decoder=str(decoder_file), precision="fp32")  # defaults otherwise
+    painter = AdaINStylizer([(wide, 0.5), (small, 0.5)], config, torch.device("cpu"), encoder)
     assert STYLE_WORKING_SIZE == 1024
     assert painter.painting_sizes(8000) == (1024, 48)  # an 8000×1000 panorama: capped, and never above the painting
     assert painter.painting_sizes(40) == (40, 40)  # a small photo: the painting at the photo's size, as before
@@ -254,15 +259,15 @@ def test_a_panorama_encodes_the_painting_at_a_bounded_size(decoder_file, encoder
 
 
 def test_bf16_painter_with_a_mask_matches_float32(decoder_file, encoder):
-    from painterly.methods.arbitrary import ArbitraryConfig, ArbitraryPainter
+    from painterly.methods.adain import AdaINConfig, AdaINStylizer
 
     photo, painting = image(40, 48, 0), image(40, 40, 1)
     mask = torch.zeros(40, 48)
     mask[:, :24] = 1
     results = {}
     for precision in ("fp32", "bf16"):
-        config = ArbitraryConfig(decoder=str(decoder_file), precision=precision, mask=mask)
-        painter = ArbitraryPainter([(painting, 1.0)], config, torch.device("cpu"), encoder)
+        config = AdaINConfig(decoder=str(decoder_file), precision=precision, mask=mask)
+        painter = AdaINStylizer([(painting, 1.0)], config, torch.device("cpu"), encoder)
         results[precision] = np.asarray(painter(photo)).astype(float)
     assert next(encoder.parameters()).dtype == torch.float32  # the shared encoder is not cast
     assert np.abs(results["bf16"] - results["fp32"]).mean() < 6
@@ -270,7 +275,7 @@ def test_bf16_painter_with_a_mask_matches_float32(decoder_file, encoder):
 
 def test_shipped_decoder_paints_a_held_out_painting(vgg):
     """The shipped decoder moves a photo's VGG statistics most of the way to a painting it never saw."""
-    from painterly.methods.arbitrary import ArbitraryConfig, ArbitraryPainter
+    from painterly.methods.adain import AdaINConfig, AdaINStylizer
     from painterly.models.adain_io import default_decoder_path, load_decoder
     from painterly.api import load_style_image
 
@@ -280,7 +285,7 @@ def test_shipped_decoder_paints_a_held_out_painting(vgg):
     assert info.record["steps"] >= 5000 and "woman-with-hat-matisse.jpg" in info.record["held_out"]
     painting = load_style_image("woman-with-hat", 10**8).resize((80, 64))
     photo = image(64, 80, 3)
-    painter = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(precision="fp32"), torch.device("cpu"), vgg)
+    painter = AdaINStylizer([(painting, 1.0)], AdaINConfig(precision="fp32"), torch.device("cpu"), vgg)
     painted = painter(photo)
     assert painted.size == photo.size
     layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
@@ -404,11 +409,11 @@ def test_onnx_export_matches_pytorch(tmp_path, decoder_file, encoder):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     from painterly.export import EXPORT_TOLERANCE, export_arbitrary, onnx_session, run_onnx
-    from painterly.methods.arbitrary import load_stylizer
+    from painterly.methods.adain import load_adain_network
 
     style = torch.rand(1, 3, 40, 56, generator=torch.Generator().manual_seed(3))
     out = export_arbitrary(style, tmp_path / "adain.onnx", decoder=decoder_file, strength=0.7, style_size=56, encoder=encoder)
-    model = load_stylizer(decoder_file, device=torch.device("cpu"), encoder=encoder)
+    model = load_adain_network(decoder_file, device=torch.device("cpu"), encoder=encoder)
     session = onnx_session(out)
     for shape in [(1, 3, 37, 50), (2, 3, 48, 33)]:
         photo = torch.rand(shape)
@@ -466,7 +471,7 @@ def test_stylize_command_with_adain_options(tmp_path, decoder_file):
     with Image.open(out) as written:
         assert written.size == (56, 40)
     bad = CliRunner().invoke(cli, ["stylize", str(photo), "--style", str(painting), "--work-scale", "0.5", "-o", str(tmp_path / "o.png")])
-    assert bad.exit_code != 0 and "--work-scale is an option of the fast and adain methods" in bad.output
+    assert bad.exit_code != 0 and "--work-scale applies to adain and fast only" in bad.output
 
 
 def test_mask_proportions_are_checked():

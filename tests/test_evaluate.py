@@ -66,11 +66,11 @@ def run_fake(inputs, random_vgg, out_dir, **kwargs):
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("optimize", specs.MethodSpec("optimize", "optimize", None)),
-        ("fast:runs/3/starry.pt", specs.MethodSpec("fast-starry", "fast", "runs/3/starry.pt")),
-        ("fast:starry-night", specs.MethodSpec("fast-starry-night", "fast", "starry-night")),
-        ("mine=fast:C:/models/x.pt", specs.MethodSpec("mine", "fast", "C:/models/x.pt")),
-        (" run2 = gan:a b.pt ", specs.MethodSpec("run2", "gan", "a b.pt")),
+        ("optimize", specs.MethodUnderTest("optimize", "optimize", None)),
+        ("fast:runs/3/starry.pt", specs.MethodUnderTest("fast-starry", "fast", "runs/3/starry.pt")),
+        ("fast:starry-night", specs.MethodUnderTest("fast-starry-night", "fast", "starry-night")),
+        ("mine=fast:C:/models/x.pt", specs.MethodUnderTest("mine", "fast", "C:/models/x.pt")),
+        (" run2 = gan:a b.pt ", specs.MethodUnderTest("run2", "gan", "a b.pt")),
     ],
 )
 def test_method_specs_parse(spec, expected):
@@ -251,9 +251,9 @@ def fake_registered_method(monkeypatch, random_vgg):
     def run(content, styles, *, device, progress=None, **options):
         return content
 
-    import painterly.methods  # noqa: F401  (registers the built-in methods first)
+    from painterly.methods.spec import function_method
 
-    monkeypatch.setitem(registry._METHODS, "fake", registry.MethodEntry("fake", "returns the content", run))
+    monkeypatch.setitem(registry._METHODS, "fake", function_method("fake", "returns the content", run))
     monkeypatch.setattr(Stylizer, "feature_network", lambda self, last_layer="relu5_1", pooling="max": random_vgg)
 
 

@@ -62,12 +62,12 @@ def test_bad_export_arguments(tmp_path, model):
 
 def test_onnx_runtime_in_the_fast_method(tmp_path, model):
     pytest.importorskip("onnxruntime")
-    from painterly.methods.feedforward import run
+    from feedforward_helpers import run_method
 
     photo = Image.fromarray(make_gradient_image(36, 52))
     cpu = torch.device("cpu")
-    with_torch = np.asarray(run(photo, [], device=cpu, model=model, precision="fp32"), dtype=int)
-    with_onnx = np.asarray(run(photo, [], device=cpu, model=model, runtime="onnx"), dtype=int)
+    with_torch = np.asarray(run_method("fast", photo, [], device=cpu, model=model, precision="fp32"), dtype=int)
+    with_onnx = np.asarray(run_method("fast", photo, [], device=cpu, model=model, runtime="onnx"), dtype=int)
     assert np.abs(with_torch - with_onnx).max() <= 2
 
 

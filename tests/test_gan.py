@@ -349,6 +349,18 @@ def test_gan_commands_end_to_end(tmp_path, monkeypatch):
         assert result.exit_code == 2 and result.output.startswith("error:") and result.output.count("\n") == 1, bad
     assert Image.open(photo).size == (40, 28)
 
+    # One generator alone: the run's model file, or the shipped photo → painting model by name.
+    for index, model in enumerate((str(run / "a2b.safetensors"), "photo2painting")):
+        out = tmp_path / f"model{index}.png"
+        result = runner.invoke(gan_group, ["apply", model, str(photo), "-o", str(out), "--size", "24"])
+        assert result.exit_code == 0, result.output
+        assert Image.open(out).size == (24, 17)
+    for bad, message in ((["apply", "photo2painting", str(photo), "-o", str(tmp_path / "x.png"), "--direction", "b2a"],
+                          "translates a2b only"),
+                         (["apply", "no-such-model", str(photo), "-o", str(tmp_path / "x.png")], "neither a GAN run folder")):
+        result = runner.invoke(gan_group, bad)
+        assert result.exit_code == 2 and message in result.output and result.output.count("\n") == 1, result.output
+
     monkeypatch.setattr(painterly.features, "load_vgg19", lambda **kwargs: make_random_vgg("relu5_1"))
     report = tmp_path / "report"
     result = runner.invoke(gan_group, ["test", str(run), "--data", config.domain_a, "-o", str(report), "--size", "32",

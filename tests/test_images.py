@@ -433,7 +433,7 @@ def test_resize_long_side():
 
 def test_measured_row_captions_each_result_with_its_style_distance(capsys):
     from conftest import make_gradient_image, make_random_vgg
-    from painterly.io.sheets import measured_row
+    from painterly.evaluate.sheets import measured_row
 
     vgg = make_random_vgg("relu5_1")
     photo = Image.fromarray(make_gradient_image(32, 40, seed=0))

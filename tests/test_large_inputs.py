@@ -17,7 +17,7 @@ from PIL import Image
 from conftest import make_gradient_image, make_random_vgg
 from feedforward_helpers import tiny_model_file
 from painterly.cli.main import cli
-from painterly.methods.arbitrary import ArbitraryConfig, ArbitraryPainter
+from painterly.methods.adain import AdaINConfig, AdaINStylizer
 from painterly.methods.feedforward import FastConfig, FastStylizer
 from painterly.models import list_model_names
 
@@ -87,9 +87,9 @@ def test_any_painting_tiles_at_every_precision(adain_parts, precision):
     painting, image = photo(40, 40, seed=3), photo(128, 320, seed=1)
     options = dict(decoder=decoder, precision=precision, style_size=48)
     device = torch.device("cpu")
-    whole = ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(**options), device, encoder)(image)
-    tiled_config = ArbitraryConfig(**options, tile_size=128, tile_overlap=64)
-    tiled = ArbitraryPainter([(painting, 1.0)], tiled_config, device, encoder)(image)
+    whole = AdaINStylizer([(painting, 1.0)], AdaINConfig(**options), device, encoder)(image)
+    tiled_config = AdaINConfig(**options, tile_size=128, tile_overlap=64)
+    tiled = AdaINStylizer([(painting, 1.0)], tiled_config, device, encoder)(image)
     difference = np.abs(assert_painted(tiled, (320, 128)) - assert_painted(whole, (320, 128)))
     # One AdaIN target over the whole image's features: only the tiles' borders differ.
     assert difference.mean() < 2
@@ -104,9 +104,9 @@ def test_tiled_any_painting_takes_the_whole_images_statistics(adain_parts):
     image = Image.fromarray(pixels.astype(np.uint8))
     config = dict(decoder=decoder, precision="fp32", style_size=48)
     device = torch.device("cpu")
-    whole = np.asarray(ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(**config), device, encoder)(image), dtype=float)
+    whole = np.asarray(AdaINStylizer([(painting, 1.0)], AdaINConfig(**config), device, encoder)(image), dtype=float)
     tiled = np.asarray(
-        ArbitraryPainter([(painting, 1.0)], ArbitraryConfig(**config, tile_size=128, tile_overlap=32), device, encoder)(image),
+        AdaINStylizer([(painting, 1.0)], AdaINConfig(**config, tile_size=128, tile_overlap=32), device, encoder)(image),
         dtype=float,
     )
     assert abs(whole[:, 160:].mean() - tiled[:, 160:].mean()) < 4

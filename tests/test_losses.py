@@ -1,11 +1,12 @@
-"""Gram matrix and perceptual losses on known small tensors."""
+"""Gram matrix, perceptual and Gatys losses, and channel statistics, on known small tensors."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from painterly.losses import content_loss, gram_loss, gram_matrix, mean_std, mean_std_loss, total_variation
+from painterly.losses import StyleTargets, content_loss, gram_matrix, style_content_losses, temporal_loss, total_variation
+from painterly.ops.stats import mean_std
 
 
 def test_gram_matrix_of_known_features():
@@ -26,14 +27,38 @@ def test_gram_matrix_gradcheck():
     assert torch.autograd.gradcheck(gram_matrix, (features,))
 
 
+def targets_of(features: torch.Tensor) -> StyleTargets:
+    gram = gram_matrix(features)
+    return StyleTargets({"relu1_1": gram}, {"relu1_1": gram.pow(2).mean()})
+
+
 def test_losses_are_zero_for_identical_inputs_and_positive_otherwise():
     torch.manual_seed(0)
     a, b = torch.rand(1, 4, 5, 5), torch.rand(1, 4, 5, 5)
     assert content_loss(a, a).item() == 0
     assert content_loss(a, b).item() > 0
-    assert gram_loss(a, gram_matrix(a)).item() == 0
-    assert gram_loss(a, gram_matrix(b)).item() > 0
-    assert mean_std_loss(a, a).item() == pytest.approx(0, abs=1e-10)
+    same = style_content_losses({"relu1_1": a, "relu4_2": a}, {"relu4_2": a}, targets_of(a), {"relu1_1": 1.0})
+    assert [value.item() for value in same] == [0, 0]
+    other = style_content_losses({"relu1_1": a, "relu4_2": a}, {"relu4_2": b}, targets_of(b), {"relu1_1": 1.0})
+    assert all(value.item() > 0 for value in other)
+
+
+def test_gatys_losses_are_relative_to_the_targets_energy():
+    """Scaling features and targets together leaves the relative losses unchanged."""
+    torch.manual_seed(0)
+    a, b = torch.rand(1, 4, 5, 5), torch.rand(1, 4, 5, 5)
+    content, style = style_content_losses({"relu1_1": a, "relu4_2": a}, {"relu4_2": b}, targets_of(b), {"relu1_1": 1.0})
+    scaled = style_content_losses({"relu1_1": 3 * a, "relu4_2": 3 * a}, {"relu4_2": 3 * b}, targets_of(3 * b), {"relu1_1": 1.0})
+    assert scaled[0].item() == pytest.approx(content.item(), rel=1e-5)
+    assert scaled[1].item() == pytest.approx(style.item(), rel=1e-4)
+
+
+def test_temporal_loss_counts_only_the_masked_pixels():
+    image, target = torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2)
+    mask = torch.zeros(1, 1, 2, 2)
+    mask[..., 0, 0] = 1
+    assert temporal_loss(image, target, mask).item() == pytest.approx(1.0)
+    assert temporal_loss(image, image, mask).item() == 0
 
 
 def test_content_loss_value():

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from painterly.errors import PainterlyError
-from painterly.methods.optimize import OptimizeConfig, optimize, plan_scales, resize_to_long_side
+from painterly.methods.optimize import OptimizeConfig, optimize, plan_scales
+from painterly.ops.resize import resize_to_long_side
 from painterly.progress import Cancelled
 from painterly.ops.color import rgb_to_yiq
 

@@ -8,13 +8,18 @@ import torch
 from PIL import Image
 
 from conftest import make_gradient_image
-from feedforward_helpers import tiny_model_file, tiny_net
+import functools
+
+from feedforward_helpers import run_method, tiny_model_file, tiny_net
 from painterly.errors import PainterlyError
 from painterly.inference import blend_weights, stylize_tiled, tile_ranges
-from painterly.methods.feedforward import FastConfig, FastStylizer, run, stylize_batch
+from painterly.methods import feedforward
+from painterly.methods.feedforward import FastConfig, FastStylizer, stylize_batch
 from painterly.progress import Cancelled
 
 pytestmark = pytest.mark.usefixtures("single_thread")
+
+run = functools.partial(run_method, "fast")
 
 
 @pytest.mark.parametrize("length,tile,overlap", [(100, 48, 16), (4000, 1024, 64), (1030, 1024, 64), (97, 40, 8)])
@@ -89,7 +94,7 @@ def test_fast_method_options(tmp_path, photo):
 
     model = tiny_model_file(tmp_path)
     cpu = torch.device("cpu")
-    assert get_method("fast").run is run
+    assert get_method("fast") is feedforward.SPEC
     plain = run(photo, [], device=cpu, model=model, precision="fp32")
     assert plain.size == photo.size
     unchanged = run(photo, [], device=cpu, model=model, strength=0.0)
@@ -104,7 +109,7 @@ def test_fast_method_options(tmp_path, photo):
 
 
 def test_work_scale_paints_small_and_upsamples(tmp_path, photo):
-    from painterly.methods.feedforward import scale_image
+    from painterly.ops.resize import scale_image
 
     model = str(tiny_model_file(tmp_path))
     full_size = FastStylizer(FastConfig(model=model, precision="fp32"))

@@ -18,7 +18,7 @@ from painterly.models import (
     save_model,
     variant_config,
 )
-from painterly.models.io import read_model_file
+from painterly.models.files import read_model_file
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -429,13 +429,15 @@ def test_temporal_term_pulls_towards_the_target(small_vgg):
 
 
 def test_optimize_frames_use_the_warped_previous_output(clip, tmp_path, small_vgg):
-    from painterly.video import optimize_frame_stylizer
+    from painterly.io.images import tensor_to_image
+    from painterly.registry import create_stylizer
 
-    styles = [(torch.rand(1, 3, 32, 32), 1.0)]
+    styles = [(tensor_to_image(torch.rand(1, 3, 32, 32)), 1.0)]
     options = dict(steps=4, min_size=32, **SMALL_LAYERS)
     results = {}
     for consistency in (0.0, 1.0):
-        stylizer = optimize_frame_stylizer(styles, feature_network=lambda *args: small_vgg, **options)
+        stylizer = create_stylizer("optimize", paintings=styles, options=options, device="cpu",
+                                   feature_network=lambda *args: small_vgg)
         config = VideoConfig(consistency=consistency, size=32, end=0.16)
         results[consistency] = stylize_video(clip, tmp_path / f"opt{consistency}.mp4", stylizer, config)
     assert results[1.0].frames == 4

@@ -46,7 +46,7 @@ class FakeRunner:
 
     def methods(self) -> list[MethodInfo]:
         return [describe_method("optimize", "slow, best quality (fake)"),
-                describe_method("feedforward", "one pass through a trained network (fake)")]
+                describe_method("feedforward", "one pass through a trained network (fake)", like="fast")]
 
     def models(self) -> list[ModelInfo]:
         return [ModelInfo(name="toy", method="feedforward", title="Toy model")]

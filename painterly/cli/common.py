@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 import sys
 import time
 import typing
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import click
 
 from painterly.errors import PainterlyError
+from painterly.options import convert_option, field_defaults, field_help
 
 EXIT_BAD_INPUT = 2
 
@@ -39,24 +39,6 @@ def handle_errors(command: Callable) -> Callable:
     return wrapper
 
 
-def field_help(config_type: type) -> dict[str, str]:
-    """Per-field help texts from the ``Attributes:`` section of a dataclass docstring."""
-    doc = config_type.__doc__ or ""
-    section = doc.split("Attributes:", 1)[-1]
-    helps: dict[str, str] = {}
-    current: list[str] = []
-    for line in section.splitlines():
-        match = re.match(r"^\s{8}([\w, ]+):\s*(.*)$", line)
-        if match:
-            current = [name.strip() for name in match.group(1).split(",")]
-            for name in current:
-                helps[name] = match.group(2)
-        elif line.strip() and current:
-            for name in current:
-                helps[name] += " " + line.strip()
-    return {name: (text[:1].upper() + text[1:]).replace("``", "") for name, text in helps.items()}
-
-
 def _click_type(annotation: Any) -> tuple[Any, bool]:
     """Click type for a dataclass field annotation, and whether it is a tuple (comma list)."""
     text = str(annotation)
@@ -79,15 +61,15 @@ def options_from_config(config_type: type, names: Iterable[str], overrides: Opti
     """
     overrides = overrides or {}
     hints = typing.get_type_hints(config_type)
-    defaults = {item.name: item.default for item in dataclasses.fields(config_type)}
+    defaults = field_defaults(config_type)
     helps = field_help(config_type)
 
     def decorate(command: Callable) -> Callable:
         for name in reversed(list(names)):
             kind, is_tuple = _click_type(hints[name])
-            default = defaults[name]
+            default = defaults.get(name)
             settings: dict[str, Any] = {"default": None, "help": helps.get(name, ""), "show_default": False}
-            if default is not None and default is not dataclasses.MISSING:
+            if default is not None:
                 shown = ",".join(map(str, default)) if is_tuple else default
                 settings["help"] += f"  [default: {shown}]"
             flag = "--" + name.replace("_", "-")
@@ -105,22 +87,106 @@ def options_from_config(config_type: type, names: Iterable[str], overrides: Opti
 
 
 def config_kwargs(config_type: type, values: dict[str, Any]) -> dict[str, Any]:
-    """The options a user actually set (not None), with comma lists split into tuples."""
-    hints = typing.get_type_hints(config_type)
-    result: dict[str, Any] = {}
-    for item in dataclasses.fields(config_type):
-        value = values.get(item.name)
+    """The options a user actually set (not None), converted as :func:`painterly.options.config_from_options` does."""
+    names = {item.name for item in dataclasses.fields(config_type)}
+    return {name: convert_option(config_type, name, value) for name, value in values.items()
+            if value is not None and name in names}  # fmt: skip
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "not set"
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _range(limits: dict[str, Any]) -> str:
+    low, high = limits.get("low"), limits.get("high")
+    if low is None and high is None:
+        return ""
+    if high is None:
+        return f"{low:g} or more"
+    return f"{low:g} to {high:g}" if low is not None else f"{high:g} or less"
+
+
+def _per_method(takers: Sequence[Any], describe: Callable[[Any], str], all_methods: int) -> str:
+    """``512 (optimize), not set (adain, fast)``; one value alone when every method agrees."""
+    by_value: dict[str, list[str]] = {}
+    for spec in takers:
+        by_value.setdefault(describe(spec), []).append(spec.name)
+    if len(by_value) == 1 and len(takers) == all_methods:
+        return next(iter(by_value))
+    return ", ".join(f"{value} ({', '.join(methods)})" for value, methods in by_value.items() if value)
+
+
+def method_options(specs: Sequence[Any], names: Optional[Iterable[str]] = None, exclude: Iterable[str] = (),
+                   overrides: Optional[dict[str, dict]] = None) -> Callable:  # fmt: skip
+    """A decorator adding one ``--kebab-name`` option per method option of ``specs`` (every option
+    of every method, or ``names``), each said once: its help from the first method that takes it, its
+    default per method (``[default: 512 (optimize); not set (adain, fast)]``), its choices from the
+    config's limits. Options are left unset (``None``) so :func:`chosen_method_options` can tell
+    which the user gave.
+    """
+    overrides = overrides or {}
+    order: list[str] = []
+    for spec in specs:
+        order += [name for name in spec.options if name not in order and name not in exclude]
+    if names is not None:
+        order = [name for name in names if name in order]
+
+    def decorate(command: Callable) -> Callable:
+        for name in reversed(order):
+            takers = [spec for spec in specs if spec.takes(name)]
+            first = takers[0]
+            hint = str(typing.get_type_hints(first.config)[name])
+            kind, is_tuple = _click_type(hint)
+            where = "" if len(takers) == len(specs) else f"{', '.join(spec.name for spec in takers)}: "
+            notes = [f"default: {_per_method(takers, lambda spec: _shown(spec.default(name)), len(specs))}"]
+            ranges = _per_method(takers, lambda spec: _range(spec.limits(name)), len(specs))
+            if ranges.strip("; "):
+                notes.append(f"range: {ranges}")
+            settings: dict[str, Any] = {"default": None, "show_default": False,
+                                        "help": f"{where}{first.help(name)}  [{'; '.join(notes)}]"}  # fmt: skip
+            flag = "--" + name.replace("_", "-")
+            choices = first.limits(name).get("choices")
+            if kind is bool and "Optional" not in hint:
+                settings.update(is_flag=True)
+                declaration = [f"{flag}/--no-{name.replace('_', '-')}"]
+            else:
+                settings["type"] = click.Choice([str(choice) for choice in choices]) if choices else kind
+                declaration = [flag]
+            settings.update(overrides.get(name, {}))
+            command = click.option(*declaration, name, **settings)(command)
+        return command
+
+    return decorate
+
+
+def joined(names: Sequence[str]) -> str:
+    """``["adain", "fast"]`` → ``"adain and fast"``."""
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
+
+def check_paintings(spec: Any, styles: Sequence[str]) -> None:
+    """One line when the method needs a painting and none is given, or takes none and one is."""
+    if spec.needs_painting and not styles:
+        fail("no style given: add --style NAME (see `painterly styles`) or --style painting.jpg")
+    if styles and not spec.needs_painting:
+        fail(f"{spec.owner} paints in its model's style: drop --style, or drop --model for any painting (adain)")
+
+
+def chosen_method_options(spec: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The method options the user set, for ``spec``'s method; one set for another method is refused
+    with one line naming the methods that take it (``--steps applies to optimize only``)."""
+    from painterly.registry import methods_taking
+
+    chosen: dict[str, Any] = {}
+    for name, value in values.items():
         if value is None:
             continue
-        if _click_type(hints[item.name])[1] and isinstance(value, str):
-            value = tuple(part.strip() for part in value.split(",") if part.strip())
-            if "float" in str(hints[item.name]):
-                try:
-                    value = tuple(float(part) for part in value)
-                except ValueError:
-                    raise PainterlyError(f"--{item.name.replace('_', '-')} takes comma-separated numbers") from None
-        result[item.name] = value
-    return result
+        if not spec.takes(name):
+            fail(f"--{name.replace('_', '-')} applies to {joined(methods_taking(name))} only")
+        chosen[name] = convert_option(spec.config, name, value)
+    return chosen
 
 
 class ProgressReporter:

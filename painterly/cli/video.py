@@ -8,9 +8,13 @@ from typing import Any, Optional
 
 import click
 
-from painterly.cli.common import ProgressReporter, config_kwargs, fail, handle_errors, options_from_config
+from painterly.cli.common import (ProgressReporter, check_paintings, chosen_method_options, config_kwargs, fail, handle_errors,
+                                  method_options, options_from_config)  # fmt: skip
+from painterly.registry import list_methods
 from painterly.video.loop import VideoConfig
 
+#: Method options the video command offers (the size is the video's own).
+VIDEO_METHOD_OPTIONS = ("decoder", "steps", "strength", "style_scale", "preserve_color", "seed", "precision", "work_scale")
 VIDEO_OPTIONS = ["consistency", "keep_detail", "size", "start", "end", "audio", "flow_preset", "flow_size", "colour_tolerance", "crf", "encoder_preset", "keep_frames"]
 
 
@@ -19,15 +23,13 @@ def preview_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}-preview{output.suffix}")
 
 
-def _frame_stylizer(method: str, model: Optional[str], styles: tuple[str, ...], method_options: dict[str, Any],
+def _frame_stylizer(method: Optional[str], model: Optional[str], styles: tuple[str, ...], method_options: dict[str, Any],
                     device: Any, vgg_weights: Optional[Path]):  # fmt: skip
     """The frame stylizer for the chosen method, its model or feature network loaded once."""
     from painterly.api import Stylizer, load_style_image, normalize_styles
     from painterly.io.images import DEFAULT_MAX_PIXELS
     from painterly.video.frames import frame_stylizer_for
 
-    if method == "fast" and styles and model is not None:
-        fail("the fast method paints in its model's style: drop --style, or drop --model for arbitrary style (adain)")
     stylizer = Stylizer(device=device, vgg_weights=vgg_weights)  # loads VGG19 only if the method asks
     paintings = [(load_style_image(source, DEFAULT_MAX_PIXELS), weight) for source, weight in normalize_styles(list(styles))]
     return frame_stylizer_for(method, model=model, paintings=paintings, stylizer=stylizer, **method_options)
@@ -45,12 +47,8 @@ def _frame_stylizer(method: str, model: Optional[str], styles: tuple[str, ...], 
     "flow_preset": {"type": click.Choice(["ultrafast", "fast", "medium"])},
     "encoder_preset": {"type": click.Choice(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"])},
 })  # fmt: skip
-@click.option("--strength", type=float, help="Style strength (fast: blend with the photo, 0..1; optimize: style weight multiplier).")
-@click.option("--preserve-color", type=click.Choice(["luminance", "histogram"]), help="Keep the video's colours.")
-@click.option("--steps", type=int, help="Optimize: steps for the first frame (later frames start from the previous one and take half).")
-@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), help="Compute precision [default: auto].")
-@click.option("--work-scale", type=float, help="Fast and adain methods: paint at this fraction of the size, then upsample "
-              "(0.5: about 3× the frames/s, larger and softer strokes)  [default: 1].")
+@method_options(sorted(list_methods(), key=lambda spec: -len(spec.options)), names=VIDEO_METHOD_OPTIONS,
+                overrides={"preserve_color": {"is_flag": False, "flag_value": "luminance"}})
 @click.option("--preview", type=int, default=0, metavar="N", help="Stylize only the first N frames into OUT-preview.mp4, then stop; "
               "the full run later continues after them.")
 @click.option("--report", is_flag=True, help="Measure the temporal warping error, print it with frames/s, and write OUT.report.json.")
@@ -60,9 +58,8 @@ def _frame_stylizer(method: str, model: Optional[str], styles: tuple[str, ...], 
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line instead of a progress bar.")
 @handle_errors
 def video_command(source: Path, output: Optional[Path], model: Optional[str], styles: tuple[str, ...], method: Optional[str],
-                  strength: Optional[float], preserve_color: Optional[str], steps: Optional[int], precision: Optional[str],
-                  work_scale: Optional[float], preview: int, report: bool, overwrite: bool, device: str, vgg_weights: Optional[Path], as_json: bool,
-                  **config_values: Any) -> None:  # fmt: skip
+                  preview: int, report: bool, overwrite: bool, device: str, vgg_weights: Optional[Path], as_json: bool,
+                  **values: Any) -> None:  # fmt: skip
     """Stylize the video SOURCE, keeping strokes steady from frame to frame, with its sound.
 
     Frames are kept in a folder next to the output as they are done, so running the same
@@ -78,22 +75,20 @@ def video_command(source: Path, output: Optional[Path], model: Optional[str], st
     from painterly.video.loop import VideoJob, report_path, write_report
     from painterly.video.media import check_video_output, probe_video
 
-    config = VideoConfig(**config_kwargs(VideoConfig, config_values)).validate()
+    from painterly.registry import choose_method
+
+    config = VideoConfig(**config_kwargs(VideoConfig, {key: values.pop(key) for key in VIDEO_OPTIONS})).validate()
     probe_video(source)  # a bad input fails here, before any model is loaded
-    method = method or ("fast" if model else "optimize")
-    if method == "optimize" and not styles:
-        fail("no style given: add --model NAME for the fast method, or --style PAINTING for the optimize method")
+    spec = choose_method(method, model=model, paintings=styles)
+    check_paintings(spec, styles)
+    method_options = chosen_method_options(spec, values)
     if preview < 0:
         fail(f"--preview takes a number of frames, got {preview}")
     output = output or Path.cwd() / f"{source.stem}-stylized.mp4"
     check_video_output(output, protect=[source])
     if output.exists() and not overwrite and not preview:
         fail(f"{output} exists: pass --overwrite to replace it, or choose another -o")
-    method_options = {key: value for key, value in
-                      {"strength": strength, "preserve_color": preserve_color, "steps": steps, "precision": precision,
-                       "work_scale": work_scale}.items()
-                      if value is not None}  # fmt: skip
-    frame_stylizer = _frame_stylizer(method, model, styles, method_options, resolve_device(device), vgg_weights)
+    frame_stylizer = _frame_stylizer(spec.name, model, styles, method_options, resolve_device(device), vgg_weights)
     job = VideoJob(source, output, frame_stylizer, config, device="cpu")
     if job.store.restarted:
         click.echo(f"note: the frames kept in {job.store.folder} were made with other settings: starting over", err=True)

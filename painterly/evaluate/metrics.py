@@ -31,8 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from painterly.errors import PainterlyError
-from painterly.losses import channel_mean_cov, content_loss, gram_matrix, symmetric_matrix_power
+from painterly.losses import content_loss, gram_matrix
 from painterly.ops.color import luminance
+from painterly.ops.stats import channel_mean_cov, symmetric_matrix_power
 
 #: Layers of the style distances (the five block openings, as in Gatys et al. 2016).
 STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

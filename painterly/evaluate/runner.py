@@ -8,25 +8,18 @@ in ``<report>/images/``, so a report folder's images can be evaluated again.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
-import math
 import os
-import re
-import resource
-import sys
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import torch
 from PIL import Image
 
 from painterly.errors import PainterlyError
 from painterly.evaluate import metrics
+from painterly.evaluate.measure import (
+    NAME_SEPARATOR, Measurement, check_method_label, measure, measure_output, output_name, pair_reference,
+)  # fmt: skip
 from painterly.evaluate.records import Evaluation, Record
 from painterly.evaluate.report import check_report_dir, write_report
 from painterly.evaluate.video import (
@@ -39,26 +32,6 @@ from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 MethodFunction = Callable[[Image.Image, Image.Image], Image.Image]
 #: A network turning ``(B, 3, H, W)`` RGB ``[0, 1]`` into ``(B, D)`` features, for FID.
 FeatureExtractor = Callable[[torch.Tensor], torch.Tensor]
-
-#: Separates content stem, style stem and method in output file names.
-NAME_SEPARATOR = "__"
-_SAFE_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-
-
-def output_name(content: str, style: str, method: str, suffix: str = ".png") -> str:
-    """The file name of one output: ``<content>__<style>__<method><suffix>``."""
-    return f"{content}{NAME_SEPARATOR}{style}{NAME_SEPARATOR}{method}{suffix}"
-
-
-def check_method_label(label: str) -> str:
-    """``label`` if it can be part of a file name and a report column; else a PainterlyError."""
-    if not _SAFE_LABEL.match(label) or NAME_SEPARATOR in label:
-        raise PainterlyError(
-            f"method label {label!r} cannot name output files: use letters, digits, '.', '-', '+' or '_' "
-            f"(no '{NAME_SEPARATOR}')"
-        )
-    return label
-
 
 def stems(paths: Sequence[Path], kind: str) -> dict[str, Path]:
     """``{stem: path}``; two files with one stem (``a.jpg``, ``a.png``) or a stem with ``__`` are errors."""
@@ -96,160 +69,6 @@ def find_outputs(folder: str | os.PathLike, contents: Sequence[str], styles: Seq
             f"styles in {folder}: name them so, e.g. {output_name(contents[0], styles[0], 'mymethod')}"
         )
     return found
-
-
-# --- time and memory -------------------------------------------------------------------------------
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]  # fmt: skip
-
-
-@functools.lru_cache(maxsize=1)  # the C library does not change while the process runs
-def _mallinfo2():
-    """glibc's ``mallinfo2`` (glibc 2.33+), or None on other C libraries."""
-    try:
-        function = ctypes.CDLL(None).mallinfo2
-    except (AttributeError, OSError):
-        return None
-    function.restype = _MallInfo2
-    return function
-
-
-def _memory_in_use_bytes() -> Optional[int]:
-    """Memory this process uses now: bytes malloc'd and not freed (glibc), else the resident size."""
-    mallinfo2 = _mallinfo2()
-    if mallinfo2 is not None:
-        info = mallinfo2()
-        return int(info.uordblks + info.hblkhd)
-    try:
-        import psutil
-
-        return int(psutil.Process().memory_info().rss)
-    except ImportError:
-        pass
-    try:
-        with open("/proc/self/statm", "rb") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError, AttributeError):
-        return None
-
-
-def _max_rss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
-
-
-@dataclass
-class Measurement:
-    seconds: float = math.nan
-    peak_memory_mb: float = math.nan
-
-
-@contextlib.contextmanager
-def measure(device: torch.device, interval: float = 0.005) -> Iterator[Measurement]:
-    """Time a block and measure the extra memory it needed at its peak, in MiB.
-
-    On CUDA: ``torch.cuda.max_memory_allocated`` over the block minus what was allocated
-    before. On the CPU: the peak of the memory the process has allocated, sampled every
-    ``interval`` seconds, minus its value before (``tracemalloc`` would not see torch's
-    allocations). With glibc that is malloc's bytes in use (``mallinfo2``), which freed memory
-    leaves; elsewhere the resident size (psutil or /proc), which memory freed by earlier work
-    and reused can hide; where neither can be read, the rise of ``ru_maxrss``.
-    """
-    result = Measurement()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device)
-        start = time.perf_counter()
-        yield result
-        torch.cuda.synchronize(device)
-        result.seconds = time.perf_counter() - start
-        result.peak_memory_mb = (torch.cuda.max_memory_allocated(device) - before) / 2**20
-        return
-    before = _memory_in_use_bytes()
-    if before is None:
-        max_before = _max_rss_bytes()
-        start = time.perf_counter()
-        yield result
-        result.seconds = time.perf_counter() - start
-        result.peak_memory_mb = (_max_rss_bytes() - max_before) / 2**20
-        return
-    peak = [before]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(interval):
-            peak[0] = max(peak[0], _memory_in_use_bytes() or 0)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    start = time.perf_counter()
-    try:
-        yield result
-    finally:
-        result.seconds = time.perf_counter() - start
-        done.set()
-        sampler.join()
-    peak[0] = max(peak[0], _memory_in_use_bytes() or 0)
-    result.peak_memory_mb = (peak[0] - before) / 2**20
-
-
-# --- metrics of one output -------------------------------------------------------------------------
-
-
-@dataclass
-class PairReference:
-    """VGG features of one (content, style) pair and the per-layer distances that count as 1."""
-
-    content: torch.Tensor
-    content_features: dict[str, torch.Tensor]
-    style_features: dict[str, torch.Tensor]
-    scales: dict[str, torch.Tensor]
-
-
-#: (record field prefix, distance kind, layers) of the VGG distances each output gets.
-_DISTANCES = (
-    ("content_distance", "content", metrics.CONTENT_LAYERS),
-    ("style_gram", "gram", metrics.STYLE_LAYERS),
-    ("style_meancov", "meancov", metrics.STYLE_LAYERS),
-)
-
-
-def pair_reference(vgg, content: torch.Tensor, style: torch.Tensor) -> PairReference:
-    """Features of ``content (1, 3, H, W)`` and ``style (1, 3, H', W')`` and their mutual distances."""
-    content_features = vgg(content, metrics.STYLE_LAYERS + metrics.CONTENT_LAYERS)
-    style_features = vgg(style, metrics.STYLE_LAYERS)
-    resized_style = vgg(metrics.resize_to(style, tuple(content.shape[-2:])), metrics.CONTENT_LAYERS)
-    scales = {
-        "content": metrics.layer_distances(resized_style, content_features, metrics.CONTENT_LAYERS, "content"),
-        **{
-            kind: metrics.layer_distances(content_features, style_features, metrics.STYLE_LAYERS, kind)
-            for kind in metrics.STYLE_KINDS
-        },
-    }
-    return PairReference(content, content_features, style_features, scales)
-
-
-def measure_output(vgg, output: torch.Tensor, reference: PairReference) -> dict[str, float]:
-    """The per-image metrics of ``output (1, 3, H, W)`` in ``[0, 1]``, resized to the content's size if needed.
-
-    Returns:
-        The :class:`Record` fields from ``content_distance`` to ``colourfulness``.
-    """
-    output = metrics.resize_to(output, tuple(reference.content.shape[-2:]))
-    features = vgg(output, metrics.STYLE_LAYERS + metrics.CONTENT_LAYERS)
-    values: dict[str, float] = {}
-    for field_name, kind, layers in _DISTANCES:
-        target = reference.content_features if kind == "content" else reference.style_features
-        distances = metrics.layer_distances(features, target, layers, kind)
-        values[field_name] = float(distances.mean())
-        values[f"{field_name}_normalized"] = float(metrics.normalized(distances, reference.scales[kind]))
-    values["ssim_luminance"] = float(metrics.ssim_luminance(output, reference.content)[0])
-    values["colourfulness"] = float(metrics.colourfulness(output)[0])
-    return values
 
 
 # --- the evaluation --------------------------------------------------------------------------------
@@ -335,7 +154,7 @@ def evaluate(
         videos: clips to stylize with every method of ``video_methods`` and every style; each
             gives ``<label>+video`` rows (and ``<label>+plain`` frame-by-frame rows) with warping
             error and frames/s (see :mod:`painterly.evaluate.video`). Needs ``out_dir``.
-        video_methods: ``{label: factory(style name, painting) -> FrameStylizer}``.
+        video_methods: ``{label: factory(style name, painting) -> MethodStylizer}``.
         video_settings: size, length and consistency of the video runs.
 
     Returns:
@@ -345,7 +164,50 @@ def evaluate(
     content_paths = stems([Path(p) for p in contents], "content")
     style_paths = stems([Path(p) for p in styles], "style")
     images_dir = check_report_dir(out_dir) / "images" if out_dir is not None else None
-    notes: list[str] = []
+    protect = list(content_paths.values()) + list(style_paths.values())
+    labels, source, notes = _output_source(methods, content_paths, style_paths, keep_methods, device, images_dir, protect)
+    if videos and (out_dir is None or not video_methods):
+        raise PainterlyError("videos are measured by running methods into a report folder: give methods and -o DIR")
+    clips = collect_clips(videos) if videos else []
+    video_settings = (video_settings or VideoSettings()).validate()
+    video_labels = [f"{label}{suffix}" for label in (video_methods or {}) for suffix in
+                    (VIDEO_SUFFIX,) + ((PLAIN_SUFFIX,) if video_settings.plain else ())] if clips else []  # fmt: skip
+
+    output_features: dict[str, list[torch.Tensor]] = {label: [] for label in labels}
+    style_features: list[torch.Tensor] = []
+    counter = _Counter(progress, len(content_paths) * len(style_paths) * len(labels)
+                       + len(clips) * len(style_paths) * len(video_labels))  # fmt: skip
+    with torch.no_grad():
+        style_images = {stem: _load(path, size) for stem, path in style_paths.items()}
+        if inception is not None:
+            style_features = [inception(image_to_tensor(image, device=device)) for image in style_images.values()]
+        records = _image_records(content_paths, style_images, labels, source, vgg=vgg, size=size, device=device,
+                                 inception=inception, output_features=output_features, notes=notes, counter=counter)  # fmt: skip
+        for clip in clips:
+            content_paths[clip.stem] = poster(clip, video_settings.size, images_dir, protect=clips)  # type: ignore[arg-type]
+            for style_stem, style_image in style_images.items():
+                for label, factory in (video_methods or {}).items():
+                    for record in video_rows(clip, (style_stem, style_image), label, factory, vgg=vgg,
+                                             settings=video_settings, work_dir=images_dir, device=device,
+                                             protect=clips):  # type: ignore[arg-type]  # fmt: skip
+                        records.append(record)
+                        counter.done(f"{record.method}: {clip.stem} × {style_stem}")
+
+    evaluation = Evaluation(records=records, methods=labels + video_labels, contents=content_paths, styles=style_paths,
+                            size=size, notes=notes, settings={"size": size, "device": str(device), **(settings or {})})  # fmt: skip
+    if inception is not None:
+        evaluation.set_metrics = set_metrics(records, output_features, style_features)
+    else:
+        evaluation.notes.append("FID and ArtFID skipped: no Inception weights given (--inception-weights FILE)")
+    if out_dir is not None:
+        evaluation.files = write_report(evaluation, out_dir, check=False)
+    return evaluation
+
+
+def _output_source(methods: Mapping[str, MethodFunction] | str | os.PathLike, content_paths: Mapping[str, Path],
+                   style_paths: Mapping[str, Path], keep_methods: Optional[Sequence[str]], device: torch.device,
+                   images_dir: Optional[Path], protect: Sequence[Path]) -> tuple[list[str], OutputSource, list[str]]:  # fmt: skip
+    """The method labels, where their outputs come from (run, or read from a folder), and notes for the report."""
     if isinstance(methods, (str, os.PathLike)):
         outputs = find_outputs(methods, list(content_paths), list(style_paths))
         labels = sorted({method for _, _, method in outputs})
@@ -356,87 +218,53 @@ def evaluate(
                     f"no outputs of {', '.join(missing)} in {methods}: methods found there: {', '.join(labels)}"
                 )
             labels = list(keep_methods)
-        source = _reading(outputs)
-        notes.append(f"outputs read from {methods}: seconds and memory not measured")
-    else:
-        if not methods:
-            raise PainterlyError("no method to evaluate: name at least one, e.g. --method optimize")
-        labels = [check_method_label(label) for label in methods]
-        protect = list(content_paths.values()) + list(style_paths.values())
-        source = _running(methods, device, images_dir, protect)
+        return labels, _reading(outputs), [f"outputs read from {methods}: seconds and memory not measured"]
+    if not methods:
+        raise PainterlyError("no method to evaluate: name at least one, e.g. --method optimize")
+    labels = [check_method_label(label) for label in methods]
+    return labels, _running(methods, device, images_dir, protect), []
 
-    if videos and (out_dir is None or not video_methods):
-        raise PainterlyError("videos are measured by running methods into a report folder: give methods and -o DIR")
-    clips = collect_clips(videos) if videos else []
-    video_settings = (video_settings or VideoSettings()).validate()
-    video_labels = [f"{label}{suffix}" for label in (video_methods or {}) for suffix in
-                    (VIDEO_SUFFIX,) + ((PLAIN_SUFFIX,) if video_settings.plain else ())] if clips else []  # fmt: skip
 
+def _image_records(content_paths: Mapping[str, Path], style_images: Mapping[str, Image.Image], labels: Sequence[str],
+                   source: OutputSource, *, vgg, size: int, device: torch.device, inception: Optional[FeatureExtractor],
+                   output_features: dict[str, list[torch.Tensor]], notes: list[str], counter: "_Counter") -> list[Record]:  # fmt: skip
+    """One record per (content, style, method) output, measured against its pair."""
     records: list[Record] = []
-    output_features: dict[str, list[torch.Tensor]] = {label: [] for label in labels}
-    style_features: list[torch.Tensor] = []
-    total = len(content_paths) * len(style_paths) * len(labels) + len(clips) * len(style_paths) * len(video_labels)
-    step = 0
-    with torch.no_grad():
-        style_images = {stem: _load(path, size) for stem, path in style_paths.items()}
-        if inception is not None:
-            style_features = [inception(image_to_tensor(image, device=device)) for image in style_images.values()]
-        for content_stem, content_path in content_paths.items():
-            content_image = _load(content_path, size)
-            content = image_to_tensor(content_image, device=device)
-            for style_stem, style_image in style_images.items():
-                reference = pair_reference(vgg, content, image_to_tensor(style_image, device=device))
-                for label in labels:
-                    step += 1
-                    produced = source(label, content_stem, style_stem, content_image, style_image)
-                    if produced is None:
-                        notes.append(f"no output of {label} for {content_stem} × {style_stem}")
-                        continue
-                    output_image, output_path, measurement = produced
-                    output = image_to_tensor(output_image, device=device)
-                    if inception is not None:
-                        output_features[label].append(inception(output))
-                    records.append(
-                        Record(
-                            content=content_stem,
-                            style=style_stem,
-                            method=label,
-                            **measure_output(vgg, output, reference),
-                            seconds=measurement.seconds,
-                            peak_memory_mb=measurement.peak_memory_mb,
-                            width=output_image.width,
-                            height=output_image.height,
-                            output=output_path,
-                        )
-                    )
-                    _report(progress, step, total, f"{label}: {content_stem} × {style_stem}")
-        for clip in clips:
-            content_paths[clip.stem] = poster(clip, video_settings.size, images_dir, protect=clips)  # type: ignore[arg-type]
-            for style_stem, style_image in style_images.items():
-                for label, factory in (video_methods or {}).items():
-                    for record in video_rows(clip, (style_stem, style_image), label, factory, vgg=vgg,
-                                             settings=video_settings, work_dir=images_dir, device=device,
-                                             protect=clips):  # type: ignore[arg-type]  # fmt: skip
-                        records.append(record)
-                        step += 1
-                        _report(progress, step, total, f"{record.method}: {clip.stem} × {style_stem}")
+    for content_stem, content_path in content_paths.items():
+        content_image = _load(content_path, size)
+        content = image_to_tensor(content_image, device=device)
+        for style_stem, style_image in style_images.items():
+            reference = pair_reference(vgg, content, image_to_tensor(style_image, device=device))
+            for label in labels:
+                produced = source(label, content_stem, style_stem, content_image, style_image)
+                if produced is None:
+                    counter.skip()
+                    notes.append(f"no output of {label} for {content_stem} × {style_stem}")
+                    continue
+                output_image, output_path, measurement = produced
+                output = image_to_tensor(output_image, device=device)
+                if inception is not None:
+                    output_features[label].append(inception(output))
+                records.append(Record(content=content_stem, style=style_stem, method=label,
+                                      **measure_output(vgg, output, reference), seconds=measurement.seconds,
+                                      peak_memory_mb=measurement.peak_memory_mb, width=output_image.width,
+                                      height=output_image.height, output=output_path))  # fmt: skip
+                counter.done(f"{label}: {content_stem} × {style_stem}")
+    return records
 
-    evaluation = Evaluation(
-        records=records,
-        methods=labels + video_labels,
-        contents=content_paths,
-        styles=style_paths,
-        size=size,
-        notes=notes,
-        settings={"size": size, "device": str(device), **(settings or {})},
-    )
-    if inception is not None:
-        evaluation.set_metrics = set_metrics(records, output_features, style_features)
-    else:
-        evaluation.notes.append("FID and ArtFID skipped: no Inception weights given (--inception-weights FILE)")
-    if out_dir is not None:
-        evaluation.files = write_report(evaluation, out_dir, check=False)
-    return evaluation
+
+class _Counter:
+    """Counts outputs and reports each; ``progress`` returning ``False`` stops the evaluation."""
+
+    def __init__(self, progress: Optional[ProgressCallback], total: int):
+        self.progress, self.total, self.step = progress, total, 0
+
+    def skip(self) -> None:
+        self.step += 1
+
+    def done(self, stage: str) -> None:
+        self.step += 1
+        _report(self.progress, self.step, self.total, stage)
 
 
 def _report(progress: Optional[ProgressCallback], step: int, total: int, stage: str) -> None:

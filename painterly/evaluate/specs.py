@@ -26,7 +26,7 @@ ALL_BUILTIN = ("builtin", "all")
 
 
 @dataclass(frozen=True)
-class MethodSpec:
+class MethodUnderTest:
     """One method to evaluate: a registered ``method``, its ``model`` if any, and a ``label`` for reports."""
 
     label: str
@@ -39,11 +39,11 @@ def _label_from(text: str) -> str:
     return re.sub(r"_{2,}", "_", slug)
 
 
-def parse_method_spec(spec: str) -> MethodSpec:
-    """``"optimize"``, ``"fast:MODEL"`` or ``"LABEL=METHOD[:MODEL]"`` as a :class:`MethodSpec`.
+def parse_method_spec(spec: str) -> MethodUnderTest:
+    """``"optimize"``, ``"fast:MODEL"`` or ``"LABEL=METHOD[:MODEL]"`` as a :class:`MethodUnderTest`.
 
     Without a label, a method with a model is labelled ``<method>-<model file stem>``, e.g.
-    ``"fast:runs/3/starry.pt"`` → ``MethodSpec("fast-starry", "fast", "runs/3/starry.pt")``.
+    ``"fast:runs/3/starry.pt"`` → ``MethodUnderTest("fast-starry", "fast", "runs/3/starry.pt")``.
     Only the first ``:`` separates method and model, so model paths may contain ``:``.
     """
     text = spec.strip()
@@ -56,12 +56,12 @@ def parse_method_spec(spec: str) -> MethodSpec:
         raise PainterlyError(f"bad method {spec!r}: write METHOD, METHOD:MODEL or LABEL=METHOD:MODEL, e.g. fast:starry.pt")
     if label is None:
         label = method if not model else f"{method}-{_label_from(Path(model).stem)}"
-    return MethodSpec(check_method_label(label), method, model or None)
+    return MethodUnderTest(check_method_label(label), method, model or None)
 
 
-def parse_method_specs(specs: Sequence[str]) -> list[MethodSpec]:
+def parse_method_specs(specs: Sequence[str]) -> list[MethodUnderTest]:
     """Every spec parsed; two specs with one label are an error (give one a ``LABEL=``)."""
-    parsed: list[MethodSpec] = []
+    parsed: list[MethodUnderTest] = []
     for spec in specs:
         item = parse_method_spec(spec)
         if any(other.label == item.label for other in parsed):
@@ -98,12 +98,14 @@ def collect_images(specs: Sequence[str | os.PathLike], kind: str, *, builtin_sty
     return found
 
 
-def method_options(spec: MethodSpec, *, size: int, steps: Optional[int] = None) -> dict:
-    """Keyword options for ``Stylizer.stylize``: ``size`` always, ``model`` if given, ``steps`` for ``optimize`` only."""
+def method_options(spec: MethodUnderTest, *, size: int, steps: Optional[int] = None) -> dict:
+    """Keyword options for ``Stylizer.stylize``: ``size`` always, ``model`` if given, ``steps`` for the methods that take it."""
+    from painterly.registry import get_method
+
     options: dict = {"size": size}
     if spec.model is not None:
         options["model"] = spec.model
-    if steps is not None and spec.method == "optimize":
+    if steps is not None and get_method(spec.method).takes("steps"):
         options["steps"] = steps
     return options
 
@@ -120,7 +122,7 @@ def model_for_style(model: Optional[str], style_stem: str) -> Optional[str]:
     return model.replace(STYLE_PLACEHOLDER, style_stem.replace("_", "-").lower())
 
 
-def build_methods(specs: Sequence[MethodSpec], stylizer, *, size: int, steps: Optional[int] = None) -> dict[str, MethodFunction]:
+def build_methods(specs: Sequence[MethodUnderTest], stylizer, *, size: int, steps: Optional[int] = None) -> dict[str, MethodFunction]:
     """``{label: (content, style) -> image}`` running each spec through ``stylizer`` (a :class:`painterly.api.Stylizer`).
 
     Every method name is checked first, so a typo fails before any work is done.
@@ -130,7 +132,7 @@ def build_methods(specs: Sequence[MethodSpec], stylizer, *, size: int, steps: Op
     for spec in specs:
         get_method(spec.method)
 
-    def method_function(spec: MethodSpec) -> MethodFunction:
+    def method_function(spec: MethodUnderTest) -> MethodFunction:
         options = method_options(spec, size=size, steps=steps)
 
         def run(content: Image.Image, style: Image.Image, style_name: str = "") -> Image.Image:
@@ -143,11 +145,11 @@ def build_methods(specs: Sequence[MethodSpec], stylizer, *, size: int, steps: Op
     return {spec.label: method_function(spec) for spec in specs}
 
 
-def build_frame_stylizers(specs: Sequence[MethodSpec], stylizer) -> dict:
-    """``{label: factory(style name, painting) -> FrameStylizer}`` for the video rows, one per spec."""
+def build_frame_stylizers(specs: Sequence[MethodUnderTest], stylizer) -> dict:
+    """``{label: factory(style name, painting) -> MethodStylizer}`` for the video rows, one per spec."""
     from painterly.video.frames import frame_stylizer_for
 
-    def factory_for(spec: MethodSpec):
+    def factory_for(spec: MethodUnderTest):
         def make(style_name: str, painting: Image.Image):
             model = model_for_style(spec.model, style_name)
             return frame_stylizer_for(spec.method, model=model, paintings=[(painting, 1.0)], stylizer=stylizer)

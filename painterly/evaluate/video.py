@@ -24,7 +24,7 @@ from painterly.evaluate.records import Record
 from painterly.io.images import image_to_tensor, save_image
 
 #: Builds the frame stylizer of one method for one style (its name and PIL image), once per pair.
-FrameStylizerFactory = Callable[[str, Image.Image], "FrameStylizer"]  # noqa: F821 (painterly.video.frames)
+FrameStylizerFactory = Callable[[str, Image.Image], "MethodStylizer"]  # noqa: F821 (painterly.methods.spec)
 
 #: Suffixes of the two video rows of a method: with consistency and frame by frame.
 VIDEO_SUFFIX = "+video"
@@ -108,7 +108,7 @@ def video_rows(
         factory: makes the method's frame stylizer for the painting.
         work_dir: where the stylized clips and their middle frames are written.
     """
-    from painterly.evaluate.runner import measure, measure_output, output_name, pair_reference
+    from painterly.evaluate.measure import measure, measure_output, output_name, pair_reference
     from painterly.video.loop import VideoConfig, VideoJob
 
     style_stem, painting = style

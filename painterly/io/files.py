@@ -1,4 +1,4 @@
-"""Writing files atomically, with the permissions any new file gets.
+"""Writing files atomically, with the permissions any new file gets, and telling when a file changed.
 
 Every file Painterly writes (images, models, decoders, exports, cached weights) goes through
 :func:`atomic_write`: it is written to a hidden temporary file in the target's folder and renamed
@@ -14,7 +14,7 @@ import stat
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 
 def temporary_path_for(path: Path) -> Path:
@@ -61,4 +61,11 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> Path:
     return Path(path)
 
 
-__all__ = ["atomic_write", "temporary_path_for", "write_bytes_atomically"]
+def file_identity(path: str | os.PathLike) -> dict[str, Any]:
+    """Name, size and modification time of a file: enough to notice that it changed."""
+    path = Path(path).expanduser().resolve()
+    info = path.stat()
+    return {"path": str(path), "bytes": info.st_size, "mtime_ns": info.st_mtime_ns}
+
+
+__all__ = ["atomic_write", "file_identity", "temporary_path_for", "write_bytes_atomically"]

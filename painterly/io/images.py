@@ -472,3 +472,14 @@ def _metadata_options(fmt: str, metadata: dict | None) -> dict[str, Any]:
     else:
         exif.get_ifd(_EXIF_IFD)[_EXIF_USER_COMMENT] = _USER_COMMENT_ASCII + text.encode("ascii")
     return {"exif": exif}
+
+
+def pixels_digest(images: list[Any]) -> str:
+    """A short SHA-256 of the pixels of tensors or PIL images: tells whether the paintings changed."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for image in images:
+        data = image.detach().cpu().float().numpy().tobytes() if isinstance(image, torch.Tensor) else image.tobytes()
+        digest.update(data)
+    return digest.hexdigest()[:16]

@@ -1,17 +1,7 @@
-"""Perceptual losses on CNN features."""
+"""Losses: perceptual (content, Gram, total variation), the Gatys optimization losses, adversarial."""
 
-from painterly.losses.perceptual import (
-    channel_mean_cov,
-    content_loss,
-    gram_loss,
-    gram_matrix,
-    mean_std,
-    mean_std_loss,
-    symmetric_matrix_power,
-    total_variation,
-)
+from painterly.losses.gatys import StyleTargets, style_content_losses, style_targets, temporal_loss
+from painterly.losses.perceptual import content_loss, gram_matrix, total_variation
 
-__all__ = [
-    "channel_mean_cov",
-    "symmetric_matrix_power",
-    "content_loss", "gram_loss", "gram_matrix", "mean_std", "mean_std_loss", "total_variation"]
+__all__ = ["StyleTargets", "content_loss", "gram_matrix", "style_content_losses", "style_targets", "temporal_loss",
+           "total_variation"]

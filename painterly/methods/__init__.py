@@ -1,3 +1,3 @@
-"""Stylization methods; importing this package registers the built-in ones."""
-
-from painterly.methods import arbitrary, feedforward, optimize_runner  # noqa: F401  (register "adain", "fast", "optimize")
+"""Stylization methods: ``optimize`` (Gatys et al.), ``fast`` (a trained feed-forward network) and
+``adain`` (any painting through a trained decoder), each with its spec; :mod:`painterly.registry`
+lists them and builds their stylizers."""

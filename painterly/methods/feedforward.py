@@ -1,14 +1,13 @@
 """The "fast" method: one pass through a trained feed-forward style network (Johnson et al. 2016).
 
-The style is the model's (``model="starry-night"`` or a file from ``painterly train``); the
-style images given to :func:`run` are not used. Large images are stylized in overlapping tiles
+The style is the model's (``model="starry-night"`` or a file from ``painterly train``); paintings
+given to the method are not used. Large images are stylized in overlapping tiles
 normalized with the whole image's statistics, so memory stays bounded and no seam shows.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
@@ -16,13 +15,19 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from painterly.devices import resolve_device
+from painterly.devices import PRECISIONS, pick_precision, resolve_device
 from painterly.errors import PainterlyError
+from painterly.inference.onnx import cached_onnx_session, run_onnx
 from painterly.inference.tiling import stylize_tiled, tile_ranges
-from painterly.methods.optimize import PRESERVE_COLOR_MODES, pick_precision, resize_to_long_side
+from painterly.io.files import file_identity
+from painterly.io.images import image_to_tensor, resize_long_side, tensor_to_image
+from painterly.methods.spec import MethodSpec
+from painterly.models.files import load_model, resolve_model_path
 from painterly.models.transformer import SIZE_MULTIPLE
+from painterly.ops.color import PRESERVE_COLOR_MODES, finish_stylized
+from painterly.ops.resize import resize_to_long_side, scale_image
+from painterly.options import check_limits, limits
 from painterly.progress import ProgressCallback
-from painterly.registry import register_method
 
 RUNTIMES = ("torch", "onnx")
 
@@ -52,88 +57,32 @@ class FastConfig:
     """
 
     model: Optional[str] = None
-    strength: float = 1.0
-    preserve_color: Optional[str] = None
-    size: Optional[int] = None
+    strength: float = field(default=1.0, metadata=limits(0, 1))
+    preserve_color: Optional[str] = field(default=None, metadata=limits(choices=PRESERVE_COLOR_MODES, label="colour mode"))
+    size: Optional[int] = field(default=None, metadata=limits(16))
     tile_size: int = 1024
     tile_overlap: int = 128
-    stats_size: int = 1024
-    precision: str = "auto"
+    stats_size: int = field(default=1024, metadata=limits(16, label="stats size"))
+    precision: str = field(default="auto", metadata=limits(choices=PRECISIONS))
     channels_last: Optional[bool] = None
-    runtime: str = "torch"
-    work_scale: float = 1.0
+    runtime: str = field(default="torch", metadata=limits(choices=RUNTIMES))
+    work_scale: float = field(default=1.0, metadata=limits(0.1, 1))
 
     def validate(self) -> "FastConfig":
+        check_limits(self, "the fast method")
         if not self.model:
-            from painterly.models import list_model_names
+            from painterly.models.files import list_model_names
 
             names = ", ".join(list_model_names()) or "none installed yet"
             raise PainterlyError(
                 f"the fast method needs a trained model: pass --model NAME_OR_FILE (installed: {names}) "
                 "or train one with `painterly train`"
             )
-        if not 0 <= self.strength <= 1:
-            raise PainterlyError(f"strength must be between 0 and 1 for the fast method, got {self.strength}")
-        if self.preserve_color not in (None, *PRESERVE_COLOR_MODES):
-            raise PainterlyError(f"unknown colour mode {self.preserve_color!r}: use luminance or histogram")
-        if self.size is not None and self.size < 16:
-            raise PainterlyError(f"size {self.size} is too small: use at least 16 pixels")
         tile_ranges(self.tile_size + 1, self.tile_size, self.tile_overlap, SIZE_MULTIPLE)  # checks the pair
-        if self.stats_size < 16:
-            raise PainterlyError(f"stats size must be at least 16 pixels, got {self.stats_size}")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise PainterlyError(f"unknown precision {self.precision!r}: use auto, bf16 or fp32")
-        if not 0.1 <= self.work_scale <= 1:
-            raise PainterlyError(f"work scale must be between 0.1 and 1, got {self.work_scale}")
-        if self.runtime not in RUNTIMES:
-            raise PainterlyError(f"unknown runtime {self.runtime!r}: use torch or onnx")
         return self
-
-    @classmethod
-    def from_options(cls, options: dict[str, Any]) -> "FastConfig":
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise PainterlyError(f"the fast method has no option {unknown[0]!r}: use {', '.join(sorted(known))}")
-        return cls(**options).validate()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def scale_image(image: torch.Tensor, scale: float) -> torch.Tensor:
-    """``(B, C, H, W)`` shrunk by ``scale`` (sides at least 2 px); unchanged at 1.
-
-    Antialiased bilinear: as clean as area averaging and twice as fast at fractional scales
-    (which torch runs as an adaptive pooling).
-    """
-    if scale >= 1:
-        return image
-    height, width = image.shape[-2:]
-    size = (max(2, round(height * scale)), max(2, round(width * scale)))
-    return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
-
-
-def finish(stylized: torch.Tensor, content: torch.Tensor, strength: float, preserve_color: Optional[str]) -> torch.Tensor:
-    """Colour preservation, then the pixel-space blend with the photo.
-
-    Args:
-        stylized, content: ``(B, 3, H, W)`` in ``[0, 1]``, same size.
-
-    Returns:
-        ``(B, 3, H, W)`` in ``[0, 1]``.
-    """
-    if preserve_color == "luminance":
-        from painterly.ops.color import transfer_luminance
-
-        stylized = transfer_luminance(stylized, content)
-    elif preserve_color == "histogram":
-        from painterly.ops.color import match_color
-
-        stylized = match_color(stylized, content)
-    if strength < 1:
-        stylized = torch.lerp(content, stylized, strength)
-    return stylized.clamp(0, 1)
 
 
 class FastStylizer:
@@ -144,9 +93,9 @@ class FastStylizer:
         >>> stylizer(load_image("photo.jpg")).save("out.jpg")           # doctest: +SKIP
     """
 
-    def __init__(self, config: FastConfig, device: torch.device | str | None = None):
-        from painterly.models import load_model, resolve_model_path
+    uses_guidance = False
 
+    def __init__(self, config: FastConfig, device: torch.device | str | None = None):
         self.config = config.validate()
         self.device = resolve_device(device)
         model_path = resolve_model_path(config.model)  # type: ignore[arg-type]
@@ -158,7 +107,10 @@ class FastStylizer:
         # 40 % of a CPU forward pass. The norms still take their statistics in fp32.
         compute_dtype = self.dtype if self.dtype is not None else torch.float32
         self.net = self.net.to(dtype=compute_dtype, memory_format=self.memory_format)
-        self.session = _onnx_session_for(model_path) if config.runtime == "onnx" else None
+        self.session = cached_onnx_session(model_path, _export_onnx) if config.runtime == "onnx" else None
+        self.model_path = model_path
+        options = {key: value for key, value in config.to_dict().items() if key != "model"}
+        self.settings = {"method": "fast", "model": file_identity(model_path), "options": options}
 
     def stylize_tensor(self, image: torch.Tensor, progress: Optional[ProgressCallback] = None) -> torch.Tensor:
         """``(B, 3, H, W)`` in ``[0, 1]`` → stylized, same shape (float32, on this stylizer's device)."""
@@ -168,7 +120,7 @@ class FastStylizer:
             raw = self._paint(scale_image(image, config.work_scale), progress)
             if raw.shape[-2:] != image.shape[-2:]:
                 raw = F.interpolate(raw, size=image.shape[-2:], mode="bicubic", align_corners=False)
-        return finish(raw.float(), image, config.strength, config.preserve_color)
+        return finish_stylized(raw.float(), image, config.strength, config.preserve_color)
 
     def _paint(self, image: torch.Tensor, progress: Optional[ProgressCallback]) -> torch.Tensor:
         """The network's output for ``image``, in tiles sharing the whole image's statistics when large."""
@@ -194,8 +146,6 @@ class FastStylizer:
 
     def _forward(self, image: torch.Tensor) -> torch.Tensor:
         if self.session is not None:
-            from painterly.export import run_onnx
-
             return run_onnx(self.session, image).to(image.device)
         return self._forward_torch(image)
 
@@ -205,16 +155,20 @@ class FastStylizer:
         return output.float().contiguous()
 
     def __call__(self, image: Image.Image, progress: Optional[ProgressCallback] = None) -> Image.Image:
-        from painterly.io.images import image_to_tensor, resize_long_side, tensor_to_image
-
         if self.config.size is not None:
             image = resize_long_side(image, self.config.size)
         return tensor_to_image(self.stylize_tensor(image_to_tensor(image), progress))
 
+    def stylize_image(self, image: Image.Image, progress: Optional[ProgressCallback] = None) -> Image.Image:
+        result = self(image, progress)
+        result.info["painterly"] = {key: value for key, value in self.config.to_dict().items() if value is not None}
+        return result
+
+    def stylize_frame(self, frame: torch.Tensor, guidance: Any = None) -> torch.Tensor:
+        return self.stylize_tensor(frame)
+
     def batch(self, images: Sequence[Image.Image], batch_size: int = 4) -> list[Image.Image]:
         """Stylize many images; same-size images that fit in one tile run together in batches."""
-        from painterly.io.images import image_to_tensor, resize_long_side, tensor_to_image
-
         if self.config.size is not None:
             images = [resize_long_side(image, self.config.size) for image in images]
         results: list[Optional[Image.Image]] = [None] * len(images)
@@ -231,19 +185,6 @@ class FastStylizer:
         return results  # type: ignore[return-value]
 
 
-def _onnx_session_for(model_path: Path) -> Any:
-    """An onnxruntime session for ``model_path``, exported once into the cache folder."""
-    from painterly.export import _require_onnxruntime, export_model, onnx_session
-    from painterly.features.weights import cache_dir
-
-    _require_onnxruntime()
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()[:16]
-    exported = cache_dir() / "onnx" / f"{model_path.stem}-{digest}.onnx"
-    if not exported.is_file():
-        export_model(model_path, exported, format="onnx", check=True)
-    return onnx_session(exported)
-
-
 def stylize_batch(
     model: str | Path,
     images: Iterable[Image.Image],
@@ -253,31 +194,29 @@ def stylize_batch(
     **options: Any,
 ) -> list[Image.Image]:
     """Stylize many PIL images with one model (loaded once); options as for the fast method."""
-    stylizer = FastStylizer(FastConfig.from_options({**options, "model": str(model)}), device)
+    stylizer = FastStylizer(SPEC.make_config({**options, "model": str(model)}), device)
     return stylizer.batch(list(images), batch_size=batch_size)
 
 
-@register_method("fast", "one pass through a trained feed-forward network (milliseconds to a second; needs --model)")
-def run(
-    content: Image.Image,
-    styles: list[tuple[Image.Image, float]],
-    *,
-    device: torch.device,
-    progress: Optional[ProgressCallback] = None,
-    **options: Any,
-) -> Image.Image:
-    """Stylize ``content`` with the trained model ``options["model"]``; ``styles`` are not used.
+def _export_onnx(model_path: Path, out: Path) -> None:
+    from painterly.export.exporters import export_model
 
-    Without a model but with paintings, the arbitrary-style network paints them (method "adain").
-    """
-    if options.get("model") is None and styles:
-        from painterly.methods.arbitrary import run as run_arbitrary
+    export_model(model_path, out, format="onnx", check=True)
 
-        options.pop("model", None)
-        return run_arbitrary(content, styles, device=device, progress=progress, **options)
-    if options.get("model") is not None:
-        options["model"] = str(options["model"])
-    config = FastConfig.from_options(options)
-    result = FastStylizer(config, device)(content, progress)
-    result.info["painterly"] = {key: value for key, value in config.to_dict().items() if value is not None}
-    return result
+
+def build(config: FastConfig, *, device: torch.device, **_: Any) -> FastStylizer:
+    return FastStylizer(config, device)
+
+
+SPEC = MethodSpec(
+    name="fast",
+    summary="one pass through a trained feed-forward network (milliseconds to a second; needs --model)",
+    config=FastConfig,
+    build=build,
+    options=("model", "size", "strength", "preserve_color", "precision", "work_scale"),
+    needs_painting=False,
+    needs_model=True,
+    takes_model=True,
+    label="Fast model",
+    kind="fast",
+)

@@ -16,13 +16,16 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from painterly.devices import autocast
+from painterly.devices import PRECISIONS, autocast, pick_precision
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19, deepest_layer
-from painterly.losses import gram_matrix, total_variation
+from painterly.losses.gatys import StyleTargets, style_content_losses, style_targets, temporal_loss
+from painterly.losses.perceptual import total_variation
+from painterly.ops.color import PRESERVE_COLOR_MODES
+from painterly.ops.resize import resize_to_long_side
+from painterly.options import check_limits, limits
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 
-PRESERVE_COLOR_MODES = ("luminance", "histogram")
 INIT_MODES = ("content", "noise")
 
 
@@ -60,49 +63,34 @@ class OptimizeConfig:
             (0: plain upsampling).
     """
 
-    size: int = 512
-    steps: Optional[int] = None
-    min_size: int = 128
-    fine_share: float = 1.0
-    optimizer: str = "lbfgs"
-    learning_rate: float = 0.02
-    content_weight: float = 1.2
-    style_weight: float = 10.0
-    tv_weight: float = 0.05
+    size: int = field(default=512, metadata=limits(16))
+    steps: Optional[int] = field(default=None, metadata=limits(1))
+    min_size: int = field(default=128, metadata=limits(1))
+    fine_share: float = field(default=1.0, metadata=limits(0.01, 2))
+    optimizer: str = field(default="lbfgs", metadata=limits(choices=("lbfgs", "adam")))
+    learning_rate: float = field(default=0.02, metadata=limits(0))
+    content_weight: float = field(default=1.2, metadata=limits(0))
+    style_weight: float = field(default=10.0, metadata=limits(0))
+    tv_weight: float = field(default=0.05, metadata=limits(0))
     content_layers: tuple[str, ...] = ("relu4_2",)
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     style_layer_weights: Optional[tuple[float, ...]] = None
-    strength: float = 1.0
-    style_scale: float = 1.0
-    preserve_color: Optional[str] = None
+    strength: float = field(default=1.0, metadata=limits(0, 2))
+    style_scale: float = field(default=1.0, metadata=limits(0.1, 4))
+    preserve_color: Optional[str] = field(default=None, metadata=limits(choices=PRESERVE_COLOR_MODES, label="colour mode"))
     init: str = "content"
     seed: int = 0
-    precision: str = "auto"
+    precision: str = field(default="auto", metadata=limits(choices=PRECISIONS))
     channels_last: Optional[bool] = None
-    pooling: str = "max"
-    preview_every: int = 0
-    detail_transfer: float = 1.0
+    pooling: str = field(default="max", metadata=limits(choices=("max", "avg")))
+    preview_every: int = field(default=0, metadata=limits(0))
+    detail_transfer: float = field(default=1.0, metadata=limits(0))
 
     def validate(self) -> "OptimizeConfig":
         """Check every option; raise a PainterlyError naming the bad one."""
-        if self.size < 16:
-            raise PainterlyError(f"size {self.size} is too small: use at least 16 pixels")
-        if self.steps is not None and self.steps < 1:
-            raise PainterlyError(f"steps must be at least 1, got {self.steps}")
-        if self.optimizer not in ("lbfgs", "adam"):
-            raise PainterlyError(f"unknown optimizer {self.optimizer!r}: use lbfgs or adam")
-        if self.strength < 0:
-            raise PainterlyError(f"strength must be 0 or more, got {self.strength}")
-        if not 0.1 <= self.style_scale <= 4:
-            raise PainterlyError(f"style scale must be between 0.1 and 4, got {self.style_scale}")
-        if self.preserve_color not in (None, *PRESERVE_COLOR_MODES):
-            raise PainterlyError(f"unknown colour mode {self.preserve_color!r}: use luminance or histogram")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise PainterlyError(f"unknown precision {self.precision!r}: use auto, bf16 or fp32")
+        check_limits(self, "the optimize method")
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
             raise PainterlyError("give one style layer weight per style layer")
-        if not 0 < self.fine_share <= 2:
-            raise PainterlyError(f"fine_share must be in (0, 2], got {self.fine_share}")
         return self
 
     @property
@@ -146,90 +134,6 @@ def plan_scales(size: int, min_size: int, steps: int, fine_share: float) -> list
     return [ScaleStage(side, count) for side, count in zip(sides, counts)]
 
 
-def resize_to_long_side(image: torch.Tensor, long_side: int) -> torch.Tensor:
-    """Resize ``(B, 3, H, W)`` so that ``max(H, W) == long_side``, keeping the aspect ratio.
-
-    Downscaling uses antialiasing so small scales keep the look of the full image.
-    """
-    height, width = image.shape[-2:]
-    scale = long_side / max(height, width)
-    new_size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    if new_size == (height, width):
-        return image
-    return F.interpolate(image, size=new_size, mode="bicubic", align_corners=False, antialias=scale < 1).clamp(0, 1)
-
-
-def pick_precision(precision: str, device: torch.device) -> torch.dtype:
-    """The autocast dtype for ``precision`` on ``device``."""
-    if precision == "fp32":
-        return torch.float32
-    if precision == "bf16":
-        return torch.bfloat16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    if device.type == "cpu":
-        # oneDNN runs bf16 convolutions fast only on CPUs with native bf16 (AVX512-BF16, AMX).
-        supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-        return torch.bfloat16 if supported is not None and supported() else torch.float32
-    return torch.float32
-
-
-@dataclass
-class StyleTargets:
-    """Weighted Gram matrices of the paintings at one scale: ``{layer: (1, C, C)}``."""
-
-    grams: dict[str, torch.Tensor]
-    energy: dict[str, torch.Tensor] = field(default_factory=dict)
-
-
-def style_targets(
-    vgg: VGG19,
-    styles: Sequence[tuple[torch.Tensor, float]],
-    layers: Sequence[str],
-    dtype: torch.dtype,
-) -> StyleTargets:
-    """Blend the Gram matrices of several paintings by weight.
-
-    Args:
-        styles: ``(1, 3, H_i, W_i)`` images in ``[0, 1]`` with weights summing to 1.
-    """
-    grams: dict[str, torch.Tensor] = {}
-    with torch.no_grad():
-        for image, weight in styles:
-            with autocast(image.device, dtype):
-                features = vgg(image, layers)
-            for layer in layers:
-                gram = gram_matrix(features[layer]) * weight
-                grams[layer] = grams[layer] + gram if layer in grams else gram
-    energy = {layer: gram.pow(2).mean().clamp_min(1e-12) for layer, gram in grams.items()}
-    return StyleTargets(grams, energy)
-
-
-def style_content_losses(
-    features: dict[str, torch.Tensor],
-    content_targets: dict[str, torch.Tensor],
-    targets: StyleTargets,
-    style_layer_weights: dict[str, float],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Relative content and style losses of one forward pass.
-
-    Content: ``Σ ‖F − F_t‖² / ‖F_t‖²`` averaged over content layers. Style: per layer
-    ``‖G − G_t‖² / ‖G_t‖²``, weighted by ``style_layer_weights`` (which sum to 1).
-
-    Returns:
-        ``(content, style)`` scalars.
-    """
-    content = sum(
-        (features[layer].float() - target).pow(2).mean() / target.pow(2).mean().clamp_min(1e-12)
-        for layer, target in content_targets.items()
-    ) / max(1, len(content_targets))
-    style = sum(
-        weight * (gram_matrix(features[layer]) - targets.grams[layer]).pow(2).mean() / targets.energy[layer]
-        for layer, weight in style_layer_weights.items()
-    )
-    return content, style  # type: ignore[return-value]
-
-
 @dataclass
 class TemporalTerm:
     """A pull towards a target image where a mask is set, for video (Ruder et al. 2016): each
@@ -244,11 +148,6 @@ class TemporalTerm:
     target: torch.Tensor
     mask: torch.Tensor
     weight: float = 1000.0
-
-
-def temporal_loss(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of ``(1, 3, H, W)`` images over the pixels where the ``(1, 1, H, W)`` mask is set."""
-    return ((image - target).pow(2) * mask).sum() / (mask.sum() * image.shape[1]).clamp_min(1.0)
 
 
 def upsample_with_detail(image: torch.Tensor, content: torch.Tensor, detail: float) -> torch.Tensor:
@@ -286,6 +185,42 @@ def _initial_image(config: OptimizeConfig, content: torch.Tensor, init_image: Op
     return content.clone()
 
 
+def normalized_weights(styles: Sequence[tuple[torch.Tensor, float]]) -> list[tuple[torch.Tensor, float]]:
+    """The paintings with weights summing to 1; an error for none, or for weights adding up to 0."""
+    if not styles:
+        raise PainterlyError("no style given: pass at least one painting")
+    total_weight = sum(weight for _, weight in styles)
+    if total_weight <= 0:
+        raise PainterlyError("style weights must add up to more than 0")
+    return [(image, weight / total_weight) for image, weight in styles]
+
+
+def _targets_at_scale(vgg: VGG19, content: torch.Tensor, styles: Sequence[tuple[torch.Tensor, float]],
+                      config: OptimizeConfig, long_side: int, dtype: torch.dtype,
+                      memory_format: torch.memory_format) -> tuple[StyleTargets, dict[str, torch.Tensor]]:  # fmt: skip
+    """The paintings' Gram targets (seen at ``long_side × style_scale``) and the photo's content features at one scale."""
+    side = max(16, round(long_side * config.style_scale))
+    targets = style_targets(vgg, [(resize_to_long_side(painting, side), weight) for painting, weight in styles],
+                            config.style_layers, dtype)  # fmt: skip
+    with torch.no_grad(), autocast(content.device, dtype):
+        content_features = vgg(content.contiguous(memory_format=memory_format), config.content_layers)
+    return targets, {layer: value.float() for layer, value in content_features.items()}
+
+
+def _optimizer_for(pixels: torch.Tensor, config: OptimizeConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "lbfgs":
+        return torch.optim.LBFGS([pixels], lr=1.0, max_iter=1, history_size=50)
+    return torch.optim.Adam([pixels], lr=config.learning_rate)
+
+
+def _step_event(config: OptimizeConfig, step: int, total: int, stage: str, losses: dict[str, float], pixels: torch.Tensor,
+                work: float) -> ProgressEvent:  # fmt: skip
+    """The progress event after ``step``, with a preview every ``config.preview_every`` steps and at the last."""
+    wants_preview = config.preview_every > 0 and (step % config.preview_every == 0 or step == total)
+    preview = pixels.detach().clamp(0, 1).float().cpu().contiguous() if wants_preview else None
+    return ProgressEvent(step=step, total=total, stage=stage, losses=dict(losses), preview=preview, work=work)
+
+
 def optimize(
     vgg: VGG19,
     content: torch.Tensor,
@@ -312,12 +247,7 @@ def optimize(
         ``(1, 3, H', W')`` in ``[0, 1]`` with ``max(H', W') == config.size``.
     """
     config.validate()
-    if not styles:
-        raise PainterlyError("no style given: pass at least one painting")
-    total_weight = sum(weight for _, weight in styles)
-    if total_weight <= 0:
-        raise PainterlyError("style weights must add up to more than 0")
-    styles = [(image, weight / total_weight) for image, weight in styles]
+    styles = normalized_weights(styles)
     device = content.device
     dtype = pick_precision(config.precision, device)
     channels_last = config.channels_last if config.channels_last is not None else dtype == torch.bfloat16
@@ -341,12 +271,8 @@ def optimize(
         raise Cancelled("cancelled before the first step")
     for index, stage in enumerate(plan):
         content_at_scale = resize_to_long_side(content, stage.long_side)
-        side = stage.long_side * config.style_scale
-        scaled_styles = [(resize_to_long_side(painting, max(16, round(side))), weight) for painting, weight in styles]
-        targets = style_targets(vgg, scaled_styles, config.style_layers, dtype)
-        with torch.no_grad(), autocast(device, dtype):
-            content_features = vgg(content_at_scale.contiguous(memory_format=memory_format), config.content_layers)
-        content_targets = {layer: value.float() for layer, value in content_features.items()}
+        targets, content_targets = _targets_at_scale(vgg, content_at_scale, styles, config, stage.long_side, dtype,
+                                                     memory_format)  # fmt: skip
         if temporal is not None:
             temporal_target = F.interpolate(temporal.target, size=content_at_scale.shape[-2:], mode="bilinear", align_corners=False)
             temporal_mask = F.interpolate(temporal.mask, size=content_at_scale.shape[-2:], mode="bilinear", align_corners=False)
@@ -356,25 +282,23 @@ def optimize(
             start = upsample_with_detail(image, content_at_scale, config.detail_transfer)
         # The parameter stays in NCHW: L-BFGS flattens gradients with view(); only VGG's input is channels_last.
         pixels = start.detach().contiguous().requires_grad_(True)
-        if config.optimizer == "lbfgs":
-            optimizer: torch.optim.Optimizer = torch.optim.LBFGS([pixels], lr=1.0, max_iter=1, history_size=50)
-        else:
-            optimizer = torch.optim.Adam([pixels], lr=config.learning_rate)
+        optimizer = _optimizer_for(pixels, config)
         last: dict[str, float] = {}
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad(set_to_none=True)
             with autocast(device, dtype):
                 features = vgg(pixels.contiguous(memory_format=memory_format), layers)
+            losses = {"content": config.content_weight, "style": style_weight, "tv": config.tv_weight}
             content_value, style_value = style_content_losses(features, content_targets, targets, style_layer_weights)
-            tv_value = total_variation(pixels)
-            loss = config.content_weight * content_value + style_weight * style_value + config.tv_weight * tv_value
+            values = {"content": content_value, "style": style_value}
+            values["tv"] = total_variation(pixels)
             if temporal is not None:
-                temporal_value = temporal_loss(pixels, temporal_target, temporal_mask)
-                loss = loss + temporal.weight * temporal_value
-                last["temporal"] = temporal_value.item()
+                losses["temporal"] = temporal.weight
+                values["temporal"] = temporal_loss(pixels, temporal_target, temporal_mask)
+            loss: torch.Tensor = sum(weight * values[name] for name, weight in losses.items())  # type: ignore[assignment]
             loss.backward()
-            last.update(total=loss.item(), content=content_value.item(), style=style_value.item(), tv=tv_value.item())
+            last.update(total=loss.item(), **{name: value.item() for name, value in values.items()})
             return loss
 
         stage_name = f"scale {index + 1}/{len(plan)} ({stage.long_side} px)"
@@ -387,17 +311,8 @@ def optimize(
             if not math.isfinite(last.get("total", 0.0)):
                 raise PainterlyError("the loss became NaN or infinite: lower the style weight or use --precision fp32")
             if progress is not None:
-                done = sum(costs[:index]) + costs[index] * (stage_step + 1) / stage.steps
-                wants_preview = config.preview_every > 0 and (step % config.preview_every == 0 or step == total_steps)
-                event = ProgressEvent(
-                    step=step,
-                    total=total_steps,
-                    stage=stage_name,
-                    losses=dict(last),
-                    preview=pixels.detach().clamp(0, 1).float().cpu().contiguous() if wants_preview else None,
-                    work=done / sum(costs),
-                )
-                if progress(event) is False:
+                done = (sum(costs[:index]) + costs[index] * (stage_step + 1) / stage.steps) / sum(costs)
+                if progress(_step_event(config, step, total_steps, stage_name, last, pixels, done)) is False:
                     raise Cancelled(f"cancelled at step {step} of {total_steps}")
         image = pixels.detach().clamp(0, 1)
     assert image is not None

@@ -4,7 +4,7 @@ with adaptive instance normalization").
 :class:`AdaINDecoder` mirrors VGG19 up to relu4_1: reflection-padded 3×3 convolutions and ReLUs,
 nearest-neighbour upsampling where VGG pools, and a linear last layer that returns RGB roughly in
 ``[0, 1]``. A ``width`` below 1 narrows every layer (0.5 costs about a quarter of the compute)
-for CPUs. :class:`ArbitraryStylizer` holds the frozen VGG19 encoder and a decoder and stylizes
+for CPUs. :class:`AdaINNetwork` holds the frozen VGG19 encoder and a decoder and stylizes
 any image with any painting: several paintings by weight, a mask, a strength. No file I/O here
 (see :mod:`painterly.models.adain_io`), no training (see :mod:`painterly.train.arbitrary`).
 """
@@ -19,9 +19,9 @@ from torch import nn
 
 from painterly.errors import PainterlyError
 from painterly.features.vgg import PREPROCESSINGS, VGG19
-from painterly.losses.perceptual import mean_std
 from painterly.models.transformer import pad_to_multiple
 from painterly.ops.adain import adain, adain_to_statistics, apply_strength, blend_styles, masked_targets, resize_mask, wct
+from painterly.ops.stats import mean_std
 
 #: The encoder layer whose features are restyled.
 ENCODER_LAYER = "relu4_1"
@@ -115,7 +115,7 @@ class AdaINDecoder(nn.Module):
         return self.layers(features)
 
 
-class ArbitraryStylizer(nn.Module):
+class AdaINNetwork(nn.Module):
     """A frozen VGG19 encoder (up to relu4_1) and a decoder: any photo, any painting.
 
     Args:
@@ -124,7 +124,7 @@ class ArbitraryStylizer(nn.Module):
         transform: ``"adain"`` (channel mean/std) or ``"wct"`` (full covariance, slower).
 
     Example:
-        >>> model = ArbitraryStylizer(load_vgg19(last_layer="relu4_1"), decoder)   # doctest: +SKIP
+        >>> model = AdaINNetwork(load_vgg19(last_layer="relu4_1"), decoder)   # doctest: +SKIP
         >>> model.stylize(photo, [painting_a, painting_b], [0.7, 0.3], strength=0.8)  # doctest: +SKIP
     """
 
@@ -238,7 +238,7 @@ class ArbitraryStylizer(nn.Module):
         return output[..., :height, :width].clamp(0, 1)
 
 
-class FixedStyleStylizer(nn.Module):
+class FixedStyleAdaIN(nn.Module):
     """Encoder, AdaIN to one painting's stored statistics, decoder: an exportable ``image → image`` module.
 
     Args:
@@ -249,7 +249,7 @@ class FixedStyleStylizer(nn.Module):
     ``forward(image)``: ``(B, 3, H, W)`` in ``[0, 1]`` → ``(B, 3, H, W)`` in ``[0, 1]``.
     """
 
-    def __init__(self, model: ArbitraryStylizer, style: torch.Tensor, strength: float = 1.0):
+    def __init__(self, model: AdaINNetwork, style: torch.Tensor, strength: float = 1.0):
         super().__init__()
         self.encoder = model.encoder
         self.decoder = model.decoder

@@ -53,7 +53,7 @@ def default_decoder_path() -> Path:
 
 def resolve_decoder_path(name_or_path: Optional[str | Path] = None) -> Path:
     """A decoder file from a path, a name in the models folders, or (``None``) the shipped one."""
-    from painterly.models import model_dirs
+    from painterly.models.files import model_dirs
 
     if name_or_path is None:
         path = default_decoder_path()

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from painterly.errors import PainterlyError
-from painterly.losses.perceptual import channel_mean_cov, mean_std, symmetric_matrix_power
+from painterly.ops.stats import channel_mean_cov, mean_std, symmetric_matrix_power
 
 
 def masked_mean_std(

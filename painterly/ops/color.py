@@ -15,9 +15,14 @@ float32, so bf16 inputs are safe.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
-from painterly.losses.perceptual import channel_mean_cov, symmetric_matrix_power
+from painterly.ops.stats import channel_mean_cov, symmetric_matrix_power
+
+#: The colour-preservation modes of every method.
+PRESERVE_COLOR_MODES = ("luminance", "histogram")
 
 #: RGB → YIQ (FCC NTSC). Y is luminance; I and Q carry the colour.
 _RGB_TO_YIQ = (
@@ -147,3 +152,26 @@ def match_color(source: torch.Tensor, target: torch.Tensor, eps: float = 1e-5) -
     centred = source - source_mean[..., None, None]
     recoloured = torch.einsum("bij,bjhw->bihw", transform.to(dtype), centred) + target_mean[..., None, None]
     return recoloured.clamp(0, 1).to(input_dtype)
+
+
+def grey(image: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, H, W)`` RGB → the same shape with every channel set to the luminance."""
+    return luminance(image).expand_as(image).contiguous()
+
+
+def finish_stylized(stylized: torch.Tensor, content: torch.Tensor, strength: float, preserve_color: Optional[str]) -> torch.Tensor:
+    """Colour preservation, then the pixel-space blend with the photo.
+
+    Args:
+        stylized, content: ``(B, 3, H, W)`` in ``[0, 1]``, same size.
+
+    Returns:
+        ``(B, 3, H, W)`` in ``[0, 1]``.
+    """
+    if preserve_color == "luminance":
+        stylized = transfer_luminance(stylized, content)
+    elif preserve_color == "histogram":
+        stylized = match_color(stylized, content)
+    if strength < 1:
+        stylized = torch.lerp(content, stylized, strength)
+    return stylized.clamp(0, 1)

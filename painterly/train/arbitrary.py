@@ -18,14 +18,14 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import nn
 
-from painterly.devices import autocast
+from painterly.devices import autocast, pick_precision
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19, deepest_layer
-from painterly.losses.perceptual import mean_std, total_variation
-from painterly.methods.optimize import pick_precision
+from painterly.losses.perceptual import total_variation
 from painterly.models.adain import ENCODER_LAYER, STYLE_LAYERS, AdaINDecoder, DecoderConfig
 from painterly.models.adain_io import DecoderInfo, save_decoder
 from painterly.ops.adain import adain
+from painterly.ops.stats import mean_std
 from painterly.progress import ProgressCallback
 from painterly.train.config import check_run_options, run_folder
 from painterly.train.data import Batch, PhotoCrops, list_photos

@@ -29,7 +29,7 @@ from torch import nn
 from painterly.devices import resolve_device
 from painterly.errors import PainterlyError
 from painterly.losses.adversarial import check_gan_loss
-from painterly.models.io import ModelInfo, save_model
+from painterly.models.files import ModelInfo, save_model
 from painterly.models.transformer import TransformerConfig, TransformerNet
 from painterly.progress import ProgressCallback
 from painterly.train import distributed
@@ -380,7 +380,7 @@ def _spread(paths: Sequence[Path], count: int) -> list[Path]:
 
 def fit_cell(image: torch.Tensor, cell: int) -> torch.Tensor:
     """``(1, 3, H, W)`` scaled to fit a ``cell × cell`` square and centred on white; returns ``(1, 3, cell, cell)``."""
-    from painterly.methods.optimize import resize_to_long_side
+    from painterly.ops.resize import resize_to_long_side
 
     image = resize_to_long_side(image.float(), cell)
     height, width = image.shape[-2:]
@@ -422,7 +422,7 @@ def evaluate_run(
     from painterly.evaluate import evaluate
     from painterly.io.images import image_to_tensor, load_image, save_image, tensor_to_image
     from painterly.methods.feedforward import FastConfig, FastStylizer
-    from painterly.models.io import read_model_file
+    from painterly.models.files import read_model_file
 
     if min(max_images, max_references) < 1 or size < 16:
         raise PainterlyError("give at least one image, one reference and a size of 16 pixels or more")

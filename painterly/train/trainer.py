@@ -17,13 +17,14 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import nn
 
-from painterly.devices import autocast
+from painterly.devices import autocast, pick_precision
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19, deepest_layer
 from painterly.losses import total_variation
-from painterly.methods.optimize import StyleTargets, pick_precision, resize_to_long_side, style_content_losses, style_targets
-from painterly.models.io import ModelInfo, save_model
+from painterly.losses.gatys import StyleTargets, style_content_losses, style_targets
+from painterly.models.files import ModelInfo, save_model
 from painterly.models.transformer import TransformerNet
+from painterly.ops.resize import resize_to_long_side
 from painterly.progress import ProgressCallback
 from painterly.train.adversarial import Adversary, fit_painting, style_patches
 from painterly.train.config import TrainConfig

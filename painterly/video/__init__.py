@@ -13,7 +13,7 @@ Example:
 
 from painterly.video.consistency import Guidance, blend_with_previous, pair_warping_error, warping_error
 from painterly.video.flow import FLOW_PRESETS, estimate_flow, estimate_flows, inside_mask, occlusion_mask, reliable_mask, warp
-from painterly.video.frames import FrameStylizer, fast_frame_stylizer, method_frame_stylizer, optimize_frame_stylizer
+from painterly.video.frames import FrameStylizer, fast_frame_stylizer, frame_stylizer_for
 from painterly.video.loop import VideoConfig, VideoJob, VideoResult, report_path, stylize_video, write_report
 from painterly.video.media import AudioSource, VideoInfo, VideoWriter, output_size, probe_video, read_frames, read_timed_frames
 from painterly.video.store import FrameStore, work_folder_for
@@ -34,9 +34,8 @@ __all__ = [
     "estimate_flows",
     "fast_frame_stylizer",
     "inside_mask",
-    "method_frame_stylizer",
+    "frame_stylizer_for",
     "occlusion_mask",
-    "optimize_frame_stylizer",
     "output_size",
     "pair_warping_error",
     "probe_video",

@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 
 from painterly.errors import PainterlyError
-from painterly.io.files import write_bytes_atomically
+from painterly.io.files import file_identity, write_bytes_atomically
+from painterly.methods.spec import MethodStylizer
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 from painterly.video.consistency import DETAIL_CELL, Guidance, blend_with_previous, pair_warping_error
 from painterly.video.flow import FLOW_PRESETS, estimate_flows, reliable_mask, resize_flow, shrink_for_flow, warp
-from painterly.video.frames import FrameStylizer, file_identity
 from painterly.video.media import (
     ENCODER_PRESETS,
     AudioSource,
@@ -162,7 +162,7 @@ class VideoJob:
         self,
         source: str | os.PathLike,
         output: str | os.PathLike,
-        stylizer: FrameStylizer,
+        stylizer: MethodStylizer,
         config: VideoConfig = VideoConfig(),
         *,
         device: torch.device | str = "cpu",
@@ -308,7 +308,7 @@ class VideoJob:
             if consistency > 0:
                 guidance = Guidance(warped, mask, consistency)
         with torch.no_grad():
-            stylized = self.stylizer.stylize(frame, guidance).to(self.device, torch.float32)
+            stylized = self.stylizer.stylize_frame(frame, guidance).to(self.device, torch.float32)
             if stylized.shape != frame.shape:
                 raise PainterlyError(f"the method returned a {tuple(stylized.shape)} frame for a {tuple(frame.shape)} one")
             if guidance is not None and not self.stylizer.uses_guidance:
@@ -343,7 +343,7 @@ class VideoJob:
 def stylize_video(
     source: str | os.PathLike,
     output: str | os.PathLike,
-    stylizer: FrameStylizer,
+    stylizer: MethodStylizer,
     config: VideoConfig = VideoConfig(),
     *,
     progress: Optional[ProgressCallback] = None,

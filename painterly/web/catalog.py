@@ -1,14 +1,24 @@
 """What the studio can offer: built-in styles, stylization methods and trained models.
 
-The methods and models come from the runner (the default one reads the project registry), so a test
-or a deployment with its own runner lists what it can really run.
+Methods are described from their specs in :mod:`painterly.registry` (label, what they need, which
+of the studio's options they take and in what range), so the studio, the CLI and ``painterly
+styles`` agree. The methods and models come from the runner (the default one reads the registry),
+so a test or a deployment with its own runner lists what it can really run.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import asdict, dataclass
-from typing import Optional
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from painterly.registry import ModelEntry
+
+#: A trained model as the studio lists it (the registry's entry).
+ModelInfo = ModelEntry
+
+#: Job options the studio offers; a method takes all or some of them.
+STUDIO_OPTIONS = ("size", "steps", "strength", "style_scale", "preserve_color", "seed")
 
 
 @dataclass(frozen=True)
@@ -17,13 +27,14 @@ class MethodInfo:
 
     Attributes:
         name: the registered method name sent back in ``POST /api/jobs``.
-        label: what the page calls it (``High quality``, ``Fast model``, ``GAN model``).
+        label: what the page calls it (``High quality``, ``Fast model``, ``Fast, any painting``).
         summary: one line from the registry.
-        kind: ``high-quality``, ``fast``, ``gan`` or ``other``; the page groups methods by it.
+        kind: ``high-quality``, ``fast`` or ``other``; the page groups methods by it.
         needs_style: the job must name or upload a painting.
         needs_model: the job must name a trained model.
         previews: the method reports intermediate previews while it runs.
         options: which of the studio's job options (:data:`STUDIO_OPTIONS`) the method takes.
+        ranges: ``{option: [low, high]}`` for the numeric options it takes (``high`` null: no upper bound).
     """
 
     name: str
@@ -34,53 +45,49 @@ class MethodInfo:
     needs_model: bool = False
     previews: bool = False
     options: tuple[str, ...] = ()
+    ranges: dict[str, tuple[float, Optional[float]]] = field(default_factory=dict, hash=False, compare=False)
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """A trained model: its name and the method that runs it (``title`` for people)."""
-
-    name: str
-    method: str
-    title: str = ""
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-#: Job options the studio offers; a method takes all or some of them.
-STUDIO_OPTIONS = ("size", "steps", "strength", "style_scale", "preserve_color", "seed")
-_MODEL_OPTIONS = ("size", "strength", "preserve_color")
-
-# How the page presents the methods the project registers; a method missing here is shown as "other"
-# and offered every option.
-_KNOWN_METHODS = {
-    "optimize": dict(label="High quality", kind="high-quality", needs_style=True, needs_model=False, previews=True,
-                     options=STUDIO_OPTIONS),
-    "feedforward": dict(label="Fast model", kind="fast", needs_style=False, needs_model=True, options=_MODEL_OPTIONS),
-    "fast": dict(label="Fast model", kind="fast", needs_style=False, needs_model=True, options=_MODEL_OPTIONS),
-    "adain": dict(label="Fast, any painting", kind="fast", needs_style=True, needs_model=False,
-                  options=("size", "strength", "style_scale", "preserve_color")),
-    "gan": dict(label="GAN model", kind="gan", needs_style=False, needs_model=True, options=_MODEL_OPTIONS),
-}
+def _from_spec(spec: Any, name: str, summary: str) -> MethodInfo:
+    options = tuple(option for option in STUDIO_OPTIONS if spec.takes(option))
+    ranges = {}
+    for option in options:
+        limits = spec.limits(option)
+        if limits.get("low") is not None or limits.get("high") is not None:
+            ranges[option] = (limits.get("low"), limits.get("high"))
+    return MethodInfo(name=name, label=spec.label or name.capitalize(), summary=summary or spec.summary, kind=spec.kind,
+                      needs_style=spec.needs_painting, needs_model=spec.needs_model, previews=spec.previews,
+                      options=options, ranges=ranges)  # fmt: skip
 
 
-def describe_method(name: str, summary: str = "", entry: object = None) -> MethodInfo:
-    """The studio's view of a registered method; attributes of the registry ``entry`` win where it has them."""
-    values = dict(label=name.replace("-", " ").replace("_", " ").capitalize(), kind="other", needs_style=True,
-                  needs_model=False, previews=False, options=STUDIO_OPTIONS)
-    values.update(_KNOWN_METHODS.get(name, {}))
-    for key in ("needs_style", "needs_model", "previews", "kind", "label"):
-        if entry is not None and getattr(entry, key, None) is not None:
-            values[key] = getattr(entry, key)
-    config = getattr(entry, "config", None)  # a method's options dataclass, where the registry gives it
-    if dataclasses.is_dataclass(config):
-        names = {item.name for item in dataclasses.fields(config)}
-        values["options"] = tuple(option for option in STUDIO_OPTIONS if option in names)
-    return MethodInfo(name=name, summary=summary, **values)
+def describe_method(name: str, summary: str = "", *, like: Optional[str] = None) -> MethodInfo:
+    """The studio's view of the registered method ``name`` (or, for a runner's own method, of the
+    registered method ``like`` under the name ``name``); an unknown method takes every studio option."""
+    from painterly.errors import PainterlyError
+    from painterly.registry import get_method
+
+    try:
+        return _from_spec(get_method(like or name), name, summary)
+    except PainterlyError:
+        return MethodInfo(name=name, label=name.replace("-", " ").replace("_", " ").capitalize(), summary=summary,
+                          options=STUDIO_OPTIONS)  # fmt: skip
+
+
+def check_range(method: Optional[MethodInfo], name: str, value: Optional[float], high_cap: float = math.inf) -> Optional[str]:
+    """Why ``value`` is out of the method's range for option ``name`` (capped by the server at ``high_cap``), or ``None``."""
+    if value is None:
+        return None
+    low, high = (method.ranges.get(name, (None, None)) if method is not None else (None, None))
+    low = -math.inf if low is None else low
+    high = min(math.inf if high is None else high, high_cap)
+    if not math.isfinite(value) or not low <= value <= high:
+        shown = f"{low:g} or more" if high == math.inf else f"between {low:g} and {high:g}"
+        owner = f" for method {method.name!r}" if method is not None and name in method.ranges else ""
+        return f"{name} must be {shown}{owner}, not {value:g}"
+    return None
 
 
 def _usable(name: str) -> bool:
@@ -100,18 +107,11 @@ def _usable(name: str) -> bool:
 def registry_methods() -> list[MethodInfo]:
     from painterly.registry import list_methods
 
-    return [describe_method(entry.name, entry.summary, entry) for entry in list_methods() if _usable(entry.name)]
+    return [_from_spec(spec, spec.name, spec.summary) for spec in list_methods() if _usable(spec.name)]
 
 
 def registry_models() -> list[ModelInfo]:
-    """Trained models the registry lists (none while the project has no model registry)."""
-    import painterly.registry as registry
+    """Trained models the registry lists."""
+    from painterly.registry import list_models
 
-    list_models = getattr(registry, "list_models", None)
-    if list_models is None:
-        return []
-    models = []
-    for entry in list_models():
-        method: Optional[str] = getattr(entry, "method", None) or getattr(entry, "kind", None) or "feedforward"
-        models.append(ModelInfo(name=entry.name, method=method, title=getattr(entry, "title", "") or ""))
-    return models
+    return list_models()

@@ -135,7 +135,10 @@ class StylizeRunner:
     feature network is loaded once) on ``device``."""
 
     def __init__(self, device: Any = None):
+        from painterly.io.images import DEFAULT_MAX_PIXELS
+
         self.device = device
+        self.max_pixels = DEFAULT_MAX_PIXELS
         self._stylizer = None
         self._lock = threading.Lock()
 
@@ -170,45 +173,19 @@ class StylizeRunner:
         job.run(progress=progress, measure=config.consistency > 0)
 
     def frame_stylizer(self, style: Style, options: JobOptions):
-        """The :class:`painterly.video.FrameStylizer` of a video job's method."""
-        from painterly.devices import resolve_device
-        from painterly.video import fast_frame_stylizer, method_frame_stylizer, optimize_frame_stylizer
+        """A video job's frame stylizer, chosen and built by the registry."""
+        from painterly.registry import choose_method
+        from painterly.styles.catalog import load_style_image
+        from painterly.video.frames import frame_stylizer_for
 
+        spec = choose_method(options.method or None, model=options.model, paintings=[style] if style is not None else [])
         method_options = {key: value for key, value in options.stylize_options().items()
-                          if key in ("strength", "preserve_color", "steps", "style_scale", "seed")}
-        if options.method == "optimize":
-            from painterly.api import load_style_image
-            from painterly.io.images import DEFAULT_MAX_PIXELS, image_to_tensor
-
-            if style is None:
-                raise PainterlyError("the optimize method needs a style: choose a built-in painting or upload one")
-            stylizer = self.stylizer()
-            painting = load_style_image(style, DEFAULT_MAX_PIXELS)
+                          if key not in ("size", "preview_every") and spec.takes(key)}  # fmt: skip
+        if spec.takes("steps"):  # an optimization per frame: few steps, or a clip takes hours
             method_options.setdefault("steps", VIDEO_OPTIMIZE_MAX_STEPS)
-            return optimize_frame_stylizer([(image_to_tensor(painting, device=stylizer.device), 1.0)],
-                                           feature_network=stylizer.feature_network, **method_options)
-        if options.method == "adain":
-            from painterly.api import load_style_image
-            from painterly.io.images import DEFAULT_MAX_PIXELS
-            from painterly.video.frames import adain_frame_stylizer
-
-            if style is None:
-                raise PainterlyError("arbitrary style needs a painting: choose a built-in painting or upload one")
-            stylizer = self.stylizer()
-            for unused in ("steps", "seed"):
-                method_options.pop(unused, None)
-            return adain_frame_stylizer([(load_style_image(style, DEFAULT_MAX_PIXELS), 1.0)], device=stylizer.device,
-                                        feature_network=stylizer.feature_network, **method_options)  # fmt: skip
-        device = resolve_device(self.device)
-        if options.method == "fast":
-            if not options.model:
-                raise PainterlyError("no trained model installed; train one with `painterly train`")
-            method_options.pop("steps", None)
-            method_options.pop("style_scale", None)
-            method_options.pop("seed", None)
-            return fast_frame_stylizer(options.model, device=device, **method_options)
-        extra = {"model": options.model} if options.model else {}  # another model-based method, frame by frame
-        return method_frame_stylizer(options.method, [], device=device, **method_options, **extra)
+        paintings = [(load_style_image(style, self.max_pixels), 1.0)] if style is not None and spec.needs_painting else []
+        return frame_stylizer_for(spec.name, model=options.model, paintings=paintings, stylizer=self.stylizer(),
+                                  **method_options)  # fmt: skip
 
 
 @dataclass

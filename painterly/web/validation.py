@@ -14,7 +14,7 @@ from fastapi import UploadFile
 from PIL import Image
 
 from painterly.registry import find_style, style_names
-from painterly.web.catalog import STUDIO_OPTIONS, MethodInfo, ModelInfo
+from painterly.web.catalog import STUDIO_OPTIONS, MethodInfo, ModelInfo, check_range, describe_method
 from painterly.web.config import ServerConfig
 from painterly.web.errors import ApiError, shown
 from painterly.web.jobs import KINDS, STATUSES, VIDEO_OPTIMIZE_MAX_SIZE, VIDEO_OPTIMIZE_MAX_STEPS, JobOptions
@@ -116,10 +116,17 @@ def check_options(options: JobOptions, *, has_style: bool, config: ServerConfig,
     _check_ranges([
         ("size", options.size, 16, config.max_size),
         ("steps", options.steps, 1, config.max_steps),
-        ("strength", options.strength, 0.0, 2.0),
-        ("style_scale", options.style_scale, 0.1, 4.0),
     ])
+    _check_method_ranges(options, method or describe_method(options.method))
     return method
+
+
+def _check_method_ranges(options: JobOptions, method: MethodInfo) -> None:
+    """Strength and stroke scale within the method's own ranges, from its spec."""
+    for name in ("strength", "style_scale"):
+        problem = check_range(method, name, getattr(options, name))
+        if problem:
+            raise ApiError(422, "bad_option", problem)
 
 
 def check_video_options(options: JobOptions, *, has_style: bool, config: ServerConfig,
@@ -151,12 +158,12 @@ def check_video_options(options: JobOptions, *, has_style: bool, config: ServerC
     _check_ranges([
         ("size", options.size, 16, config.max_video_size),
         ("steps", options.steps, 1, config.max_steps),
-        ("strength", options.strength, 0.0, 2.0),
-        ("style_scale", options.style_scale, 0.1, 4.0),
         ("consistency", options.consistency, 0.0, 1.0),
         ("start", options.start, 0.0, math.inf),
         ("end", options.end, 0.0, math.inf),
     ])
+    chosen = next((item for item in methods or [] if item.name == options.method), None)
+    _check_method_ranges(options, chosen or describe_method(options.method))
     if options.start is not None and options.end is not None and options.end <= options.start:
         raise ApiError(422, "bad_option", f"end ({options.end:g} s) must come after start ({options.start:g} s)")
 
@@ -172,8 +179,6 @@ def _check_model_for_video(options: JobOptions, method: MethodInfo, has_style: b
                                              f"use one of {', '.join(names)}")
     if has_style:
         raise ApiError(422, "bad_option", f"method {method.name!r} paints in its model's style: leave the style out")
-    if options.strength is not None and options.strength > 1:
-        raise ApiError(422, "bad_option", "strength must be between 0 and 1 for a trained model")
 
 
 def _check_optimize_for_video(options: JobOptions, method: MethodInfo, has_style: bool) -> None:

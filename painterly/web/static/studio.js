@@ -186,7 +186,21 @@ function methodChanged() {
   for (const row of document.querySelectorAll("[data-option]")) {
     row.hidden = !(method && method.options.includes(row.dataset.option));
   }
+  fitSliders(method);
   $("run").disabled = !method;
+}
+
+// Each slider spans the chosen method's range (from its spec, in GET /api/methods), within the form's own.
+const SLIDERS = {strength: ["strength", 0, 2], style_scale: ["style-scale", 0.25, 2]};
+
+function fitSliders(method) {
+  for (const [option, [id, low, high]] of Object.entries(SLIDERS)) {
+    const input = $(id);
+    const [min, max] = (method && method.ranges && method.ranges[option]) || [low, high];
+    input.min = Math.max(low, min ?? low);
+    input.max = Math.min(high, max ?? high);
+    input.dispatchEvent(new Event("input"));
+  }
 }
 
 // ---- jobs -------------------------------------------------------------------------------------------

@@ -9,23 +9,26 @@ painting, the photo itself) the rest. ``strength`` interpolates the features, no
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from painterly.devices import resolve_device
+from painterly.devices import PRECISIONS, pick_precision, resolve_device
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19
-from painterly.methods.feedforward import finish
-from painterly.methods.optimize import PRESERVE_COLOR_MODES, pick_precision
-from painterly.models.adain import ENCODER_LAYER, TRANSFORMS, ArbitraryStylizer
+from painterly.io.images import image_to_tensor, load_image, pixels_digest, resize_long_side, tensor_to_image
+from painterly.methods.spec import FeatureNetwork, MethodSpec, Paintings
+from painterly.models.adain import ENCODER_LAYER, TRANSFORMS, AdaINNetwork
+from painterly.ops.adain import check_mask_proportions, resize_mask
+from painterly.ops.color import PRESERVE_COLOR_MODES, finish_stylized
+from painterly.ops.resize import resize_to_long_side, scale_image
+from painterly.options import check_limits, limits
 from painterly.progress import ProgressCallback, ProgressEvent
-from painterly.registry import register_method
 
 MaskSource = Union[str, Path, Image.Image, torch.Tensor]
 
@@ -47,7 +50,7 @@ def painting_size(long_side: int, painting_long_side: int, style_scale: float = 
 
 
 @dataclass
-class ArbitraryConfig:
+class AdaINConfig:
     """Options of the adain method.
 
     Attributes:
@@ -75,41 +78,25 @@ class ArbitraryConfig:
     """
 
     decoder: Optional[str] = None
-    strength: float = 1.0
-    preserve_color: Optional[str] = None
-    size: Optional[int] = None
-    style_size: Optional[int] = None
-    style_scale: float = 1.0
+    strength: float = field(default=1.0, metadata=limits(0, 1))
+    preserve_color: Optional[str] = field(default=None, metadata=limits(choices=PRESERVE_COLOR_MODES, label="colour mode"))
+    size: Optional[int] = field(default=None, metadata=limits(16))
+    style_size: Optional[int] = field(default=None, metadata=limits(16, label="style size"))
+    style_scale: float = field(default=1.0, metadata=limits(0.1, 4))
     mask: Optional[MaskSource] = None
     invert_mask: bool = False
-    transform: str = "adain"
-    precision: str = "auto"
-    work_scale: float = 1.0
+    transform: str = field(default="adain", metadata=limits(choices=TRANSFORMS, label="feature transform"))
+    precision: str = field(default="auto", metadata=limits(choices=PRECISIONS))
+    work_scale: float = field(default=1.0, metadata=limits(0.1, 1))
     channels_last: bool = True
-    tile_size: int = 1024
+    tile_size: int = field(default=1024, metadata=limits(64, label="tile size"))
     tile_overlap: int = 64
 
-    def validate(self) -> "ArbitraryConfig":
-        if not 0 <= self.strength <= 1:
-            raise PainterlyError(f"strength must be between 0 and 1, got {self.strength}")
-        if self.preserve_color not in (None, *PRESERVE_COLOR_MODES):
-            raise PainterlyError(f"unknown colour mode {self.preserve_color!r}: use luminance or histogram")
-        if self.size is not None and self.size < 16:
-            raise PainterlyError(f"size {self.size} is too small: use at least 16 pixels")
-        if self.style_size is not None and self.style_size < 16:
-            raise PainterlyError(f"style size must be at least 16 pixels, got {self.style_size}")
-        if not 0.1 <= self.style_scale <= 4:
-            raise PainterlyError(f"style scale must be between 0.1 and 4, got {self.style_scale}")
-        if not 0.1 <= self.work_scale <= 1:
-            raise PainterlyError(f"work scale must be between 0.1 and 1, got {self.work_scale}")
-        if self.transform not in TRANSFORMS:
-            raise PainterlyError(f"unknown feature transform {self.transform!r}: use adain or wct")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise PainterlyError(f"unknown precision {self.precision!r}: use auto, bf16 or fp32")
-        if self.tile_size < 64 or not 0 <= self.tile_overlap <= self.tile_size // 2:
+    def validate(self) -> "AdaINConfig":
+        check_limits(self, "the adain method")
+        if not 0 <= self.tile_overlap <= self.tile_size // 2:
             raise PainterlyError(
-                f"tile size {self.tile_size} with overlap {self.tile_overlap} does not work: use a tile size of "
-                "at least 64 and an overlap of at most half of it"
+                f"tile overlap {self.tile_overlap} does not work with tiles of {self.tile_size}: use at most half the tile size"
             )
         return self
 
@@ -121,14 +108,10 @@ class ArbitraryConfig:
 
 def load_mask(mask: MaskSource, size: tuple[int, int], invert: bool = False) -> torch.Tensor:
     """A mask given as a file, a PIL image or a tensor, as ``(1, 1, H, W)`` in ``[0, 1]`` at ``size`` ``(H, W)``."""
-    from painterly.ops.adain import check_mask_proportions, resize_mask
-
     if isinstance(mask, torch.Tensor):
         tensor = mask.float()
     else:
         if isinstance(mask, (str, Path)):
-            from painterly.io.images import load_image
-
             mask = load_image(Path(mask).expanduser())
         tensor = torch.from_numpy(np.asarray(mask.convert("L"), dtype=np.float32) / 255.0)
     if tensor.dim() == 4:
@@ -138,13 +121,13 @@ def load_mask(mask: MaskSource, size: tuple[int, int], invert: bool = False) -> 
     return 1 - tensor if invert else tensor
 
 
-def load_stylizer(
+def load_adain_network(
     decoder: Optional[str | Path],
     *,
     device: torch.device,
     encoder: Optional[VGG19] = None,
     transform: str = "adain",
-) -> ArbitraryStylizer:
+) -> AdaINNetwork:
     """The encoder and the decoder ``decoder`` (``None``: the shipped one), ready on ``device``."""
     from painterly.models.adain_io import load_decoder, resolve_decoder_path
 
@@ -153,10 +136,10 @@ def load_stylizer(
         from painterly.features import load_vgg19
 
         encoder = load_vgg19(last_layer=ENCODER_LAYER, device=device)
-    return ArbitraryStylizer(encoder, net, transform).eval()
+    return AdaINNetwork(encoder, net, transform).eval()
 
 
-class ArbitraryPainter:
+class AdaINStylizer:
     """The decoder loaded and the paintings encoded once, ready to paint many photos (video frames, a folder).
 
     Args:
@@ -166,14 +149,12 @@ class ArbitraryPainter:
         encoder: a loaded VGG19 up to relu4_1 to share (default: loaded here).
 
     Example:
-        >>> painter = ArbitraryPainter([(load_image("a.jpg"), 1.0)], ArbitraryConfig(strength=0.8), device)  # doctest: +SKIP
+        >>> painter = AdaINStylizer([(load_image("a.jpg"), 1.0)], AdaINConfig(strength=0.8), device)  # doctest: +SKIP
         >>> painter(load_image("photo.jpg")).save("out.png")  # doctest: +SKIP
     """
 
-    def __init__(self, styles: list[tuple[Image.Image, float]], config: ArbitraryConfig, device: torch.device,
+    def __init__(self, styles: list[tuple[Image.Image, float]], config: AdaINConfig, device: torch.device,
                  encoder: Optional[VGG19] = None):  # fmt: skip
-        from painterly.io.images import image_to_tensor
-
         self.config = config.validate()
         if not styles:
             raise PainterlyError("no style given: name a built-in style (painterly styles) or a painting file")
@@ -181,7 +162,7 @@ class ArbitraryPainter:
         self.dtype = pick_precision(config.precision, self.device)
         if encoder is not None and self.dtype != torch.float32:
             encoder = copy.deepcopy(encoder)  # a shared network stays float32 for the other methods
-        model = load_stylizer(config.decoder, device=self.device, encoder=encoder, transform=config.transform)
+        model = load_adain_network(config.decoder, device=self.device, encoder=encoder, transform=config.transform)
         # Weights in the compute dtype rather than autocast, which re-casts every activation; the
         # AdaIN statistics are still taken in float32 (ops.adain).
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -189,6 +170,13 @@ class ArbitraryPainter:
         self.weights = [weight for _, weight in styles]
         self.paintings = [image_to_tensor(image, device=self.device) for image, _ in styles]
         self._style_feats: dict[tuple[int, ...], list[torch.Tensor]] = {}
+        self.settings = {
+            "method": "adain",
+            "options": {key: str(value) for key, value in config.to_dict().items() if value is not None},
+            "styles": {"weights": self.weights, "pixels_sha256": pixels_digest([image for image, _ in styles])},
+        }
+
+    uses_guidance = False
 
     def _prepare(self, image: torch.Tensor) -> torch.Tensor:
         return image.to(self.dtype).contiguous(memory_format=self.memory_format)
@@ -202,8 +190,6 @@ class ArbitraryPainter:
 
     def style_features(self, long_side: int) -> list[torch.Tensor]:
         """The paintings' relu4_1 features, encoded for an image of long side ``long_side`` (cached)."""
-        from painterly.methods.optimize import resize_to_long_side
-
         sizes = self.painting_sizes(long_side)
         if sizes not in self._style_feats:
             with torch.no_grad():
@@ -213,8 +199,6 @@ class ArbitraryPainter:
 
     def stylize_tensor(self, photo: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` in ``[0, 1]`` → painted, same shape, float32 on this painter's device."""
-        from painterly.methods.feedforward import scale_image
-
         config = self.config
         photo = photo.to(self.device, torch.float32)
         small = scale_image(photo, config.work_scale)
@@ -229,7 +213,7 @@ class ArbitraryPainter:
                 painted = self.model.paint(self._prepare(small), style_feats, self.weights, config.strength, mask).float()
             if painted.shape[-2:] != photo.shape[-2:]:
                 painted = F.interpolate(painted, size=photo.shape[-2:], mode="bicubic", align_corners=False)
-        return finish(painted.contiguous(), photo, 1.0, config.preserve_color)
+        return finish_stylized(painted.contiguous(), photo, 1.0, config.preserve_color)
 
     def _paint_tiled(self, photo: torch.Tensor, style_feats: list[torch.Tensor], mask: Optional[torch.Tensor]) -> torch.Tensor:
         """:meth:`ArbitraryStylizer.paint` in tiles: ``(B, 3, H, W)`` → ``(B, 3, H, W)`` float32.
@@ -261,35 +245,38 @@ class ArbitraryPainter:
         return painted[..., :height, :width].clamp(0, 1)
 
     def __call__(self, image: Image.Image) -> Image.Image:
-        from painterly.io.images import image_to_tensor, resize_long_side, tensor_to_image
-
         if self.config.size is not None:
             image = resize_long_side(image, self.config.size)
         return tensor_to_image(self.stylize_tensor(image_to_tensor(image)))
 
+    def stylize_image(self, image: Image.Image, progress: Optional[ProgressCallback] = None) -> Image.Image:
+        result = self(image)
+        if progress is not None:
+            progress(ProgressEvent(step=1, total=1, stage="adain"))
+        result.info["painterly"] = {key: value for key, value in self.config.to_dict().items() if value is not None}
+        return result
 
-@register_method("adain", "any painting in one pass through a trained AdaIN decoder (seconds on a CPU; --decoder FILE or the shipped one)", needs_features=True)
-def run(
-    content: Image.Image,
-    styles: list[tuple[Image.Image, float]],
-    *,
-    device: torch.device,
-    progress: Optional[ProgressCallback] = None,
-    feature_network: Optional[Callable] = None,
-    **options: Any,
-) -> Image.Image:
-    """Stylize ``content`` with the paintings ``styles`` (weighted) through the AdaIN decoder."""
-    from painterly.api import config_from_options
+    def stylize_frame(self, frame: torch.Tensor, guidance: Any = None) -> torch.Tensor:
+        return self.stylize_tensor(frame)
 
-    if options.get("model") is not None and options.get("decoder") is None:
-        options["decoder"] = options.pop("model")  # `evaluate --method adain:DECODER` names it as a model
-    options.pop("model", None)
-    if options.get("decoder") is not None:
-        options["decoder"] = str(options["decoder"])
-    config: ArbitraryConfig = config_from_options(ArbitraryConfig, options)
+
+def build(config: AdaINConfig, *, paintings: Paintings, device: torch.device, feature_network: Optional[FeatureNetwork] = None,
+          **_: Any) -> AdaINStylizer:  # fmt: skip
     encoder = feature_network(ENCODER_LAYER, "max") if feature_network is not None else None
-    result = ArbitraryPainter(styles, config, device, encoder)(content)
-    if progress is not None:
-        progress(ProgressEvent(step=1, total=1, stage="adain"))
-    result.info["painterly"] = {key: value for key, value in config.to_dict().items() if value is not None}
-    return result
+    return AdaINStylizer(paintings, config, device, encoder)
+
+
+SPEC = MethodSpec(
+    name="adain",
+    summary="any painting in one pass through a trained AdaIN decoder (seconds on a CPU; --decoder FILE or the shipped one)",
+    config=AdaINConfig,
+    build=build,
+    options=("decoder", "size", "strength", "style_scale", "preserve_color", "precision", "work_scale", "mask", "invert_mask"),
+    needs_painting=True,
+    takes_model=True,
+    model_option="decoder",
+    needs_features=True,
+    label="Fast, any painting",
+    kind="fast",
+    aliases=("arbitrary",),
+)

@@ -1,0 +1,127 @@
+"""The ``optimize`` method as every interface runs it: PIL images (or video frames) in and out,
+colour preservation around :func:`painterly.methods.optimize.optimize`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional
+
+import torch
+from PIL import Image
+
+from painterly.errors import PainterlyError
+from painterly.features.vgg import deepest_layer
+from painterly.io.images import image_to_tensor, pixels_digest, tensor_to_image
+from painterly.methods.optimize import OptimizeConfig, TemporalTerm, optimize
+from painterly.methods.spec import FeatureNetwork, MethodSpec, Paintings
+from painterly.ops.color import grey, match_color, match_luminance, transfer_luminance
+from painterly.ops.resize import resize_to_long_side
+from painterly.preload import import_in_background
+from painterly.progress import ProgressCallback
+from painterly.styles.catalog import load_style_image
+
+#: Temporal loss weight at consistency 1 (the loss is a mean squared pixel difference, ~1e-3 where
+#: frames flicker, against relative content and style losses of order 1).
+TEMPORAL_WEIGHT = 2000.0
+
+
+class OptimizeStylizer:
+    """Gatys et al. optimization with the paintings loaded once, for images and video frames.
+
+    Video frames after the first start from the previous output warped onto them and add a
+    temporal loss (Ruder et al. 2016) of weight ``guidance.strength × TEMPORAL_WEIGHT``, at full
+    size only, in half the first frame's steps.
+    """
+
+    uses_guidance = True
+
+    def __init__(self, config: OptimizeConfig, paintings: Paintings, device: torch.device, feature_network: FeatureNetwork,
+                 size_given: bool = True):  # fmt: skip
+        if not paintings:
+            raise PainterlyError("no style given: name a built-in style (painterly styles) or a painting file")
+        self.config = config.validate()
+        self.device = device
+        self.size_given = size_given  # without an explicit size, a photo smaller than the default keeps its own
+        # torch.optim imports torch._dynamo (about 2 s) on the first optimizer it builds; importing it
+        # now, beside the loading of weights and images, takes that off the time to the first step.
+        import_in_background("torch._dynamo")
+        self.vgg = feature_network(deepest_layer([*config.content_layers, *config.style_layers]), config.pooling)
+        self.paintings = [(image_to_tensor(image, device=device), weight) for image, weight in paintings]
+        self.later_steps = max(1, config.total_steps // 2)
+        self._frame_paintings: list[tuple[torch.Tensor, float]] = []
+        self.settings = {
+            "method": "optimize",
+            "styles": {"weights": [weight for _, weight in paintings], "pixels_sha256": pixels_digest([image for image, _ in paintings])},
+            "options": {key: value for key, value in config.to_dict().items() if key != "size"},
+            "later_steps": self.later_steps,
+            "temporal_weight": TEMPORAL_WEIGHT,
+        }
+
+    def _prepared(self, target: torch.Tensor) -> list[tuple[torch.Tensor, float]]:
+        """The paintings recoloured for the colour-preservation mode, against ``target``."""
+        mode = self.config.preserve_color
+        if mode == "histogram":
+            return [(match_color(image, target), weight) for image, weight in self.paintings]
+        if mode == "luminance":
+            return [(match_luminance(grey(image), target), weight) for image, weight in self.paintings]
+        return list(self.paintings)
+
+    def _init_image(self) -> Optional[torch.Tensor]:
+        if self.config.init in ("content", "noise"):
+            return None
+        return image_to_tensor(load_style_image(self.config.init, max_pixels=10**9), device=self.device)
+
+    def stylize_image(self, image: Image.Image, progress: Optional[ProgressCallback] = None) -> Image.Image:
+        config = self.config
+        if not self.size_given and max(image.size) < config.size:
+            config = dataclasses.replace(config, size=max(16, max(image.size)))
+        content = resize_to_long_side(image_to_tensor(image, device=self.device), config.size)
+        target = grey(content) if config.preserve_color == "luminance" else content
+        result = optimize(self.vgg, target, self._prepared(target), config, init_image=self._init_image(), progress=progress)
+        if config.preserve_color == "luminance":
+            result = transfer_luminance(result, content)
+        painted = tensor_to_image(result)
+        painted.info["painterly"] = {"options": config.to_dict()}
+        return painted
+
+    def stylize_frame(self, frame: torch.Tensor, guidance: Any = None) -> torch.Tensor:
+        config = self.config
+        frame = frame.to(self.device)
+        frame_config = dataclasses.replace(config, size=max(frame.shape[-2:]))
+        target = grey(frame) if config.preserve_color == "luminance" else frame
+        if not self._frame_paintings:  # recoloured once, from the first frame, so the palette stays put
+            self._frame_paintings = self._prepared(target)
+        if guidance is None or guidance.strength == 0:
+            result = optimize(self.vgg, target, self._frame_paintings, frame_config)
+        else:
+            warped, mask = guidance.warped.to(self.device), guidance.mask.to(self.device)
+            warped = grey(warped) if config.preserve_color == "luminance" else warped
+            start = torch.lerp(target, warped, mask)
+            temporal = TemporalTerm(warped, mask, guidance.strength * TEMPORAL_WEIGHT)
+            # One scale only: coarse scales would blur the carried-over strokes away.
+            refine = dataclasses.replace(frame_config, steps=self.later_steps, min_size=frame_config.size)
+            result = optimize(self.vgg, target, self._frame_paintings, refine, init_image=start, temporal=temporal)
+        if config.preserve_color == "luminance":
+            result = transfer_luminance(result, frame)
+        return result
+
+
+def build(config: OptimizeConfig, *, paintings: Paintings, device: torch.device, feature_network: FeatureNetwork,
+          given_options: frozenset = frozenset(), **_: Any) -> OptimizeStylizer:  # fmt: skip
+    return OptimizeStylizer(config, paintings, device, feature_network, size_given="size" in given_options)
+
+
+SPEC = MethodSpec(
+    name="optimize",
+    summary="Gatys et al. optimization, coarse to fine: best quality, any painting, about a minute",
+    config=OptimizeConfig,
+    build=build,
+    options=("size", "steps", "strength", "style_scale", "preserve_color", "seed", "init", "optimizer", "precision",
+             "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_layer_weights",
+             "min_size", "fine_share", "learning_rate", "pooling", "channels_last", "preview_every"),
+    needs_painting=True,
+    needs_features=True,
+    previews=True,
+    label="High quality",
+    kind="high-quality",
+)
