@@ -106,13 +106,13 @@ def test_tiled_any_painting_takes_the_whole_images_statistics(adain_parts):
     device = torch.device("cpu")
     whole = np.asarray(AdaINStylizer([(painting, 1.0)], AdaINConfig(**config), device, encoder)(image), dtype=float)
     tiled = np.asarray(
-        AdaINStylizer([(painting, 1.0)], AdaINConfig(**config, tile_size=128, tile_overlap=32), device, encoder)(image),
+        AdaINStylizer([(painting, 1.0)], AdaINConfig(**config, tile_size=96, tile_overlap=32), device, encoder)(image),
         dtype=float,
     )
     assert abs(whole[:, 160:].mean() - tiled[:, 160:].mean()) < 4
 
 
-# The commands, on inputs larger than the default tile size (1024 px), at default settings ---------
+# The commands, on inputs above the default tiling threshold (1024² pixels), at default settings ----
 
 
 def run_cli(*args) -> str:
@@ -122,27 +122,27 @@ def run_cli(*args) -> str:
 
 
 def test_stylize_one_photo_larger_than_a_tile(tmp_path):
-    source = tmp_path / "wide.jpg"
-    photo(48, 1100).save(source, quality=95)
+    source = tmp_path / "large.jpg"
+    photo(1024, 1040).save(source, quality=95)
     run_cli("stylize", source, "--model", "starry-night", "-o", tmp_path / "out.jpg")
-    assert_painted(Image.open(tmp_path / "out.jpg"), (1100, 48))
+    assert_painted(Image.open(tmp_path / "out.jpg"), (1040, 1024))
 
 
 def test_stylize_a_folder_of_photos_larger_than_a_tile(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     for index in range(2):
-        photo(40, 1060 + 8 * index, seed=index).save(folder / f"p{index}.png")
+        photo(1024, 1040 + 8 * index, seed=index).save(folder / f"p{index}.jpg", quality=95)
     run_cli("stylize", folder, "--model", "the-scream", "-o", tmp_path / "out")
     for index in range(2):
-        assert_painted(Image.open(tmp_path / "out" / f"p{index}-stylized.png"), (1060 + 8 * index, 40))
+        assert_painted(Image.open(tmp_path / "out" / f"p{index}-stylized.png"), (1040 + 8 * index, 1024))
 
 
 def test_video_with_frames_larger_than_a_tile(tmp_path):
     av = pytest.importorskip("av")
     from test_video import write_clip
 
-    frames = [make_gradient_image(64, 1096, seed=index) for index in range(3)]
+    frames = [make_gradient_image(1024, 1040, seed=index) for index in range(3)]
     source = write_clip(tmp_path / "wide.mp4", frames, audio=False)
     output = tmp_path / "out.mp4"
     run_cli("video", source, "--model", "starry-night", "-o", output)
@@ -150,7 +150,7 @@ def test_video_with_frames_larger_than_a_tile(tmp_path):
         decoded = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
     assert len(decoded) == 3
     for frame in decoded:
-        assert_painted(Image.fromarray(frame), (1096, 64))
+        assert_painted(Image.fromarray(frame), (1040, 1024))
 
 
 def test_stylize_any_painting_on_a_photo_larger_than_a_tile(tmp_path, adain_parts, monkeypatch):
@@ -160,10 +160,10 @@ def test_stylize_any_painting_on_a_photo_larger_than_a_tile(tmp_path, adain_part
     encoder, decoder = adain_parts
     monkeypatch.setattr(features, "load_vgg19", lambda **_: encoder)
     source, painting = tmp_path / "wide.png", tmp_path / "painting.png"
-    photo(40, 1100).save(source)
+    photo(1024, 1040).save(source)
     photo(48, 48, seed=5).save(painting)
     run_cli("stylize", source, "--method", "adain", "--style", painting, "--decoder", decoder, "-o", tmp_path / "out.png")
-    assert_painted(Image.open(tmp_path / "out.png"), (1100, 40))
+    assert_painted(Image.open(tmp_path / "out.png"), (1040, 1024))
 
 
 @pytest.mark.parametrize("height", [8, 24, 30])
@@ -177,3 +177,12 @@ def test_flow_on_frames_a_few_pixels_high(height):
     backward, forward = estimate_flows(moved, frame)
     assert backward.shape == forward.shape == (1, 2, height, 200)
     assert torch.isfinite(backward).all()
+
+
+def test_tiles_follow_the_pixel_count_not_the_long_side():
+    from painterly.inference.tiling import fits_one_tile
+
+    assert fits_one_tile(720, 1280, 1024)  # an HD video frame runs whole
+    assert fits_one_tile(100, 8000, 1024)  # so does a thin panorama of the same area
+    assert not fits_one_tile(1024, 1040, 1024)
+    assert not fits_one_tile(3000, 4000, 1024)

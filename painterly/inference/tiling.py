@@ -60,6 +60,15 @@ def tile_ranges(length: int, tile_size: int, overlap: int, multiple: int = 4) ->
     return [(start, start + tile_length) for start in starts[:-1]] + [(last, length)]
 
 
+def fits_one_tile(height: int, width: int, tile_size: int) -> bool:
+    """Whether an image of ``height × width`` runs whole: at most ``tile_size²`` pixels.
+
+    Memory follows the pixel count, not the long side, so a 1280×720 video frame (0.92 MP) or a
+    panorama of the same area runs whole, without the seams and the repeated border work of tiles.
+    """
+    return height * width <= tile_size * tile_size
+
+
 def blend_weights(length: int, fade_in: int, fade_out: int) -> torch.Tensor:
     """``(length,)`` weights rising over the first ``fade_in`` and falling over the last ``fade_out`` samples.
 

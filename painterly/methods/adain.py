@@ -21,6 +21,7 @@ from PIL import Image
 from painterly.devices import PRECISIONS, pick_precision, resolve_device
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19
+from painterly.inference.tiling import fits_one_tile, stylize_tiled
 from painterly.io.images import image_to_tensor, load_image, pixels_digest, resize_long_side, tensor_to_image
 from painterly.methods.spec import FeatureNetwork, MethodSpec, Paintings
 from painterly.models.adain import ENCODER_LAYER, TRANSFORMS, AdaINNetwork
@@ -72,7 +73,7 @@ class AdaINConfig:
         work_scale: encoder and decoder run at this fraction of the image's size and the result
             is upsampled (bicubic): 0.5 is about 3–4× faster, with softer fine detail.
         channels_last: channels-last memory layout (measured 1.5× faster in bf16 on a CPU).
-        tile_size: images with a side longer than this are encoded and decoded in overlapping
+        tile_size: images of more than ``tile_size²`` pixels are encoded and decoded in overlapping
             tiles (the AdaIN statistics still come from the whole image), so memory stays bounded.
         tile_overlap: pixels by which neighbouring tiles overlap (a multiple of 8).
     """
@@ -207,7 +208,7 @@ class AdaINStylizer:
             mask = load_mask(config.mask, tuple(small.shape[-2:]), config.invert_mask).to(self.device)
         with torch.no_grad():
             style_feats = self.style_features(max(small.shape[-2:]))
-            if max(small.shape[-2:]) > config.tile_size:
+            if not fits_one_tile(*small.shape[-2:], config.tile_size):
                 painted = self._paint_tiled(small, style_feats, mask)
             else:
                 painted = self.model.paint(self._prepare(small), style_feats, self.weights, config.strength, mask).float()
@@ -222,7 +223,6 @@ class AdaINStylizer:
         pixels), the AdaIN target is taken on that map, so every tile gets the whole image's
         statistics and no tile is restyled on its own, and the decoder runs tile by tile again.
         """
-        from painterly.inference.tiling import stylize_tiled
         from painterly.models.adain import SIZE_MULTIPLE
         from painterly.models.transformer import pad_to_multiple
 

@@ -18,7 +18,7 @@ from PIL import Image
 from painterly.devices import PRECISIONS, pick_precision, resolve_device
 from painterly.errors import PainterlyError
 from painterly.inference.onnx import cached_onnx_session, run_onnx
-from painterly.inference.tiling import stylize_tiled, tile_ranges
+from painterly.inference.tiling import fits_one_tile, stylize_tiled, tile_ranges
 from painterly.io.files import file_identity
 from painterly.io.images import image_to_tensor, resize_long_side, tensor_to_image
 from painterly.methods.spec import MethodSpec
@@ -42,7 +42,7 @@ class FastConfig:
         preserve_color: ``None``, ``"luminance"`` (the output's brightness with the photo's
             colours) or ``"histogram"`` (the output recoloured to the photo's palette).
         size: long side of the output in pixels (``None``: the input's size).
-        tile_size: images with a side longer than this are stylized in tiles of this size.
+        tile_size: images of more than ``tile_size²`` pixels are stylized in tiles of at most this size.
         tile_overlap: pixels by which neighbouring tiles overlap (blended with cosine ramps); more
             than the shipped networks' receptive radius (54 px), so no seam shows.
         stats_size: long side at which a tiled image's normalization statistics are measured.
@@ -125,7 +125,7 @@ class FastStylizer:
     def _paint(self, image: torch.Tensor, progress: Optional[ProgressCallback]) -> torch.Tensor:
         """The network's output for ``image``, in tiles sharing the whole image's statistics when large."""
         config = self.config
-        if image.shape[0] > 1 or max(image.shape[-2:]) <= config.tile_size:
+        if image.shape[0] > 1 or fits_one_tile(*image.shape[-2:], config.tile_size):
             return self._forward(image)
         # Tiles normalized by the whole image's statistics, through PyTorch even with the ONNX
         # runtime: its exported graph normalizes each tile by its own, which shows every seam.
@@ -176,7 +176,7 @@ class FastStylizer:
         for index, image in enumerate(images):
             groups.setdefault(image.size, []).append(index)
         for size, indices in groups.items():
-            chunk = batch_size if max(size) <= self.config.tile_size else 1
+            chunk = batch_size if fits_one_tile(size[1], size[0], self.config.tile_size) else 1
             for start in range(0, len(indices), chunk):
                 part = indices[start : start + chunk]
                 tensor = torch.cat([image_to_tensor(images[index]) for index in part])
