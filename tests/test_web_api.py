@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import sqlite3
+import stat
 import struct
 import threading
 import time
@@ -168,6 +170,20 @@ def test_uploaded_painting_and_model_method(tmp_path):
         job = submit(client, style="", method="feedforward", model="toy").json()
         assert wait_for(client, job["id"])["status"] == "succeeded"
         assert runner.calls[1][0] is None and runner.calls[1][1].model == "toy"
+
+
+def test_stored_files_get_the_mode_of_any_new_file(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        with studio(tmp_path) as (client, _):
+            job = wait_for(client, submit(client, size=24).json()["id"])
+            assert client.get(job["thumbnail_url"]).status_code == 200
+    finally:
+        os.umask(previous)
+    stored = [path for folder in ("uploads", "results", "previews", "thumbnails")
+              for path in (tmp_path / "data" / folder).iterdir()]
+    assert len(stored) == 4 and not [path for path in stored if path.name.startswith(".")]
+    assert {stat.S_IMODE(path.stat().st_mode) for path in stored} == {0o644}
 
 
 def test_stored_files_have_generated_names_only(tmp_path):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import tempfile
 import uuid
 import warnings
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import BinaryIO
 from PIL import Image
 
 from painterly.errors import PainterlyError
+from painterly.io.files import write_bytes_atomically
 from painterly.io.images import load_image
 
 #: Image formats accepted from uploads, as PIL names them after decoding.
@@ -124,19 +124,6 @@ def probe_clip(path: Path, what: str = "clip"):
     return info, suffix
 
 
-def write_atomically(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, so readers never see half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def encode_image(image: Image.Image, image_format: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     if image_format == "JPEG":
@@ -184,7 +171,7 @@ class Storage:
     def save_upload(self, image: Image.Image) -> str:
         """Store a decoded upload as PNG under a new uuid name; returns the name."""
         name = f"{uuid.uuid4().hex}.png"
-        write_atomically(self.path("uploads", name), encode_image(image))
+        write_bytes_atomically(self.path("uploads", name), encode_image(image))
         return name
 
     def save_clip(self, stream: BinaryIO, limit: int, what: str = "clip"):
@@ -244,19 +231,19 @@ class Storage:
 
     def save_result(self, job_id: str, image: Image.Image) -> str:
         name = f"{job_id}.png"
-        write_atomically(self.path("results", name), encode_image(image.convert("RGB")))
+        write_bytes_atomically(self.path("results", name), encode_image(image.convert("RGB")))
         return name
 
     def save_preview(self, job_id: str, image: Image.Image) -> str:
         name = f"{job_id}.jpg"
-        write_atomically(self.path("previews", name), encode_image(image, "JPEG"))
+        write_bytes_atomically(self.path("previews", name), encode_image(image, "JPEG"))
         return name
 
     def cached_thumbnail(self, key: str, make_image) -> Path:
         """The JPEG thumbnail stored as ``thumbnails/<key>.jpg``, made from ``make_image()`` on first use."""
         path = self.path("thumbnails", f"{key}.jpg")
         if not path.exists():
-            write_atomically(path, encode_image(thumbnail(make_image()), "JPEG"))
+            write_bytes_atomically(path, encode_image(thumbnail(make_image()), "JPEG"))
         return path
 
     def delete(self, folder: str, name: str | None) -> None:
