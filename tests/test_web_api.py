@@ -172,6 +172,27 @@ def test_uploaded_painting_and_model_method(tmp_path):
         assert runner.calls[1][0] is None and runner.calls[1][1].model == "toy"
 
 
+def test_a_model_without_a_method_runs_with_the_models_method(tmp_path):
+    with studio(tmp_path) as (client, runner):
+        response = submit(client, style="", model="toy")
+        assert response.status_code == 202, response.text
+        job = wait_for(client, response.json()["id"])
+        assert job["status"] == "succeeded" and job["method"] == "feedforward" and job["model"] == "toy"
+        assert runner.calls[0][0] is None and runner.calls[0][1].method == "feedforward"
+        assert submit(client).json()["method"] == "optimize"  # neither: the optimization
+
+
+@pytest.mark.parametrize("image_format", ["TIFF", "BMP", "GIF", "WEBP"])
+def test_every_accepted_image_format_is_taken_and_named_when_refusing(tmp_path, image_format):
+    with studio(tmp_path) as (client, _):
+        assert submit(client, content=png_bytes(image_format=image_format)).status_code == 202
+        refused = submit(client, content=b"not an image")
+        assert refused.status_code == 415
+        message = refused.json()["error"]["message"]
+        for name in ("JPEG", "PNG", "WebP", "TIFF", "BMP", "GIF"):
+            assert name in message
+
+
 def test_stored_files_get_the_mode_of_any_new_file(tmp_path):
     previous = os.umask(0o022)
     try:
@@ -214,7 +235,9 @@ def test_stored_files_have_generated_names_only(tmp_path):
         ({"method": "alchemy"}, None, 422, "unknown_method"),
         ({"style": "", "method": "feedforward"}, None, 422, "model_required"),
         ({"style": "", "method": "feedforward", "model": "nope"}, None, 422, "unknown_model"),
-        ({"model": "toy"}, None, 422, "bad_option"),  # optimize takes no model
+        ({"method": "optimize", "model": "toy"}, None, 422, "bad_option"),  # optimize takes no model
+        ({"model": "toy"}, None, 422, "bad_option"),  # the model's method paints in its own style
+        ({"style": "", "model": "nope"}, None, 422, "unknown_model"),
         ({"style": "", "method": "feedforward", "model": "toy", "style_scale": 2}, None, 422, "bad_option"),
         ({"strength": 2.5}, None, 422, "bad_option"),
         ({"strength": "nan"}, None, 422, "bad_option"),

@@ -25,6 +25,8 @@ from painterly.io.images import load_image
 
 #: Image formats accepted from uploads, as PIL names them after decoding.
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF"})
+#: The same, as a refused upload's message lists them.
+ACCEPTED_NAMES = "a JPEG, PNG, WebP, TIFF, BMP or GIF image"
 
 THUMBNAIL_SIDE = 256
 
@@ -63,10 +65,10 @@ def decode_image(data: bytes, *, max_pixels: int, what: str = "upload") -> Image
         raise ImageRejected(f"the {what} has more pixels than the limit of {max_pixels}: send a smaller image",
                             "pixels") from None
     except Exception:  # PIL raises many types for garbage input
-        message = f"the {what} is not an image that can be decoded: send a JPEG, PNG or WebP file"
+        message = f"the {what} is not an image that can be decoded: send {ACCEPTED_NAMES}"
         raise ImageRejected(message, "type") from None
     if image_format not in ACCEPTED_FORMATS:
-        raise ImageRejected(f"the {what} is a {image_format} file: send a JPEG, PNG or WebP image", "type")
+        raise ImageRejected(f"the {what} is a {image_format} file: send {ACCEPTED_NAMES}", "type")
     if width * height > max_pixels:
         raise ImageRejected(
             f"the {what} has {width}x{height} pixels, more than the limit of {max_pixels}: send a smaller image", "pixels"

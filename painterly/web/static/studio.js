@@ -205,8 +205,9 @@ async function submitJob() {
   if (method.needs_style && !state.style) { showFormError("choose a painting"); return; }
   const form = new FormData();
   form.append("content", state.photo, state.photo.name || "photo");
-  if (state.style && state.style.name) form.append("style", state.style.name);
-  if (state.style && state.style.file) form.append("style_file", state.style.file, state.style.file.name || "painting");
+  const style = method.needs_style ? state.style : null;  // a trained model paints in its own style
+  if (style && style.name) form.append("style", style.name);
+  if (style && style.file) form.append("style_file", style.file, style.file.name || "painting");
   form.append("method", method.name);
   if (method.needs_model) form.append("model", $("model").value);
   const values = {
