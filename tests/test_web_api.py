@@ -659,6 +659,59 @@ def studio_files_of(tmp_path, job_id: str) -> list[str]:
     return [name for name in stored_files(tmp_path) if job_id in name]
 
 
+def test_disk_quota_sweeps_the_oldest_finished_jobs_then_refuses_with_507(tmp_path):
+    gate = threading.Event()
+    retention = RetentionConfig()
+    with studio(tmp_path, runner=FakeRunner(gate=gate), retention=retention) as (client, _):
+        gate.set()
+        finished = [wait_for(client, submit(client, content=png_bytes(48, 64, seed=seed)).json()["id"])
+                    for seed in range(3)]
+        server = client.app.state.studio
+        used = server.storage.used_bytes()
+        assert used == sum(path.stat().st_size for path in (tmp_path / "data").rglob("*")
+                           if path.is_file() and path.parent != tmp_path / "data")  # not the database
+        retention.max_disk_mb = (used - 1) / 2**20  # just over the quota: the oldest finished job makes room
+        fits = submit(client, content=png_bytes(48, 64, seed=9))
+        assert fits.status_code == 202, fits.text
+        assert client.get(f"/api/jobs/{finished[0]['id']}").status_code == 404
+        assert studio_files_of(tmp_path, finished[0]["id"]) == []
+        assert [client.get(f"/api/jobs/{job['id']}").status_code for job in finished[1:]] == [200, 200]
+        wait_for(client, fits.json()["id"])
+
+        retention.max_disk_mb = None
+        gate.clear()
+        waiting = submit(client).json()
+        wait_for(client, waiting["id"], statuses=("running",))
+        retention.max_disk_mb = 1 / 2**20  # one byte: every finished job goes, the running one stays
+        full = submit(client)
+        assert full.status_code == 507 and error_code(full) == "disk_full"
+        assert "storage is full" in full.json()["error"]["message"]
+        assert [job["id"] for job in client.get("/api/jobs").json()["jobs"]] == [waiting["id"]]
+        for job in [*finished[1:], fits.json()]:  # the finished jobs went with their files
+            assert studio_files_of(tmp_path, job["id"]) == []
+        assert [name for name in stored_files(tmp_path) if name.startswith("uploads/")] == [
+            f"uploads/{server.store.get(waiting['id']).content_file}"]  # the refused job stored nothing
+        gate.set()
+        wait_for(client, waiting["id"])
+
+
+def test_the_sweep_keeps_the_disk_quota_by_itself(tmp_path):
+    retention = RetentionConfig(sweep_every_s=0.05)
+    with studio(tmp_path, retention=retention) as (client, _):
+        old = wait_for(client, submit(client).json()["id"])
+        new = wait_for(client, submit(client).json()["id"])
+        retention.max_disk_mb = (client.app.state.studio.storage.used_bytes() - 1) / 2**20
+        assert client.app.state.studio.sweeper is None  # made when the server was, without a quota
+        assert client.app.state.studio.sweep(time.time()) == 1
+        assert client.get(f"/api/jobs/{old['id']}").status_code == 404
+        assert client.get(f"/api/jobs/{new['id']}").status_code == 200
+    with studio(tmp_path, retention=RetentionConfig(max_disk_mb=1 / 2**20, sweep_every_s=0.05)) as (client, _):
+        deadline = time.monotonic() + 10
+        while client.get(f"/api/jobs/{new['id']}").status_code != 404 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.get(f"/api/jobs/{new['id']}").status_code == 404
+
+
 def test_one_server_per_data_dir(tmp_path):
     with studio(tmp_path):
         second = create_app(ServerConfig(data_dir=tmp_path / "data"), runner=FakeRunner())
@@ -783,22 +836,23 @@ def test_serve_access_and_retention_options(tmp_path, monkeypatch):
         port = str(probe.getsockname()[1])
     result = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "d"), "--device", "cpu", "--port", port,
                                                 "--allowed-host", "studio.example.org", "--allowed-host", "art.lan",
-                                                "--tokens", str(tokens), "--keep-days", "7"])
+                                                "--tokens", str(tokens), "--keep-days", "7", "--max-disk-mb", "500"])
     assert result.exit_code == 0, result.output
     server = started["app"].state.studio
     assert server.access == AccessConfig(allowed_hosts=("studio.example.org", "art.lan"), tokens=tokens)
-    assert server.retention.keep_days == 7 and server.users == {"alice-token-1234": "Alice"}
+    assert server.retention.keep_days == 7 and server.retention.max_disk_mb == 500 and server.users == {"alice-token-1234": "Alice"}
     server.stop()
 
     both = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "e"), "--device", "cpu", "--port", port,
                                               "--token", "t", "--tokens", str(tokens)])
     assert both.exit_code == 2 and both.output.startswith("error: ") and "not both" in both.output
     assert len(both.output.strip().splitlines()) == 1
-    for option, message in [(("--keep-days", "0"), "--keep-days"), (("--tokens", "missing.txt"), "tokens file")]:
+    for option, message in [(("--keep-days", "0"), "--keep-days"), (("--max-disk-mb", "0"), "--max-disk-mb"),
+                            (("--tokens", "missing.txt"), "tokens file")]:
         bad = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "f"), "--port", port, *option])
         assert bad.exit_code == 2 and message in bad.output, bad.output
     help_text = CliRunner().invoke(serve_command, ["--help"]).output
-    for option in ("--allowed-host", "--tokens", "--keep-days"):
+    for option in ("--allowed-host", "--tokens", "--keep-days", "--max-disk-mb"):
         assert option in help_text
 
 

@@ -248,6 +248,18 @@ class Storage:
             write_bytes_atomically(path, encode_image(thumbnail(make_image()), "JPEG"))
         return path
 
+    def used_bytes(self) -> int:
+        """Bytes of the jobs' files: uploads, results, previews, thumbnails and work folders. The job database
+        is left out: it is small, and removing jobs makes it grow for a while (its write-ahead log)."""
+        total = 0
+        for folder, _, names in (entry for top in self.FOLDERS for entry in os.walk(self.root / top)):
+            for name in names:
+                try:
+                    total += os.stat(os.path.join(folder, name)).st_size
+                except OSError:  # removed while counting
+                    pass
+        return total
+
     def delete(self, folder: str, name: str | None) -> None:
         if name:
             self.path(folder, name).unlink(missing_ok=True)

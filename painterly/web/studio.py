@@ -51,8 +51,7 @@ class Studio:
         self.store = StudioStore(self.storage.database_path)
         self.queue = JobQueue(self.store, self.storage, runner, workers=config.workers)
         self.limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst)
-        self.sweeper = (Sweeper(self.remove_expired, self.retention.sweep_every_s)
-                        if self.retention.keep_days is not None else None)
+        self.sweeper = Sweeper(self.sweep, self.retention.sweep_every_s) if self.retention.sweeps else None
         self._lock_file = None
 
     # -- life --------------------------------------------------------------------------------------
@@ -181,6 +180,40 @@ class Studio:
             return 0
         expired = self.store.finished_before(now - self.retention.keep_days * 86400.0)
         return sum(self.delete_job(job) for job in expired)
+
+
+    def make_room(self) -> int:
+        """Bring the data dir under ``max_disk_mb`` by deleting the oldest finished jobs; returns how many.
+        Queued and running jobs are never removed, so the data dir may stay over the quota."""
+        limit = self.retention.max_disk_bytes
+        if limit is None:
+            return 0
+        used = self.storage.used_bytes()
+        removed = 0
+        if used > limit:
+            for job in self.store.finished_before(math.inf):  # oldest first
+                if self.delete_job(job):
+                    removed += 1
+                    used = self.storage.used_bytes()
+                    if used <= limit:
+                        break
+        return removed
+
+    def check_disk_quota(self) -> None:
+        """Before a new job stores its upload: make room, and a 507 when the data dir is still over its quota."""
+        limit = self.retention.max_disk_bytes
+        if limit is None:
+            return
+        self.make_room()
+        used = self.storage.used_bytes()
+        if used > limit:
+            raise ApiError(507, "disk_full",
+                           f"the server's storage is full ({used / 2**20:.0f} of {limit / 2**20:g} MiB, held by "
+                           "queued and running jobs): try again when they have finished, or delete finished jobs")
+
+    def sweep(self, now: float) -> int:
+        """The sweep thread's work: expired jobs, then the disk quota; returns how many jobs were removed."""
+        return self.remove_expired(now) + self.make_room()
 
 
 def client_key(request: Request) -> str:

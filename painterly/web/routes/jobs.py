@@ -55,6 +55,7 @@ def create_job(
     content_image = decode_upload(content, "photo", studio.config)
     style_image = decode_upload(style_file, "painting", studio.config) if style_file is not None else None
 
+    studio.check_disk_quota()  # after decoding, so a refused upload costs no sweep
     content_file = studio.storage.save_upload(content_image)
     style_file_name = studio.storage.save_upload(style_image) if style_image is not None else None
     job = studio.store.create(options, content_file, find_style(style).name if style else None, style_file_name,
