@@ -712,6 +712,24 @@ def test_the_sweep_keeps_the_disk_quota_by_itself(tmp_path):
         assert client.get(f"/api/jobs/{new['id']}").status_code == 404
 
 
+def test_files_a_killed_server_left_are_removed_at_start(tmp_path):
+    with studio(tmp_path) as (client, _):
+        job = wait_for(client, submit(client).json()["id"])
+        client.get(job["thumbnail_url"])
+        client.get("/api/styles/starry-night/thumbnail")
+    kept = sorted(stored_files(tmp_path))
+    data = tmp_path / "data"
+    left = [data / "uploads" / ("ab" * 16 + ".png"),  # saved, then killed before the job was stored
+            data / "uploads" / ".photo.png.1a2b3c4d.tmp",  # killed while writing
+            data / "results" / ("cd" * 16 + ".png"), data / "thumbnails" / f"job-{'ef' * 16}.jpg"]
+    for path in left:
+        path.write_bytes(b"x")
+    with studio(tmp_path) as (client, _):
+        assert client.get(f"/api/jobs/{job['id']}").json()["status"] == "succeeded"
+        assert sorted(stored_files(tmp_path)) == kept
+        assert "thumbnails/style-starry-night.jpg" in kept and len(studio_files_of(tmp_path, job["id"])) == 3
+
+
 def test_one_server_per_data_dir(tmp_path):
     with studio(tmp_path):
         second = create_app(ServerConfig(data_dir=tmp_path / "data"), runner=FakeRunner())

@@ -58,6 +58,7 @@ class Studio:
     def start(self) -> None:
         self.lock_data_dir()
         self.store.recover_interrupted(self.config.max_interrupted_runs)
+        self.remove_orphans()
         for folder in self.storage.work_folders():  # frames of video jobs that will not run again
             job = self.store.get(folder.name) if JOB_ID.match(folder.name) else None
             if JOB_ID.match(folder.name) and (job is None or job.finished):
@@ -76,6 +77,24 @@ class Studio:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+    def remove_orphans(self) -> int:
+        """Delete the files a killed server left that no job names: half-written temporary files, the upload of
+        a job it did not get to store, a result it wrote before marking its job done (the job runs again).
+        Runs at start, with the data dir locked and before any request; returns how many files went."""
+        jobs = self.store.list(limit=self.store.count() + 1)
+        named = {"uploads": {name for job in jobs for name in (job.content_file, job.style_file) if name},
+                 "results": {job.result_file for job in jobs if job.result_file},
+                 "previews": {job.preview_file for job in jobs if job.preview_file},
+                 "thumbnails": {f"job-{job.id}.jpg" for job in jobs if job.result_file}}
+        removed = 0
+        for folder, keep in named.items():
+            for path in (self.storage.root / folder).iterdir():
+                style_thumbnail = folder == "thumbnails" and path.name.startswith("style-")
+                if path.is_file() and path.name not in keep and not style_thumbnail:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def lock_data_dir(self) -> None:
         """Refuse to share the data dir with another running server (it would re-queue our running jobs)."""
