@@ -272,6 +272,8 @@ def test_model_gallery_method_words_and_a_result_at_its_own_size(browser, tmp_pa
         expect(page.locator("#gallery")).to_be_visible()
         expect(page.locator("#model-gallery")).to_be_hidden()
         expect(page.locator('#gallery .tile[data-style="starry-night"]')).to_have_class(re.compile("selected"))
+        page.click("#tab-video")
+        expect(page.locator("#video-model")).to_have_value("starry-night")  # the video's model follows it too
 
 
 def test_phone_layout(browser, tmp_path):

@@ -542,7 +542,11 @@ function currentVideoMethod() {
 function videoMethodChanged() {
   const method = currentVideoMethod();
   const models = method ? state.models.filter((model) => model.method === method.name) : [];
+  const previous = $("video-model").value;
   $("video-model").replaceChildren(...models.map((model) => new Option(model.title || model.name, model.name)));
+  const picked = state.style && state.style.name && models.find((model) => model.name === state.style.name);
+  if (picked) $("video-model").value = picked.name;  // the painting picked on the Image tab, when a model has it
+  else if (models.some((model) => model.name === previous)) $("video-model").value = previous;
   $("video-model-row").hidden = !(method && method.needs_model);
   $("video-style-row").hidden = !(method && !method.needs_model);
   const most = method && !method.needs_model ? (state.limits.video_optimize_max_size || 128) : (state.limits.max_video_size || 720);
@@ -658,6 +662,7 @@ async function showVideoResult(job) {
 
 // ---- start -----------------------------------------------------------------------------------------------
 function showTab(id) {
+  if (id === "video-tab") videoMethodChanged();
   for (const tab of document.querySelectorAll(".tab")) {
     const active = tab.dataset.tab === id;
     tab.classList.toggle("active", active);
