@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import sqlite3
+import stat
 import struct
 import threading
 import time
@@ -170,6 +172,41 @@ def test_uploaded_painting_and_model_method(tmp_path):
         assert runner.calls[1][0] is None and runner.calls[1][1].model == "toy"
 
 
+def test_a_model_without_a_method_runs_with_the_models_method(tmp_path):
+    with studio(tmp_path) as (client, runner):
+        response = submit(client, style="", model="toy")
+        assert response.status_code == 202, response.text
+        job = wait_for(client, response.json()["id"])
+        assert job["status"] == "succeeded" and job["method"] == "feedforward" and job["model"] == "toy"
+        assert runner.calls[0][0] is None and runner.calls[0][1].method == "feedforward"
+        assert submit(client).json()["method"] == "optimize"  # neither: the optimization
+
+
+@pytest.mark.parametrize("image_format", ["TIFF", "BMP", "GIF", "WEBP"])
+def test_every_accepted_image_format_is_taken_and_named_when_refusing(tmp_path, image_format):
+    with studio(tmp_path) as (client, _):
+        assert submit(client, content=png_bytes(image_format=image_format)).status_code == 202
+        refused = submit(client, content=b"not an image")
+        assert refused.status_code == 415
+        message = refused.json()["error"]["message"]
+        for name in ("JPEG", "PNG", "WebP", "TIFF", "BMP", "GIF"):
+            assert name in message
+
+
+def test_stored_files_get_the_mode_of_any_new_file(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        with studio(tmp_path) as (client, _):
+            job = wait_for(client, submit(client, size=24).json()["id"])
+            assert client.get(job["thumbnail_url"]).status_code == 200
+    finally:
+        os.umask(previous)
+    stored = [path for folder in ("uploads", "results", "previews", "thumbnails")
+              for path in (tmp_path / "data" / folder).iterdir()]
+    assert len(stored) == 4 and not [path for path in stored if path.name.startswith(".")]
+    assert {stat.S_IMODE(path.stat().st_mode) for path in stored} == {0o644}
+
+
 def test_stored_files_have_generated_names_only(tmp_path):
     with studio(tmp_path) as (client, _):
         evil = {"content": ("../../../evil.png", png_bytes(), "image/png")}
@@ -198,7 +235,9 @@ def test_stored_files_have_generated_names_only(tmp_path):
         ({"method": "alchemy"}, None, 422, "unknown_method"),
         ({"style": "", "method": "feedforward"}, None, 422, "model_required"),
         ({"style": "", "method": "feedforward", "model": "nope"}, None, 422, "unknown_model"),
-        ({"model": "toy"}, None, 422, "bad_option"),  # optimize takes no model
+        ({"method": "optimize", "model": "toy"}, None, 422, "bad_option"),  # optimize takes no model
+        ({"model": "toy"}, None, 422, "bad_option"),  # the model's method paints in its own style
+        ({"style": "", "model": "nope"}, None, 422, "unknown_model"),
         ({"style": "", "method": "feedforward", "model": "toy", "style_scale": 2}, None, 422, "bad_option"),
         ({"strength": 2.5}, None, 422, "bad_option"),
         ({"strength": "nan"}, None, 422, "bad_option"),
@@ -620,6 +659,77 @@ def studio_files_of(tmp_path, job_id: str) -> list[str]:
     return [name for name in stored_files(tmp_path) if job_id in name]
 
 
+def test_disk_quota_sweeps_the_oldest_finished_jobs_then_refuses_with_507(tmp_path):
+    gate = threading.Event()
+    retention = RetentionConfig()
+    with studio(tmp_path, runner=FakeRunner(gate=gate), retention=retention) as (client, _):
+        gate.set()
+        finished = [wait_for(client, submit(client, content=png_bytes(48, 64, seed=seed)).json()["id"])
+                    for seed in range(3)]
+        server = client.app.state.studio
+        used = server.storage.used_bytes()
+        assert used == sum(path.stat().st_size for path in (tmp_path / "data").rglob("*")
+                           if path.is_file() and path.parent != tmp_path / "data")  # not the database
+        retention.max_disk_mb = (used - 1) / 2**20  # just over the quota: the oldest finished job makes room
+        fits = submit(client, content=png_bytes(48, 64, seed=9))
+        assert fits.status_code == 202, fits.text
+        assert client.get(f"/api/jobs/{finished[0]['id']}").status_code == 404
+        assert studio_files_of(tmp_path, finished[0]["id"]) == []
+        assert [client.get(f"/api/jobs/{job['id']}").status_code for job in finished[1:]] == [200, 200]
+        wait_for(client, fits.json()["id"])
+
+        retention.max_disk_mb = None
+        gate.clear()
+        waiting = submit(client).json()
+        wait_for(client, waiting["id"], statuses=("running",))
+        retention.max_disk_mb = 1 / 2**20  # one byte: every finished job goes, the running one stays
+        full = submit(client)
+        assert full.status_code == 507 and error_code(full) == "disk_full"
+        assert "storage is full" in full.json()["error"]["message"]
+        assert [job["id"] for job in client.get("/api/jobs").json()["jobs"]] == [waiting["id"]]
+        for job in [*finished[1:], fits.json()]:  # the finished jobs went with their files
+            assert studio_files_of(tmp_path, job["id"]) == []
+        assert [name for name in stored_files(tmp_path) if name.startswith("uploads/")] == [
+            f"uploads/{server.store.get(waiting['id']).content_file}"]  # the refused job stored nothing
+        gate.set()
+        wait_for(client, waiting["id"])
+
+
+def test_the_sweep_keeps_the_disk_quota_by_itself(tmp_path):
+    retention = RetentionConfig(sweep_every_s=0.05)
+    with studio(tmp_path, retention=retention) as (client, _):
+        old = wait_for(client, submit(client).json()["id"])
+        new = wait_for(client, submit(client).json()["id"])
+        retention.max_disk_mb = (client.app.state.studio.storage.used_bytes() - 1) / 2**20
+        assert client.app.state.studio.sweeper is None  # made when the server was, without a quota
+        assert client.app.state.studio.sweep(time.time()) == 1
+        assert client.get(f"/api/jobs/{old['id']}").status_code == 404
+        assert client.get(f"/api/jobs/{new['id']}").status_code == 200
+    with studio(tmp_path, retention=RetentionConfig(max_disk_mb=1 / 2**20, sweep_every_s=0.05)) as (client, _):
+        deadline = time.monotonic() + 10
+        while client.get(f"/api/jobs/{new['id']}").status_code != 404 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.get(f"/api/jobs/{new['id']}").status_code == 404
+
+
+def test_files_a_killed_server_left_are_removed_at_start(tmp_path):
+    with studio(tmp_path) as (client, _):
+        job = wait_for(client, submit(client).json()["id"])
+        client.get(job["thumbnail_url"])
+        client.get("/api/styles/starry-night/thumbnail")
+    kept = sorted(stored_files(tmp_path))
+    data = tmp_path / "data"
+    left = [data / "uploads" / ("ab" * 16 + ".png"),  # saved, then killed before the job was stored
+            data / "uploads" / ".photo.png.1a2b3c4d.tmp",  # killed while writing
+            data / "results" / ("cd" * 16 + ".png"), data / "thumbnails" / f"job-{'ef' * 16}.jpg"]
+    for path in left:
+        path.write_bytes(b"x")
+    with studio(tmp_path) as (client, _):
+        assert client.get(f"/api/jobs/{job['id']}").json()["status"] == "succeeded"
+        assert sorted(stored_files(tmp_path)) == kept
+        assert "thumbnails/style-starry-night.jpg" in kept and len(studio_files_of(tmp_path, job["id"])) == 3
+
+
 def test_one_server_per_data_dir(tmp_path):
     with studio(tmp_path):
         second = create_app(ServerConfig(data_dir=tmp_path / "data"), runner=FakeRunner())
@@ -744,22 +854,23 @@ def test_serve_access_and_retention_options(tmp_path, monkeypatch):
         port = str(probe.getsockname()[1])
     result = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "d"), "--device", "cpu", "--port", port,
                                                 "--allowed-host", "studio.example.org", "--allowed-host", "art.lan",
-                                                "--tokens", str(tokens), "--keep-days", "7"])
+                                                "--tokens", str(tokens), "--keep-days", "7", "--max-disk-mb", "500"])
     assert result.exit_code == 0, result.output
     server = started["app"].state.studio
     assert server.access == AccessConfig(allowed_hosts=("studio.example.org", "art.lan"), tokens=tokens)
-    assert server.retention.keep_days == 7 and server.users == {"alice-token-1234": "Alice"}
+    assert server.retention.keep_days == 7 and server.retention.max_disk_mb == 500 and server.users == {"alice-token-1234": "Alice"}
     server.stop()
 
     both = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "e"), "--device", "cpu", "--port", port,
                                               "--token", "t", "--tokens", str(tokens)])
     assert both.exit_code == 2 and both.output.startswith("error: ") and "not both" in both.output
     assert len(both.output.strip().splitlines()) == 1
-    for option, message in [(("--keep-days", "0"), "--keep-days"), (("--tokens", "missing.txt"), "tokens file")]:
+    for option, message in [(("--keep-days", "0"), "--keep-days"), (("--max-disk-mb", "0"), "--max-disk-mb"),
+                            (("--tokens", "missing.txt"), "tokens file")]:
         bad = CliRunner().invoke(serve_command, ["--data-dir", str(tmp_path / "f"), "--port", port, *option])
         assert bad.exit_code == 2 and message in bad.output, bad.output
     help_text = CliRunner().invoke(serve_command, ["--help"]).output
-    for option in ("--allowed-host", "--tokens", "--keep-days"):
+    for option in ("--allowed-host", "--tokens", "--keep-days", "--max-disk-mb"):
         assert option in help_text
 
 

@@ -28,6 +28,7 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from painterly.web import ServerConfig, create_app  # noqa: E402
 from painterly.web.background import serve_in_thread  # noqa: E402
+from painterly.web.catalog import ModelInfo  # noqa: E402
 
 from conftest import make_gradient_image  # noqa: E402
 from web_fakes import FakeRunner  # noqa: E402
@@ -206,11 +207,103 @@ def test_page_asks_for_the_token(browser, tmp_path):
         page.goto(base + "/")
         expect(page.locator("#token-form")).to_be_visible()
         expect(page.locator('#gallery .tile[data-style="starry-night"]')).to_have_count(0)
+        expect(page.locator("#token-error")).to_contain_text("needs an access token")
+        page.fill("#token-input", "let-me-out")
+        page.click("#token-form button")
+        expect(page.locator("#token-error")).to_contain_text("That token was not accepted")
+        expect(page.locator("#server-state")).to_have_text("wrong access token")
         page.fill("#token-input", "letmein")
         page.click("#token-form button")
         expect(page.locator("#token-form")).to_be_hidden()
         expect(page.locator('#gallery .tile[data-style="starry-night"] img')).to_have_attribute(
             "src", BLOB)
+        assert page.evaluate("sessionStorage.getItem('painterly-token')") == "letmein"
+
+
+class ShippedModelsRunner(FakeRunner):
+    """The fake runner with models like the ones that ship: most named after a built-in painting, one not."""
+
+    def models(self):
+        return [ModelInfo("photo2painting", "feedforward", "photo2painting"),
+                ModelInfo("starry-night", "feedforward", "The Starry Night"),
+                ModelInfo("the-scream", "feedforward", "The Scream"),
+                ModelInfo("toy", "feedforward", "Toy model")]
+
+
+def test_model_gallery_method_words_and_a_result_at_its_own_size(browser, tmp_path):
+    runner = ShippedModelsRunner()
+    with running_server(tmp_path / "data", runner) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(base + "/")
+        expect(page.locator("#methods small")).to_have_count(2)
+        for hint in page.locator("#methods small").all_text_contents():
+            assert hint and "--" not in hint  # words for people, no command-line options
+        expect(page.locator('#gallery .tile[data-style="the-scream"] img')).to_have_attribute("src", BLOB)
+        page.click('#gallery .tile[data-style="the-scream"]')
+
+        page.check('#methods input[value="feedforward"]')  # it ignores the painting: its models take its place
+        expect(page.locator("#gallery")).to_be_hidden()
+        expect(page.locator("#gallery-note")).to_be_visible()
+        expect(page.locator("#gallery-heading")).to_have_text("2. Trained style")
+        tiles = page.locator("#model-gallery .tile")
+        expect(tiles).to_have_count(4)  # every model, also those without a painting of their name
+        assert [tiles.nth(i).get_attribute("data-model") for i in range(4)] == [
+            "photo2painting", "starry-night", "the-scream", "toy"]
+        expect(page.locator('#model-gallery .tile[data-model="starry-night"] img')).to_have_attribute("src", BLOB)
+        expect(page.locator('#model-gallery .tile[data-model="toy"]')).to_have_text("Toy model")
+        expect(page.locator("#model")).to_have_value("the-scream")  # the painting picked, not the first name
+        expect(page.locator('#model-gallery .tile[data-model="the-scream"]')).to_have_class(re.compile("selected"))
+        page.click('#model-gallery .tile[data-model="starry-night"]')
+        expect(page.locator("#model")).to_have_value("starry-night")
+        page.select_option("#model", "toy")
+        expect(page.locator('#model-gallery .tile[data-model="toy"]')).to_have_class(re.compile("selected"))
+
+        drop_photo(page, photo_bytes())
+        page.click("#run")
+        expect(page.locator("#compare")).to_be_visible()
+        style, options = runner.calls[0]
+        assert style is None and options.model == "toy"  # no painting sent with a model
+        width = page.evaluate("document.getElementById('compare').getBoundingClientRect().width")
+        assert width == 64  # the 64 px result at its own size, not enlarged to fill the panel
+        expect(page.locator("#job-message")).to_contain_text("Fast model, toy, 64×48 px")
+
+        page.check('#methods input[value="optimize"]')  # back to the paintings, with the last one picked
+        expect(page.locator("#gallery")).to_be_visible()
+        expect(page.locator("#model-gallery")).to_be_hidden()
+        expect(page.locator('#gallery .tile[data-style="starry-night"]')).to_have_class(re.compile("selected"))
+        page.click("#tab-video")
+        expect(page.locator("#video-model")).to_have_value("starry-night")  # the video's model follows it too
+
+
+def test_phone_layout(browser, tmp_path):
+    with running_server(tmp_path / "data", FakeRunner()) as base:
+        page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                has_touch=True)
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(base + "/")
+        expect(page.locator('#gallery .tile[data-style="starry-night"] img')).to_have_attribute("src", BLOB)
+        expect(page.locator("#server-state")).not_to_be_empty()
+        drop_photo(page, photo_bytes())
+        page.click('#gallery .tile[data-style="starry-night"]')
+        page.click("#run")
+        expect(page.locator("#compare")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)  # to look at when it fails
+        for tab in ("#tab-image", "#tab-video"):
+            page.click(tab)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+        header = page.evaluate("""() => {
+            const top = document.querySelector('.top');
+            const style = getComputedStyle(top);
+            const title = document.querySelector('.top h1');
+            return {height: top.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom),
+                    gap: parseFloat(style.rowGap) || 0,
+                    tallest: Math.max(...[...top.children].map((child) => child.getBoundingClientRect().height)),
+                    title: title.getBoundingClientRect().height,
+                    titleLine: parseFloat(getComputedStyle(title).lineHeight) || 0};
+        }""")
+        assert header["title"] < 1.5 * max(header["titleLine"], 20)  # "Painterly studio" on one line
+        assert header["height"] <= 2 * header["tallest"] + header["gap"] + 1  # the header on two lines at most
 
 
 @contextlib.contextmanager

@@ -70,8 +70,9 @@ def check_port_free(host: str, port: int) -> None:
 @options_from_config(AccessConfig, ["tokens"], overrides={
     "tokens": {"type": click.Path(dir_okay=False, path_type=Path), "metavar": "FILE"},
 })
-@options_from_config(RetentionConfig, ["keep_days"], overrides={
+@options_from_config(RetentionConfig, ["keep_days", "max_disk_mb"], overrides={
     "keep_days": {"type": click.FloatRange(min=0, min_open=True), "metavar": "N"},
+    "max_disk_mb": {"type": click.FloatRange(min=0, min_open=True), "metavar": "MIB"},
 })
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level.")

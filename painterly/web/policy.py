@@ -61,17 +61,32 @@ def read_tokens_file(path: Path) -> dict[str, str]:
 
 @dataclass
 class RetentionConfig:
-    """How long finished jobs are kept.
+    """How long finished jobs are kept, and how much disk they may take.
 
     Attributes:
         keep_days: remove finished jobs (succeeded, failed or cancelled) and their files this many days after
             they ended; unset keeps them until they are deleted.
-        sweep_every_s: seconds between two sweeps for expired jobs.
+        max_disk_mb: most MiB the jobs' files in the data dir may take (the job database aside): past it, the oldest finished jobs are removed with their
+            files, and when that is not enough new jobs are refused (507) until jobs end or are deleted;
+            unset: no quota.
+        sweep_every_s: seconds between two sweeps for expired jobs and the quota.
     """
 
     keep_days: Optional[float] = None
+    max_disk_mb: Optional[float] = None
     sweep_every_s: float = 3600.0
 
     def __post_init__(self):
         if self.keep_days is not None and not self.keep_days > 0:
             raise PainterlyError(f"--keep-days must be more than 0, not {self.keep_days:g}")
+        if self.max_disk_mb is not None and not self.max_disk_mb > 0:
+            raise PainterlyError(f"--max-disk-mb must be more than 0, not {self.max_disk_mb:g}")
+
+    @property
+    def max_disk_bytes(self) -> Optional[int]:
+        return None if self.max_disk_mb is None else int(self.max_disk_mb * 1024 * 1024)
+
+    @property
+    def sweeps(self) -> bool:
+        """Whether the server needs a sweep thread (an expiry or a quota is set)."""
+        return self.keep_days is not None or self.max_disk_mb is not None

@@ -1,5 +1,6 @@
 """How long the studio keeps finished jobs: with ``--keep-days N`` the server removes jobs that finished
-more than N days ago, with their files, in a sweep when it starts and then every hour."""
+more than N days ago, with their files, in a sweep when it starts and then every hour; with ``--max-disk-mb``
+the same sweep removes the oldest finished jobs while the data dir is over its quota."""
 
 from __future__ import annotations
 

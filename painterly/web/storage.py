@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import tempfile
 import uuid
 import warnings
 from pathlib import Path
@@ -21,10 +20,13 @@ from typing import BinaryIO
 from PIL import Image
 
 from painterly.errors import PainterlyError
+from painterly.io.files import write_bytes_atomically
 from painterly.io.images import load_image
 
 #: Image formats accepted from uploads, as PIL names them after decoding.
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF"})
+#: The same, as a refused upload's message lists them.
+ACCEPTED_NAMES = "a JPEG, PNG, WebP, TIFF, BMP or GIF image"
 
 THUMBNAIL_SIDE = 256
 
@@ -63,10 +65,10 @@ def decode_image(data: bytes, *, max_pixels: int, what: str = "upload") -> Image
         raise ImageRejected(f"the {what} has more pixels than the limit of {max_pixels}: send a smaller image",
                             "pixels") from None
     except Exception:  # PIL raises many types for garbage input
-        message = f"the {what} is not an image that can be decoded: send a JPEG, PNG or WebP file"
+        message = f"the {what} is not an image that can be decoded: send {ACCEPTED_NAMES}"
         raise ImageRejected(message, "type") from None
     if image_format not in ACCEPTED_FORMATS:
-        raise ImageRejected(f"the {what} is a {image_format} file: send a JPEG, PNG or WebP image", "type")
+        raise ImageRejected(f"the {what} is a {image_format} file: send {ACCEPTED_NAMES}", "type")
     if width * height > max_pixels:
         raise ImageRejected(
             f"the {what} has {width}x{height} pixels, more than the limit of {max_pixels}: send a smaller image", "pixels"
@@ -124,19 +126,6 @@ def probe_clip(path: Path, what: str = "clip"):
     return info, suffix
 
 
-def write_atomically(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, so readers never see half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def encode_image(image: Image.Image, image_format: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     if image_format == "JPEG":
@@ -184,7 +173,7 @@ class Storage:
     def save_upload(self, image: Image.Image) -> str:
         """Store a decoded upload as PNG under a new uuid name; returns the name."""
         name = f"{uuid.uuid4().hex}.png"
-        write_atomically(self.path("uploads", name), encode_image(image))
+        write_bytes_atomically(self.path("uploads", name), encode_image(image))
         return name
 
     def save_clip(self, stream: BinaryIO, limit: int, what: str = "clip"):
@@ -244,20 +233,32 @@ class Storage:
 
     def save_result(self, job_id: str, image: Image.Image) -> str:
         name = f"{job_id}.png"
-        write_atomically(self.path("results", name), encode_image(image.convert("RGB")))
+        write_bytes_atomically(self.path("results", name), encode_image(image.convert("RGB")))
         return name
 
     def save_preview(self, job_id: str, image: Image.Image) -> str:
         name = f"{job_id}.jpg"
-        write_atomically(self.path("previews", name), encode_image(image, "JPEG"))
+        write_bytes_atomically(self.path("previews", name), encode_image(image, "JPEG"))
         return name
 
     def cached_thumbnail(self, key: str, make_image) -> Path:
         """The JPEG thumbnail stored as ``thumbnails/<key>.jpg``, made from ``make_image()`` on first use."""
         path = self.path("thumbnails", f"{key}.jpg")
         if not path.exists():
-            write_atomically(path, encode_image(thumbnail(make_image()), "JPEG"))
+            write_bytes_atomically(path, encode_image(thumbnail(make_image()), "JPEG"))
         return path
+
+    def used_bytes(self) -> int:
+        """Bytes of the jobs' files: uploads, results, previews, thumbnails and work folders. The job database
+        is left out: it is small, and removing jobs makes it grow for a while (its write-ahead log)."""
+        total = 0
+        for folder, _, names in (entry for top in self.FOLDERS for entry in os.walk(self.root / top)):
+            for name in names:
+                try:
+                    total += os.stat(os.path.join(folder, name)).st_size
+                except OSError:  # removed while counting
+                    pass
+        return total
 
     def delete(self, folder: str, name: str | None) -> None:
         if name:

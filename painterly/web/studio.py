@@ -51,14 +51,14 @@ class Studio:
         self.store = StudioStore(self.storage.database_path)
         self.queue = JobQueue(self.store, self.storage, runner, workers=config.workers)
         self.limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst)
-        self.sweeper = (Sweeper(self.remove_expired, self.retention.sweep_every_s)
-                        if self.retention.keep_days is not None else None)
+        self.sweeper = Sweeper(self.sweep, self.retention.sweep_every_s) if self.retention.sweeps else None
         self._lock_file = None
 
     # -- life --------------------------------------------------------------------------------------
     def start(self) -> None:
         self.lock_data_dir()
         self.store.recover_interrupted(self.config.max_interrupted_runs)
+        self.remove_orphans()
         for folder in self.storage.work_folders():  # frames of video jobs that will not run again
             job = self.store.get(folder.name) if JOB_ID.match(folder.name) else None
             if JOB_ID.match(folder.name) and (job is None or job.finished):
@@ -77,6 +77,24 @@ class Studio:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+    def remove_orphans(self) -> int:
+        """Delete the files a killed server left that no job names: half-written temporary files, the upload of
+        a job it did not get to store, a result it wrote before marking its job done (the job runs again).
+        Runs at start, with the data dir locked and before any request; returns how many files went."""
+        jobs = self.store.list(limit=self.store.count() + 1)
+        named = {"uploads": {name for job in jobs for name in (job.content_file, job.style_file) if name},
+                 "results": {job.result_file for job in jobs if job.result_file},
+                 "previews": {job.preview_file for job in jobs if job.preview_file},
+                 "thumbnails": {f"job-{job.id}.jpg" for job in jobs if job.result_file}}
+        removed = 0
+        for folder, keep in named.items():
+            for path in (self.storage.root / folder).iterdir():
+                style_thumbnail = folder == "thumbnails" and path.name.startswith("style-")
+                if path.is_file() and path.name not in keep and not style_thumbnail:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def lock_data_dir(self) -> None:
         """Refuse to share the data dir with another running server (it would re-queue our running jobs)."""
@@ -181,6 +199,40 @@ class Studio:
             return 0
         expired = self.store.finished_before(now - self.retention.keep_days * 86400.0)
         return sum(self.delete_job(job) for job in expired)
+
+
+    def make_room(self) -> int:
+        """Bring the data dir under ``max_disk_mb`` by deleting the oldest finished jobs; returns how many.
+        Queued and running jobs are never removed, so the data dir may stay over the quota."""
+        limit = self.retention.max_disk_bytes
+        if limit is None:
+            return 0
+        used = self.storage.used_bytes()
+        removed = 0
+        if used > limit:
+            for job in self.store.finished_before(math.inf):  # oldest first
+                if self.delete_job(job):
+                    removed += 1
+                    used = self.storage.used_bytes()
+                    if used <= limit:
+                        break
+        return removed
+
+    def check_disk_quota(self) -> None:
+        """Before a new job stores its upload: make room, and a 507 when the data dir is still over its quota."""
+        limit = self.retention.max_disk_bytes
+        if limit is None:
+            return
+        self.make_room()
+        used = self.storage.used_bytes()
+        if used > limit:
+            raise ApiError(507, "disk_full",
+                           f"the server's storage is full ({used / 2**20:.0f} of {limit / 2**20:g} MiB, held by "
+                           "queued and running jobs): try again when they have finished, or delete finished jobs")
+
+    def sweep(self, now: float) -> int:
+        """The sweep thread's work: expired jobs, then the disk quota; returns how many jobs were removed."""
+        return self.remove_expired(now) + self.make_room()
 
 
 def client_key(request: Request) -> str:

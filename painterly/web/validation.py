@@ -22,6 +22,7 @@ from painterly.web.storage import ImageRejected, VideoRejected, decode_image
 
 STYLE_REQUIRED = "choose a built-in style (see GET /api/styles) or upload a painting"
 NO_MODEL = "no trained model installed; train one with `painterly train`"
+DEFAULT_METHOD = "optimize"  # an image job's method when it names neither a method nor a model
 DEFAULT_VIDEO_SIZE = 480  # long side of a video job's output when it does not say
 PRESERVE_COLOR = {"": None, "none": None, "false": None, "0": None, "off": None,
                   "true": "luminance", "1": "luminance", "on": "luminance",
@@ -85,6 +86,22 @@ def _check_method_takes(options: JobOptions, method: MethodInfo) -> None:
             raise ApiError(422, "bad_option", f"method {shown(options.method)} takes no {name}: leave it out")
 
 
+def method_for(method: Optional[str], model: Optional[str], models: list[ModelInfo]) -> str:
+    """The method an image job runs: the one it names; else, like the CLI's ``--model``, the method of the
+    model it names (a model the runner does not list is refused here, with the models it has); else the
+    optimization."""
+    method = (method or "").strip()
+    if method:
+        return method
+    if not model:
+        return DEFAULT_METHOD
+    chosen = [info for info in models if info.name == model]
+    if not chosen:
+        names = ", ".join(info.name for info in models) or "none are installed"
+        raise ApiError(422, "unknown_model", f"unknown model {shown(model)}: use one of {names}")
+    return chosen[0].method
+
+
 def check_options(options: JobOptions, *, has_style: bool, config: ServerConfig,
                   methods: list[MethodInfo] | None, models: list[ModelInfo]) -> MethodInfo | None:
     """Refuse an image job's bad options with a 422; returns the method's description when the runner lists
@@ -108,6 +125,9 @@ def check_options(options: JobOptions, *, has_style: bool, config: ServerConfig,
     if method is not None and options.model:
         if not method.needs_model:
             raise ApiError(422, "bad_option", f"method {shown(options.method)} takes no model: leave model out")
+        if has_style and not method.needs_style:
+            raise ApiError(422, "bad_option",
+                           f"method {shown(options.method)} paints in its model's style: leave the style out")
         names = [model.name for model in models if model.method == options.method]
         if options.model not in names:
             raise ApiError(422, "unknown_model",

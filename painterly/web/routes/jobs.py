@@ -13,7 +13,7 @@ from painterly.web.errors import ApiError
 from painterly.web.jobs import VIDEO, JobOptions
 from painterly.web.storage import media_type
 from painterly.web.studio import Studio, client_key, get_studio, get_user
-from painterly.web.validation import check_listing, check_options, decode_upload, style_and_colour
+from painterly.web.validation import check_listing, check_options, decode_upload, method_for, style_and_colour
 
 PREVIEWS_PER_JOB = 20  # intermediate images a previewing job shows, about
 DEFAULT_PREVIEW_STEPS = 140  # steps assumed when a job leaves them to the method
@@ -28,7 +28,8 @@ def create_job(
     content: UploadFile = File(..., description="the photo to paint (JPEG, PNG, WebP …)"),
     style: Optional[str] = Form(None, description="a built-in style name (see GET /api/styles)"),
     style_file: Optional[UploadFile] = File(None, description="or a painting to upload"),
-    method: str = Form("optimize", description="a method from GET /api/models"),
+    method: Optional[str] = Form(None, description="a method from GET /api/models; default: the model's method "
+                                                    "with a model, else optimize"),
     model: Optional[str] = Form(None, description="a trained model, for model-based methods"),
     size: Optional[int] = Form(None, description="long side of the result, pixels"),
     steps: Optional[int] = Form(None, description="optimization steps (high quality)"),
@@ -41,7 +42,8 @@ def create_job(
 ):
     """Queue a job. Answers 202 with the job; poll ``GET /api/jobs/{id}`` until it has finished."""
     style, style_file, colour = style_and_colour(style, style_file, preserve_color)
-    options = JobOptions(method=method.strip(), model=(model or "").strip() or None, size=size, steps=steps,
+    model = (model or "").strip() or None
+    options = JobOptions(method=method_for(method, model, studio.models()), model=model, size=size, steps=steps,
                          strength=strength, style_scale=style_scale, preserve_color=colour, seed=seed)
     method_info = check_options(options, has_style=style is not None or style_file is not None, config=studio.config,
                                 methods=studio.methods(), models=studio.models())
@@ -53,6 +55,7 @@ def create_job(
     content_image = decode_upload(content, "photo", studio.config)
     style_image = decode_upload(style_file, "painting", studio.config) if style_file is not None else None
 
+    studio.check_disk_quota()  # after decoding, so a refused upload costs no sweep
     content_file = studio.storage.save_upload(content_image)
     style_file_name = studio.storage.save_upload(style_image) if style_image is not None else None
     job = studio.store.create(options, content_file, find_style(style).name if style else None, style_file_name,

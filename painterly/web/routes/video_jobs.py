@@ -49,6 +49,7 @@ def create_video_job(
 
     client = client_key(request)
     studio.take_job_slot(client)
+    studio.check_disk_quota()
     style_image = decode_upload(style_file, "painting", studio.config) if style_file is not None else None
     try:
         clip_file, info = studio.storage.save_clip(video.file, studio.config.max_video_bytes)

@@ -25,8 +25,17 @@ async function api(path, options = {}) {
   if (state.token) headers.set("Authorization", "Bearer " + state.token);
   const response = await fetch(path, { ...options, headers });
   if (response.status === 401) {
+    const wrong = Boolean(state.token);
+    if (wrong) {  // forget it, so the next visit asks again
+      state.token = "";
+      sessionStorage.removeItem("painterly-token");
+    }
+    const message = wrong ? "That token was not accepted: check it (letters, digits and case) and enter it again."
+                          : "This server needs an access token: enter the one you were given.";
+    $("token-error").textContent = message;
     $("token-form").hidden = false;
-    throw new Error("this server needs an access token: enter it above");
+    $("token-input").focus();
+    throw new Error(wrong ? "wrong access token" : "access token needed");
   }
   if (!response.ok) {
     let message = response.status + " " + response.statusText;
@@ -138,6 +147,20 @@ async function loadStyles() {
 }
 
 // ---- methods ------------------------------------------------------------------------------------------
+// What each method does, in the words of someone choosing one (the registry's summaries speak to the CLI).
+const METHOD_WORDS = {
+  optimize: "The best result, with any painting or your own; about a minute, and you watch it paint.",
+  adain: "Any painting or your own, in a few seconds.",
+  fast: "A painting's style learned in advance: a second or less.",
+  feedforward: "A painting's style learned in advance: a second or less.",
+  gan: "A look learned from many paintings: a second or less.",
+};
+
+// Registry summaries, less what only the command line needs (its --options).
+const plainWords = (summary) => (summary || "")
+  .replace(/\s*\([^)]*--[^)]*\)/g, "").replace(/[;,]?\s*[^;,]*--[\w-]+[^;,]*/g, "").trim();
+
+const methodWords = (method) => METHOD_WORDS[method.name] || plainWords(method.summary);
 async function loadMethods() {
   const { methods, models } = await getJSON("/api/models");
   state.methods = methods;
@@ -161,7 +184,7 @@ async function loadMethods() {
     const text = document.createElement("span");
     text.textContent = method.label;
     const hint = document.createElement("small");
-    hint.textContent = usable ? method.summary : "no trained model installed";
+    hint.textContent = usable ? methodWords(method) : "no trained model installed";
     label.append(radio, text, hint);
     radio.addEventListener("change", methodChanged);
     box.append(label);
@@ -177,12 +200,63 @@ function currentMethod() {
   return checked ? state.methods.find((method) => method.name === checked.value) : null;
 }
 
+// A method that paints with a trained model ignores the painting: the paintings give way to its models,
+// every one of them, each shown by its painting where a built-in painting has its name.
+function showModelGallery(models) {
+  const gallery = $("model-gallery");
+  gallery.replaceChildren();
+  for (const model of models) {
+    const tile = document.createElement("button");
+    tile.type = "button";
+    tile.className = "tile";
+    tile.dataset.model = model.name;
+    tile.setAttribute("role", "option");
+    tile.title = model.title || model.name;
+    const painting = state.styles.find((style) => style.name === model.name);
+    if (painting) {
+      const img = document.createElement("img");
+      img.alt = model.title || model.name;
+      tile.append(img);
+      showImage(img, painting.thumbnail_url, "model-" + model.name).catch(() => {});
+    } else {
+      const name = document.createElement("span");
+      name.className = "upload";
+      name.textContent = model.title || model.name;
+      tile.append(name);
+    }
+    tile.addEventListener("click", () => pickModel(model.name));
+    gallery.append(tile);
+  }
+}
+
+function pickModel(name) {
+  $("model").value = name;
+  const painting = document.querySelector(`#gallery .tile[data-style="${CSS.escape(name)}"]`);
+  if (painting) selectTile(painting, { name });  // back on a painting method, the same painting is picked
+  for (const tile of document.querySelectorAll("#model-gallery .tile")) {
+    const chosen = tile.dataset.model === name;
+    tile.classList.toggle("selected", chosen);
+    tile.setAttribute("aria-selected", String(chosen));
+  }
+}
+
 function methodChanged() {
   const method = currentMethod();
   const models = method ? state.models.filter((model) => model.method === method.name) : [];
   const select = $("model");
   select.replaceChildren(...models.map((model) => new Option(model.title || model.name, model.name)));
-  $("model-row").hidden = !(method && method.needs_model);
+  const usesModel = Boolean(method && method.needs_model);
+  $("model-row").hidden = !usesModel;
+  $("gallery").hidden = usesModel;
+  $("model-gallery").hidden = !usesModel;
+  $("gallery-heading").textContent = usesModel ? "2. Trained style" : "2. Painting";
+  $("gallery-note").hidden = !usesModel;
+  if (usesModel) {
+    showModelGallery(models);
+    // the painting picked, when a model of that name ships; else the first model
+    const picked = state.style && state.style.name && models.find((model) => model.name === state.style.name);
+    if (models.length) pickModel(picked ? picked.name : models[0].name);
+  }
   for (const row of document.querySelectorAll("[data-option]")) {
     row.hidden = !(method && method.options.includes(row.dataset.option));
   }
@@ -219,8 +293,9 @@ async function submitJob() {
   if (method.needs_style && !state.style) { showFormError("choose a painting"); return; }
   const form = new FormData();
   form.append("content", state.photo, state.photo.name || "photo");
-  if (state.style && state.style.name) form.append("style", state.style.name);
-  if (state.style && state.style.file) form.append("style_file", state.style.file, state.style.file.name || "painting");
+  const style = method.needs_style ? state.style : null;  // a trained model paints in its own style
+  if (style && style.name) form.append("style", style.name);
+  if (style && style.file) form.append("style_file", style.file, style.file.name || "painting");
   form.append("method", method.name);
   if (method.needs_model) form.append("model", $("model").value);
   const values = {
@@ -317,12 +392,16 @@ async function showResult(job) {
       link.hidden = false;
     }),
   ]);
-  const before = $("compare-before");
-  const ratio = before.naturalWidth / Math.max(1, before.naturalHeight) || 1;
-  $("compare").style.width = `min(100%, calc(70vh * ${ratio.toFixed(4)}))`;  // no letterbox: the slider spans the image
+  // The result at the size it was painted at, never enlarged (an enlarged small result looks blocky); smaller
+  // only to fit the page. Both images fill the same box, so the photo lies exactly under the result.
+  const after = $("compare-after");
+  const ratio = after.naturalWidth / Math.max(1, after.naturalHeight) || 1;
+  $("compare").style.width = `min(100%, ${after.naturalWidth}px, calc(70vh * ${ratio.toFixed(4)}))`;
   $("compare").hidden = false;
   const style = job.style.name || (job.style.uploaded ? "your painting" : job.model || "");
-  setMessage(`Done: ${job.method}${style ? ", " + style : ""}. Drag the slider to compare.`);
+  const method = state.methods.find((known) => known.name === job.method);
+  const size = `${$("compare-after").naturalWidth}×${$("compare-after").naturalHeight} px`;
+  setMessage(`Done: ${method ? method.label : job.method}${style ? ", " + style : ""}, ${size}. Drag the slider to compare.`);
 }
 
 function setupCompare() {
@@ -477,7 +556,11 @@ function currentVideoMethod() {
 function videoMethodChanged() {
   const method = currentVideoMethod();
   const models = method ? state.models.filter((model) => model.method === method.name) : [];
+  const previous = $("video-model").value;
   $("video-model").replaceChildren(...models.map((model) => new Option(model.title || model.name, model.name)));
+  const picked = state.style && state.style.name && models.find((model) => model.name === state.style.name);
+  if (picked) $("video-model").value = picked.name;  // the painting picked on the Image tab, when a model has it
+  else if (models.some((model) => model.name === previous)) $("video-model").value = previous;
   $("video-model-row").hidden = !(method && method.needs_model);
   $("video-style-row").hidden = !(method && !method.needs_model);
   const most = method && !method.needs_model ? (state.limits.video_optimize_max_size || 128) : (state.limits.max_video_size || 720);
@@ -593,6 +676,7 @@ async function showVideoResult(job) {
 
 // ---- start -----------------------------------------------------------------------------------------------
 function showTab(id) {
+  if (id === "video-tab") videoMethodChanged();
   for (const tab of document.querySelectorAll(".tab")) {
     const active = tab.dataset.tab === id;
     tab.classList.toggle("active", active);
@@ -620,13 +704,15 @@ function setupSliders() {
 async function loadAll() {
   try {
     const health = await getJSON("/api/health");
-    $("server-state").textContent = `${health.workers} worker(s), ${health.queued} queued`;
+    $("server-state").textContent = `${health.queued} waiting`;
+    $("server-state").title = `${health.workers} worker(s), ${health.queued} job(s) waiting, ${health.running} running`;
     $("size").querySelectorAll("option").forEach((option) => { option.disabled = Number(option.value) > health.limits.max_size; });
     state.limits = { ...health.limits, video: health.video };
     $("video-limits").textContent = health.video
       ? `Up to ${health.limits.max_video_seconds} s of a clip (choose the part below), files up to ${health.limits.max_video_mb} MiB. The sound is kept.`
       : "This server does not run video jobs.";
-    await Promise.all([loadStyles(), loadMethods(), loadHistory()]);
+    await loadStyles();  // first: the models' tiles show their paintings
+    await Promise.all([loadMethods(), loadHistory()]);
   } catch (error) {
     $("server-state").textContent = error.message;
   }
@@ -639,6 +725,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupSliders();
   setupCompare();
   $("run").addEventListener("click", submitJob);
+  $("model").addEventListener("change", () => pickModel($("model").value));
   $("cancel").addEventListener("click", cancelJob);
   $("video-run").addEventListener("click", submitVideoJob);
   $("video-cancel").addEventListener("click", cancelVideoJob);
@@ -647,6 +734,8 @@ document.addEventListener("DOMContentLoaded", () => {
     state.token = $("token-input").value.trim();
     sessionStorage.setItem("painterly-token", state.token);
     $("token-form").hidden = true;
+    $("token-error").textContent = "";
+    $("server-state").textContent = "";
     loadAll();
   });
   loadAll();
