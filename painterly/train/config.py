@@ -73,16 +73,6 @@ class NetworkTraining:
         data["network"] = config.network.to_dict() if config.network is not None else None
         return data
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Any:
-        """The config of a ``to_dict`` result (unknown keys ignored, lists back to tuples)."""
-        known = {item.name for item in fields(cls)}  # type: ignore[arg-type]
-        values = {key: value for key, value in data.items() if key in known}
-        values = {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()}
-        if values.get("network") is not None:
-            values["network"] = TransformerConfig.from_dict(values["network"])
-        return cls(**values)
-
 
 @dataclass
 class TrainConfig(NetworkTraining):
