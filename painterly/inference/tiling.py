@@ -60,6 +60,18 @@ def tile_ranges(length: int, tile_size: int, overlap: int, multiple: int = 4) ->
     return [(start, start + tile_length) for start in starts[:-1]] + [(last, length)]
 
 
+def largest_tile(width: int, height: int, tile_size: int, overlap: int, multiple: int = 4) -> int:
+    """Pixels of the largest tile :func:`stylize_tiled` cuts a ``width × height`` image into (the
+    whole image when it fits one tile): what a tiled network holds at once.
+
+    Example:
+        >>> largest_tile(100, 40, 48, 16)
+        1760
+    """
+    rows, columns = tile_ranges(height, tile_size, overlap, multiple), tile_ranges(width, tile_size, overlap, multiple)
+    return max(bottom - top for top, bottom in rows) * max(right - left for left, right in columns)
+
+
 def blend_weights(length: int, fade_in: int, fade_out: int) -> torch.Tensor:
     """``(length,)`` weights rising over the first ``fade_in`` and falling over the last ``fade_out`` samples.
 
