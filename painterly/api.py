@@ -58,13 +58,15 @@ class Stylizer:
         return [(load_style_image(source, self.max_pixels), weight) for source, weight in sources]
 
     def method(self, method: Optional[str], *, model: Any = None, paintings: Sequence[tuple[Image.Image, float]] = (),
-               options: Optional[dict[str, Any]] = None, image_size: Optional[tuple[int, int]] = None) -> MethodStylizer:  # fmt: skip
+               options: Optional[dict[str, Any]] = None, image_size: Optional[tuple[int, int]] = None,
+               frames: bool = False) -> MethodStylizer:  # fmt: skip
         """The stylizer of ``method`` on this device, sharing this feature network (see
         :func:`painterly.registry.create_stylizer`): for a folder of images or a video's frames.
-        With ``image_size`` (``(width, height)``), the output size and memory are checked first."""
+        With ``image_size`` (``(width, height)``; ``frames``: of video frames, painted at that size),
+        the output size and memory are checked first."""
         return create_stylizer(method, model=model, paintings=list(paintings), options=options, device=self.device,
                                feature_network=self.feature_network, image_size=image_size, max_pixels=self.max_pixels,
-                               max_memory=self.max_memory)  # fmt: skip
+                               max_memory=self.max_memory, frames=frames)  # fmt: skip
 
     def stylize(
         self,

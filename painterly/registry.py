@@ -86,6 +86,7 @@ def create_stylizer(
     image_size: Optional[tuple[int, int]] = None,
     max_pixels: Optional[int] = None,
     max_memory: Optional[int] = None,
+    frames: bool = False,
 ) -> MethodStylizer:
     """The stylizer of ``method`` with its model loaded and its paintings prepared, once.
 
@@ -98,7 +99,8 @@ def create_stylizer(
             caller (default: loaded here when the method needs it).
         image_size: ``(width, height)`` of the image (or video frame) to paint: when given, the
             output size and the method's memory estimate are checked first, before anything loads
-            (see :meth:`~painterly.methods.spec.MethodSpec.check_resources`).
+            (see :meth:`~painterly.methods.spec.MethodSpec.check_resources`); ``frames``: the
+            image is a video frame, painted at its own size.
         max_pixels: largest output accepted, in pixels; max_memory: a memory budget in bytes
             (default: what the machine has available).
 
@@ -120,7 +122,8 @@ def create_stylizer(
     config = spec.make_config(values)
     device = resolve_device(device)
     if image_size is not None:
-        spec.check_resources(config, *image_size, device=device, max_pixels=max_pixels, max_memory=max_memory)
+        spec.check_resources(config, *image_size, device=device, max_pixels=max_pixels, max_memory=max_memory,
+                              frames=frames)  # fmt: skip
     if feature_network is None and spec.needs_features:
         feature_network = _loaded_here(device)
     given = frozenset(name for name, value in values.items() if value is not None)

@@ -27,17 +27,17 @@ from painterly.registry import get_method
 from tests.conftest import make_gradient_image
 
 MB = 2**20
-#: Peaks measured with ``/usr/bin/time -v`` (maximum resident set size, CPU with native bf16,
-#: ``--precision auto`` = bf16 unless noted) by the runs listed in docs/methods.md.
+#: Peaks in MiB measured with ``/usr/bin/time -v`` (maximum resident set size, CPU with native
+#: bf16, ``--precision auto`` = bf16 unless noted) by the runs listed in docs/methods.md.
 MEASURED = [
-    ("fast", FastConfig(model="x"), 1024, 768, torch.bfloat16, 564),
-    ("fast", FastConfig(model="x"), 1024, 768, torch.float32, 792),
-    ("fast", FastConfig(model="x"), 2048, 1536, torch.float32, 994),
-    ("fast", FastConfig(model="x"), 4000, 3000, torch.bfloat16, 1136),
-    ("adain", AdaINConfig(), 1024, 768, torch.bfloat16, 582),
-    ("adain", AdaINConfig(), 4000, 3000, torch.bfloat16, 1588),
-    ("optimize", OptimizeConfig(size=512, steps=6), 512, 384, torch.bfloat16, 994),
-    ("optimize", OptimizeConfig(size=1024, steps=8), 1024, 768, torch.bfloat16, 2131),
+    ("fast", FastConfig(model="x"), 1024, 768, torch.bfloat16, 551),
+    ("fast", FastConfig(model="x"), 1024, 768, torch.float32, 773),
+    ("fast", FastConfig(model="x"), 2048, 1536, torch.float32, 971),
+    ("fast", FastConfig(model="x"), 4000, 3000, torch.bfloat16, 1109),
+    ("adain", AdaINConfig(), 1024, 768, torch.bfloat16, 569),
+    ("adain", AdaINConfig(), 4000, 3000, torch.bfloat16, 1551),
+    ("optimize", OptimizeConfig(size=512, steps=6), 512, 384, torch.bfloat16, 971),
+    ("optimize", OptimizeConfig(size=1024, steps=8), 1024, 768, torch.bfloat16, 2081),
 ]
 ESTIMATES = {"fast": fast_memory, "adain": adain_memory, "optimize": optimize_memory}
 
@@ -184,3 +184,16 @@ def test_every_registered_method_estimates_its_memory():
         small, large = spec.estimate_memory(config, 64, 48, "cpu"), spec.estimate_memory(config, 640, 480, "cpu")
         assert 0 < small < large, spec.name
         assert np.isfinite(small)
+
+
+def test_video_checks_the_frame_size_against_max_memory_before_loading(tmp_path):
+    from web_clips import write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", frames=3, audio=False)
+    out = tmp_path / "out.mp4"
+    result = CliRunner().invoke(cli, ["video", str(clip), "--style", "starry-night", "--method", "optimize", "--size", "64",
+                                      "--max-memory", "100M", "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "painting 64×48 with the optimize method" in lines[0] and "--max-memory 100 MB" in lines[0]
+    assert not out.exists()

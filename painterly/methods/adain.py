@@ -261,13 +261,13 @@ class AdaINStylizer:
 
 
 #: Peak memory of the adain method, measured with ``/usr/bin/time -v`` (see docs/methods.md): the
-#: process with PyTorch, the encoder and the decoder loaded, painting a 64 px photo (315 MB measured).
+#: process with PyTorch, the encoder and the decoder loaded, painting a 64 px photo (308 MB measured).
 ADAIN_BASE_BYTES = 330 * 2**20
 #: Per pixel encoded and decoded at once (the image, a tile, or a painting), by compute dtype size:
-#: 1024×768 measured 340 B/px in bf16, whole-image buffers included; fp32 scaled as measured for fast.
+#: 1024×768 measured about 340 B/px in bf16, whole-image buffers included; fp32 scaled as measured for fast.
 ADAIN_NETWORK_BYTES = {4: 460, 2: 260}
 #: Per pixel of the whole image, tiled or not: input, output, the relu4_1 map and its AdaIN target
-#: (1/64 of the pixels, 512 channels), 8-bit copies (4000×3000 tiled measured 1.59 GB in bf16).
+#: (1/64 of the pixels, 512 channels), 8-bit copies (4000×3000 tiled measured 1.51 GB in bf16).
 ADAIN_IMAGE_BYTES = 100
 
 

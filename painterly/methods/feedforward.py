@@ -205,13 +205,13 @@ def _export_onnx(model_path: Path, out: Path) -> None:
 
 
 #: Peak memory of the fast method, measured with ``/usr/bin/time -v`` (see docs/methods.md): the
-#: process with PyTorch and a model loaded, painting a 64 px photo (261 MB measured).
+#: process with PyTorch and a model loaded, painting a 64 px photo (255 MB measured).
 FAST_BASE_BYTES = 280 * 2**20
 #: Per pixel the network paints at once (the image, a tile, or the statistics pass), by compute
-#: dtype size: 1024×768 measured 675 B/px in fp32 and 385 B/px in bf16, whole-image buffers included.
+#: dtype size: 1024×768 measured about 690 B/px in fp32 and 390 B/px in bf16, whole-image buffers included.
 FAST_NETWORK_BYTES = {4: 600, 2: 350}
 #: Per pixel of the whole image, tiled or not, by compute dtype size: input, output, blend and 8-bit
-#: copies (4000×3000 tiled measured 1.14 GB in bf16, 2048×1536 tiled 0.97 GB in fp32).
+#: copies (4000×3000 tiled measured 1.08 GB in bf16, 2048×1536 tiled 971 MB in fp32).
 FAST_IMAGE_BYTES = {4: 90, 2: 60}
 
 

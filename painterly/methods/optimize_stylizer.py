@@ -107,11 +107,11 @@ class OptimizeStylizer:
 
 
 #: Peak memory of the optimize method, measured with ``/usr/bin/time -v`` (see docs/methods.md): the
-#: process with PyTorch and VGG19 loaded (501 MB painting 64 px; 615 MB where the line through the
+#: process with PyTorch and VGG19 loaded (489 MB painting 64 px; about 610 MB where the line through the
 #: 512 px and 1024 px runs meets 0 pixels).
 OPTIMIZE_BASE_BYTES = 620 * 2**20
 #: Per pixel of the finest scale, VGG19's activations kept for the backward pass and its gradients,
-#: by compute dtype size (bf16: 0.99 GB at 512×384 and 2.13 GB at 1024×768 measured).
+#: by compute dtype size (bf16: 971 MB at 512×384 and 2.03 GB at 1024×768 measured).
 OPTIMIZE_PIXEL_BYTES = {4: 3600, 2: 2050}
 #: Per pixel of a painting passed through VGG19 without gradients (its Gram targets).
 OPTIMIZE_PAINTING_BYTES = {4: 600, 2: 350}

@@ -139,15 +139,16 @@ class MethodSpec:
         return int(self.memory(config, width, height, dtype))
 
     def check_resources(self, config: Any, width: int, height: int, *, device: torch.device | str | None = None,
-                        max_pixels: Optional[int] = None, max_memory: Optional[int] = None) -> None:  # fmt: skip
+                        max_pixels: Optional[int] = None, max_memory: Optional[int] = None, frames: bool = False) -> None:  # fmt: skip
         """Refuse, before anything is loaded, to paint a ``width × height`` input whose output would
         have more than ``max_pixels`` pixels, or would need more memory than is available (or than
-        ``max_memory`` bytes).
+        ``max_memory`` bytes). ``frames``: video frames, painted at their own size (the video's
+        ``--size``), not at the config's.
 
         Raises:
             PainterlyError: one line saying what fits and which option to change.
         """
-        out_width, out_height = self.output_size(config, width, height)
+        out_width, out_height = (width, height) if frames else self.output_size(config, width, height)
         if max_pixels is not None and out_width * out_height > max_pixels:
             raise PainterlyError(
                 f"the output would be {out_width}×{out_height} ({out_width * out_height / 1e6:g} megapixels), more than the "

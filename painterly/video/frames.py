@@ -58,7 +58,8 @@ def frame_stylizer_for(method: Optional[str], *, model: Optional[str] = None, pa
     """
     if "size" in options:
         raise PainterlyError("the video's size is set with --size, not as a method option")
-    return stylizer.method(method, model=model, paintings=list(paintings), options=options, image_size=image_size)
+    return stylizer.method(method, model=model, paintings=list(paintings), options=options, image_size=image_size,
+                           frames=True)  # fmt: skip
 
 
 def fast_frame_stylizer(model: str, *, device: torch.device | str | None = None, **options: Any) -> MethodStylizer:
