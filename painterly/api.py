@@ -13,11 +13,11 @@ import torch
 from PIL import Image
 
 from painterly.devices import parse_memory, resolve_device
-from painterly.options import as_number
 from painterly.features.vgg import VGG19
 from painterly.features.weights import VGGWeights, find_weights, load_vgg19
 from painterly.io.images import DEFAULT_MAX_PIXELS, load_image, restore_alpha, split_alpha, tensor_to_image
 from painterly.methods.spec import MethodStylizer
+from painterly.options import as_number
 from painterly.progress import ProgressCallback
 from painterly.registry import create_stylizer
 from painterly.styles.catalog import (ImageSource, StyleSource, describe_source, load_style_image, normalize_styles,

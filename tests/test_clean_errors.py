@@ -22,7 +22,7 @@ from painterly.models import ModelInfo, save_model
 from painterly.models.adain import AdaINDecoder, DecoderConfig
 from painterly.models.adain_io import load_decoder, save_decoder
 from painterly.models.files import load_model
-from painterly.options import as_number, check_limits, config_from_options, limits
+from painterly.options import as_number, check_limits, config_from_options
 from tests.conftest import make_gradient_image
 
 
