@@ -12,11 +12,12 @@ from typing import Any, Optional, Sequence
 import torch
 from PIL import Image
 
-from painterly.devices import resolve_device
+from painterly.devices import parse_memory, resolve_device
 from painterly.features.vgg import VGG19
 from painterly.features.weights import VGGWeights, find_weights, load_vgg19
 from painterly.io.images import DEFAULT_MAX_PIXELS, load_image, restore_alpha, split_alpha, tensor_to_image
 from painterly.methods.spec import MethodStylizer
+from painterly.options import as_number
 from painterly.progress import ProgressCallback
 from painterly.registry import create_stylizer
 from painterly.styles.catalog import (ImageSource, StyleSource, describe_source, load_style_image, normalize_styles,
@@ -29,13 +30,17 @@ class Stylizer:
     Args:
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` …
         vgg_weights: a VGG19 weights file; ``None`` finds the default (see ``painterly.features``).
-        max_pixels: largest input accepted, in pixels.
+        max_pixels: largest input and output accepted, in pixels.
+        max_memory: a memory budget (``"4G"``, ``"512M"`` or bytes): an image whose estimated peak
+            memory exceeds it, or exceeds the memory available, is refused before the method starts.
     """
 
-    def __init__(self, device: str | torch.device | None = None, vgg_weights: str | Path | None = None, max_pixels: int = DEFAULT_MAX_PIXELS):
+    def __init__(self, device: str | torch.device | None = None, vgg_weights: str | Path | None = None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_memory: str | int | None = None):  # fmt: skip
         self.device = resolve_device(device)
         self.vgg_weights = vgg_weights
-        self.max_pixels = max_pixels
+        self.max_pixels = None if max_pixels is None else as_number("max_pixels", max_pixels, int)
+        self.max_memory = parse_memory(max_memory)
         self._weights: Optional[VGGWeights] = None
         self._networks: dict[tuple[str, str], VGG19] = {}
 
@@ -53,11 +58,15 @@ class Stylizer:
         return [(load_style_image(source, self.max_pixels), weight) for source, weight in sources]
 
     def method(self, method: Optional[str], *, model: Any = None, paintings: Sequence[tuple[Image.Image, float]] = (),
-               options: Optional[dict[str, Any]] = None) -> MethodStylizer:  # fmt: skip
+               options: Optional[dict[str, Any]] = None, image_size: Optional[tuple[int, int]] = None,
+               frames: bool = False) -> MethodStylizer:  # fmt: skip
         """The stylizer of ``method`` on this device, sharing this feature network (see
-        :func:`painterly.registry.create_stylizer`): for a folder of images or a video's frames."""
+        :func:`painterly.registry.create_stylizer`): for a folder of images or a video's frames.
+        With ``image_size`` (``(width, height)``; ``frames``: of video frames, painted at that size),
+        the output size and memory are checked first."""
         return create_stylizer(method, model=model, paintings=list(paintings), options=options, device=self.device,
-                               feature_network=self.feature_network)  # fmt: skip
+                               feature_network=self.feature_network, image_size=image_size, max_pixels=self.max_pixels,
+                               max_memory=self.max_memory, frames=frames)  # fmt: skip
 
     def stylize(
         self,
@@ -73,7 +82,7 @@ class Stylizer:
         content_image, alpha = split_alpha(load_image(content, max_pixels=self.max_pixels, keep_alpha=True))
         style_sources = normalize_styles(style) if style is not None else []
         stylizer = self.method(method, model=options.pop("model", None), paintings=self.load_paintings(style_sources),
-                               options=options)  # fmt: skip
+                               options=options, image_size=content_image.size)  # fmt: skip
         result = restore_alpha(stylizer.stylize_image(content_image, progress), alpha)
         result.info["painterly"] = {
             "method": stylizer.settings.get("method", method),
@@ -93,6 +102,7 @@ def stylize(
     device: str | torch.device | None = None,
     vgg_weights: str | Path | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_memory: str | int | None = None,
     **options: Any,
 ) -> Image.Image:
     """Stylize ``content`` with ``style`` and return the result as a PIL image.
@@ -105,14 +115,18 @@ def stylize(
             ``"fast"`` when a ``model`` is given, else ``"optimize"``.
         progress: called with :class:`painterly.progress.ProgressEvent`s; return ``False`` to cancel.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` …
+        max_pixels: largest input and output accepted, in pixels.
+        max_memory: a memory budget (``"4G"``, ``"512M"`` or bytes); an image whose estimated peak
+            memory exceeds it, or the memory available, is refused in one line before the method starts.
         options: the method's options, e.g. for ``"optimize"`` the fields of
             :class:`painterly.methods.optimize.OptimizeConfig` (``size``, ``steps``, ``strength``,
-            ``style_scale``, ``preserve_color``, ``seed`` …).
+            ``style_scale``, ``preserve_color``, ``seed`` …). Numbers may be given as numeric text
+            (``size="512"``); anything else of the wrong type raises a ``PainterlyError`` naming the option.
 
     Example:
         >>> painterly.stylize("photo.jpg", "starry-night", size=256).save("out.png")
     """
-    stylizer = Stylizer(device=device, vgg_weights=vgg_weights, max_pixels=max_pixels)
+    stylizer = Stylizer(device=device, vgg_weights=vgg_weights, max_pixels=max_pixels, max_memory=max_memory)
     return stylizer.stylize(content, style, method=method, progress=progress, **options)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 
@@ -47,3 +48,106 @@ def pick_precision(precision: str, device: torch.device) -> torch.dtype:
         supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
         return torch.bfloat16 if supported is not None and supported() else torch.float32
     return torch.float32
+
+
+#: Units :func:`parse_memory` takes (powers of 1024, as ``free`` and ``ulimit`` count).
+MEMORY_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_memory(value: str | int | float | None) -> int | None:
+    """A memory amount as bytes: ``"4G"``, ``"512M"``, ``"1.5GB"``, ``"2GiB"`` or a number of bytes; ``None`` stays ``None``.
+
+    Example:
+        >>> parse_memory("4G"), parse_memory("512 MB"), parse_memory(1000)
+        (4294967296, 536870912, 1000)
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise PainterlyError(f"max memory takes an amount like 4G or 512M, got {type(value).__name__}")
+    text = str(value).strip().upper().replace(" ", "").removesuffix("IB").removesuffix("B")
+    number, unit = (text[:-1], text[-1]) if text[-1:] in "KMGT" and text[-1:] else (text, "")
+    try:
+        amount = float(number)
+    except ValueError:
+        raise PainterlyError(f"max memory takes an amount like 4G or 512M, got {value!r}") from None
+    if not math.isfinite(amount) or amount <= 0:
+        raise PainterlyError(f"max memory must be more than 0, got {value!r}")
+    return int(amount * MEMORY_UNITS[unit])
+
+
+def format_bytes(amount: float) -> str:
+    """``1.5e9`` → ``"1.4 GB"`` (powers of 1024, one decimal from GB up)."""
+    for unit, size in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2)):
+        if amount >= size:
+            return f"{amount / size:.1f} {unit}" if unit != "MB" else f"{amount / size:.0f} MB"
+    return f"{amount / 1024:.0f} KB"
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        text = open(path, encoding="ascii").read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _cgroup_room() -> int | None:
+    """What the process's cgroup (v2, else v1) still allows: its limit minus its usage."""
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):  # fmt: skip
+        limit = _read_int(limit_file)
+        if limit is not None and limit < 2**60:  # "max", or v1's "no limit" (a huge number)
+            return max(0, limit - (_read_int(usage_file) or 0))
+    return None
+
+
+def _address_space_room() -> int | None:
+    """What ``ulimit -v`` (RLIMIT_AS) still allows this process to map."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return None
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            mapped = int(handle.read().split()[0]) * resource.getpagesize()
+        return max(0, limit - mapped)
+    except (ImportError, OSError, ValueError):
+        return None
+
+
+def process_memory() -> int:
+    """This process's resident memory in bytes (0 where it cannot be read)."""
+    try:
+        import resource
+
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * resource.getpagesize()
+    except (ImportError, OSError, ValueError, IndexError):
+        return 0
+
+
+def available_memory(device: torch.device | str | None = None) -> int | None:
+    """Bytes this process may still allocate on ``device``; ``None`` when unknown.
+
+    On a CPU the smallest of the system's available memory (``MemAvailable`` in ``/proc/meminfo``),
+    the room left under the cgroup's limit (a container) and under ``ulimit -v``; on a GPU its
+    free memory.
+    """
+    device = resolve_device(device) if not isinstance(device, torch.device) else device
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    rooms = [room for room in (_meminfo_available(), _cgroup_room(), _address_space_room()) if room is not None]
+    return min(rooms) if rooms else None

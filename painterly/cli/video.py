@@ -8,8 +8,8 @@ from typing import Any, Optional
 
 import click
 
-from painterly.cli.common import (ProgressReporter, check_paintings, chosen_method_options, config_kwargs, fail, handle_errors,
-                                  method_options, options_from_config)  # fmt: skip
+from painterly.cli.common import (MAX_MEMORY_HELP, ProgressReporter, check_paintings, chosen_method_options, config_kwargs,
+                                  fail, handle_errors, method_options, options_from_config)  # fmt: skip
 from painterly.registry import list_methods
 from painterly.video.loop import VideoConfig
 
@@ -24,15 +24,17 @@ def preview_path(output: Path) -> Path:
 
 
 def _frame_stylizer(method: Optional[str], model: Optional[str], styles: tuple[str, ...], method_options: dict[str, Any],
-                    device: Any, vgg_weights: Optional[Path]):  # fmt: skip
-    """The frame stylizer for the chosen method, its model or feature network loaded once."""
+                    device: Any, vgg_weights: Optional[Path], frame_size: Optional[tuple[int, int]] = None,
+                    max_memory: Optional[str] = None):  # fmt: skip
+    """The frame stylizer for the chosen method, its model or feature network loaded once; with
+    ``frame_size``, its memory is checked first."""
     from painterly.api import Stylizer, load_style_image, normalize_styles
     from painterly.io.images import DEFAULT_MAX_PIXELS
     from painterly.video.frames import frame_stylizer_for
 
-    stylizer = Stylizer(device=device, vgg_weights=vgg_weights)  # loads VGG19 only if the method asks
+    stylizer = Stylizer(device=device, vgg_weights=vgg_weights, max_memory=max_memory)  # loads VGG19 only if the method asks
     paintings = [(load_style_image(source, DEFAULT_MAX_PIXELS), weight) for source, weight in normalize_styles(list(styles))]
-    return frame_stylizer_for(method, model=model, paintings=paintings, stylizer=stylizer, **method_options)
+    return frame_stylizer_for(method, model=model, paintings=paintings, stylizer=stylizer, image_size=frame_size, **method_options)
 
 
 @click.command("video")
@@ -55,11 +57,12 @@ def _frame_stylizer(method: Optional[str], model: Optional[str], styles: tuple[s
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file (never the input).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--vgg-weights", type=click.Path(path_type=Path), help="VGG19 weights file (the optimize method).")
+@click.option("--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line instead of a progress bar.")
 @handle_errors
 def video_command(source: Path, output: Optional[Path], model: Optional[str], styles: tuple[str, ...], method: Optional[str],
-                  preview: int, report: bool, overwrite: bool, device: str, vgg_weights: Optional[Path], as_json: bool,
-                  **values: Any) -> None:  # fmt: skip
+                  preview: int, report: bool, overwrite: bool, device: str, vgg_weights: Optional[Path],
+                  max_memory: Optional[str], as_json: bool, **values: Any) -> None:  # fmt: skip
     """Stylize the video SOURCE, keeping strokes steady from frame to frame, with its sound.
 
     Frames are kept in a folder next to the output as they are done, so running the same
@@ -73,12 +76,12 @@ def video_command(source: Path, output: Optional[Path], model: Optional[str], st
     """
     from painterly.devices import resolve_device
     from painterly.video.loop import VideoJob, report_path, write_report
-    from painterly.video.media import check_video_output, probe_video
+    from painterly.video.media import check_video_output, output_size, probe_video
 
     from painterly.registry import choose_method
 
     config = VideoConfig(**config_kwargs(VideoConfig, {key: values.pop(key) for key in VIDEO_OPTIONS})).validate()
-    probe_video(source)  # a bad input fails here, before any model is loaded
+    info = probe_video(source)  # a bad input fails here, before any model is loaded
     spec = choose_method(method, model=model, paintings=styles)
     check_paintings(spec, styles)
     method_options = chosen_method_options(spec, values)
@@ -88,7 +91,8 @@ def video_command(source: Path, output: Optional[Path], model: Optional[str], st
     check_video_output(output, protect=[source])
     if output.exists() and not overwrite and not preview:
         fail(f"{output} exists: pass --overwrite to replace it, or choose another -o")
-    frame_stylizer = _frame_stylizer(spec.name, model, styles, method_options, resolve_device(device), vgg_weights)
+    frame_stylizer = _frame_stylizer(spec.name, model, styles, method_options, resolve_device(device), vgg_weights,
+                                     output_size(info.width, info.height, config.size), max_memory)  # fmt: skip
     job = VideoJob(source, output, frame_stylizer, config, device="cpu")
     if job.store.restarted:
         click.echo(f"note: the frames kept in {job.store.folder} were made with other settings: starting over", err=True)

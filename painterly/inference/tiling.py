@@ -69,6 +69,21 @@ def fits_one_tile(height: int, width: int, tile_size: int) -> bool:
     return height * width <= tile_size * tile_size
 
 
+def largest_tile(width: int, height: int, tile_size: int, overlap: int, multiple: int = 4) -> int:
+    """Pixels of the largest piece a ``width × height`` image is painted in: the whole image when
+    it :func:`fits_one_tile`, else the largest tile :func:`stylize_tiled` cuts (what a tiled
+    network holds at once).
+
+    Example:
+        >>> largest_tile(100, 40, 48, 16)
+        1760
+    """
+    if fits_one_tile(height, width, tile_size):
+        return width * height
+    rows, columns = tile_ranges(height, tile_size, overlap, multiple), tile_ranges(width, tile_size, overlap, multiple)
+    return max(bottom - top for top, bottom in rows) * max(right - left for left, right in columns)
+
+
 def blend_weights(length: int, fade_in: int, fade_out: int) -> torch.Tensor:
     """``(length,)`` weights rising over the first ``fade_in`` and falling over the last ``fade_out`` samples.
 

@@ -21,7 +21,7 @@ from PIL import Image
 from painterly.devices import PRECISIONS, pick_precision, resolve_device
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19
-from painterly.inference.tiling import fits_one_tile, stylize_tiled
+from painterly.inference.tiling import fits_one_tile, largest_tile, stylize_tiled
 from painterly.io.images import image_to_tensor, load_image, pixels_digest, resize_long_side, tensor_to_image
 from painterly.methods.spec import FeatureNetwork, MethodSpec, Paintings
 from painterly.models.adain import ENCODER_LAYER, TRANSFORMS, AdaINNetwork
@@ -260,6 +260,41 @@ class AdaINStylizer:
         return self.stylize_tensor(frame)
 
 
+#: Peak memory of the adain method, measured with ``/usr/bin/time -v`` (see docs/methods.md): the
+#: process with PyTorch, the encoder and the decoder loaded, painting a 64 px photo (308 MB measured).
+ADAIN_BASE_BYTES = 330 * 2**20
+#: Per pixel encoded and decoded at once (the image, a tile, or a painting), by compute dtype size:
+#: 1024×768 measured about 340 B/px in bf16, whole-image buffers included; fp32 scaled as measured for fast.
+ADAIN_NETWORK_BYTES = {4: 460, 2: 260}
+#: Per pixel of the whole image, tiled or not: input, output, the relu4_1 map and its AdaIN target
+#: (1/64 of the pixels, 512 channels), 8-bit copies (4000×3000 tiled measured 1.51 GB in bf16).
+ADAIN_IMAGE_BYTES = 100
+
+
+def adain_memory(config: AdaINConfig, width: int, height: int, dtype: torch.dtype, batch: int = 1) -> int:
+    """Estimated peak memory in bytes of the adain method painting ``batch`` images of ``width × height``.
+
+    The network runs at ``work_scale`` of the size, in tiles above ``tile_size``; each painting is
+    encoded at most at 1024 px (or ``style_size``) times ``style_scale``.
+
+    Example:
+        >>> round(adain_memory(AdaINConfig(), 4000, 3000, torch.bfloat16) / 2**30, 1)
+        1.6
+    """
+    from painterly.models.adain import SIZE_MULTIPLE
+
+    net_width, net_height = max(1, round(width * config.work_scale)), max(1, round(height * config.work_scale))
+    if max(net_width, net_height) > config.tile_size:
+        overlap = max(SIZE_MULTIPLE, config.tile_overlap // SIZE_MULTIPLE * SIZE_MULTIPLE)
+        at_once = batch * largest_tile(net_width, net_height, config.tile_size, overlap, SIZE_MULTIPLE)
+    else:
+        at_once = batch * net_width * net_height
+    painting_side = config.style_size or round(min(max(net_width, net_height), STYLE_WORKING_SIZE) * config.style_scale)
+    at_once = max(at_once, painting_side * painting_side * 3 // 4)  # a painting of 4:3 proportions
+    per_pixel = ADAIN_NETWORK_BYTES[4 if dtype == torch.float32 else 2]
+    return ADAIN_BASE_BYTES + per_pixel * at_once + ADAIN_IMAGE_BYTES * batch * width * height
+
+
 def build(config: AdaINConfig, *, paintings: Paintings, device: torch.device, feature_network: Optional[FeatureNetwork] = None,
           **_: Any) -> AdaINStylizer:  # fmt: skip
     encoder = feature_network(ENCODER_LAYER, "max") if feature_network is not None else None
@@ -279,4 +314,5 @@ SPEC = MethodSpec(
     label="Fast, any painting",
     kind="fast",
     aliases=("arbitrary",),
+    memory=adain_memory,
 )

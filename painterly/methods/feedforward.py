@@ -18,7 +18,7 @@ from PIL import Image
 from painterly.devices import PRECISIONS, pick_precision, resolve_device
 from painterly.errors import PainterlyError
 from painterly.inference.onnx import cached_onnx_session, run_onnx
-from painterly.inference.tiling import fits_one_tile, stylize_tiled, tile_ranges
+from painterly.inference.tiling import fits_one_tile, largest_tile, stylize_tiled, tile_ranges
 from painterly.io.files import file_identity
 from painterly.io.images import image_to_tensor, resize_long_side, tensor_to_image
 from painterly.methods.spec import MethodSpec
@@ -204,6 +204,38 @@ def _export_onnx(model_path: Path, out: Path) -> None:
     export_model(model_path, out, format="onnx", check=True)
 
 
+#: Peak memory of the fast method, measured with ``/usr/bin/time -v`` (see docs/methods.md): the
+#: process with PyTorch and a model loaded, painting a 64 px photo (255 MB measured).
+FAST_BASE_BYTES = 280 * 2**20
+#: Per pixel the network paints at once (the image, a tile, or the statistics pass), by compute
+#: dtype size: 1024×768 measured about 690 B/px in fp32 and 390 B/px in bf16, whole-image buffers included.
+FAST_NETWORK_BYTES = {4: 600, 2: 350}
+#: Per pixel of the whole image, tiled or not, by compute dtype size: input, output, blend and 8-bit
+#: copies (4000×3000 tiled measured 1.08 GB in bf16, 2048×1536 tiled 971 MB in fp32).
+FAST_IMAGE_BYTES = {4: 90, 2: 60}
+
+
+def fast_memory(config: FastConfig, width: int, height: int, dtype: torch.dtype, batch: int = 1) -> int:
+    """Estimated peak memory in bytes of the fast method painting ``batch`` images of ``width × height``.
+
+    The network runs at ``work_scale`` of the size; above ``tile_size`` it holds one tile (or the
+    ``stats_size`` statistics pass) at once, so memory grows with the image's buffers only.
+
+    Example:
+        >>> round(fast_memory(FastConfig(model="x"), 4000, 3000, torch.float32) / 2**30, 1)
+        1.7
+    """
+    net_width, net_height = max(1, round(width * config.work_scale)), max(1, round(height * config.work_scale))
+    if max(net_width, net_height) > config.tile_size and batch == 1:
+        stats_scale = min(1.0, config.stats_size / max(net_width, net_height))
+        at_once = max(largest_tile(net_width, net_height, config.tile_size, config.tile_overlap, SIZE_MULTIPLE),
+                      round(net_width * stats_scale) * round(net_height * stats_scale))  # fmt: skip
+    else:
+        at_once = batch * net_width * net_height
+    size = 4 if dtype == torch.float32 else 2
+    return FAST_BASE_BYTES + FAST_NETWORK_BYTES[size] * at_once + FAST_IMAGE_BYTES[size] * batch * width * height
+
+
 def build(config: FastConfig, *, device: torch.device, **_: Any) -> FastStylizer:
     return FastStylizer(config, device)
 
@@ -219,4 +251,5 @@ SPEC = MethodSpec(
     takes_model=True,
     label="Fast model",
     kind="fast",
+    memory=fast_memory,
 )

@@ -18,6 +18,8 @@ from typing import Any, Callable, Mapping, Optional, Protocol
 import torch
 from PIL import Image
 
+from painterly.devices import available_memory, format_bytes, pick_precision, process_memory, resolve_device
+from painterly.errors import PainterlyError
 from painterly.options import config_from_options, field_defaults, field_help, field_limits
 from painterly.progress import ProgressCallback
 
@@ -51,6 +53,12 @@ class MethodStylizer(Protocol):
 
 #: ``build(config, *, paintings, device, feature_network) -> MethodStylizer``.
 Builder = Callable[..., MethodStylizer]
+#: ``memory(config, width, height, dtype) -> bytes``: the method's peak memory (the whole process,
+#: Python and PyTorch included) painting a ``width × height`` output in compute dtype ``dtype``.
+MemoryEstimate = Callable[[Any, int, int, torch.dtype], int]
+
+#: Bytes per input pixel held besides the method's own memory: the decoded photo and its float tensor.
+INPUT_BYTES_PER_PIXEL = 16
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,8 @@ class MethodSpec:
         previews: the method sends preview images while it works.
         label, kind: how the studio presents the method (``High quality``; ``high-quality``, ``fast``).
         aliases: other names accepted for the method.
+        memory: estimates the method's peak memory before it starts (see :data:`MemoryEstimate`);
+            ``None``: not known, never refused.
     """
 
     name: str
@@ -87,6 +97,7 @@ class MethodSpec:
     label: str = ""
     kind: str = "other"
     aliases: tuple[str, ...] = field(default=())
+    memory: Optional[MemoryEstimate] = None
 
     @property
     def owner(self) -> str:
@@ -109,6 +120,75 @@ class MethodSpec:
 
     def limits(self, option: str) -> dict[str, Any]:
         return field_limits(self.config, option) if self.config is not None else {}
+
+    def output_size(self, config: Any, width: int, height: int) -> tuple[int, int]:
+        """The size painted for a ``width × height`` input: its long side scaled to the config's
+        ``size`` when set (an upper bound for the optimize method, which keeps a smaller photo's size
+        when no size is given)."""
+        size = getattr(config, "size", None)
+        if not size:
+            return width, height
+        scale = size / max(width, height)
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
+    def estimate_memory(self, config: Any, width: int, height: int, device: torch.device | str | None = None) -> Optional[int]:
+        """Peak memory in bytes of painting a ``width × height`` output on ``device``; ``None`` when unknown."""
+        if self.memory is None:
+            return None
+        dtype = pick_precision(getattr(config, "precision", "fp32"), resolve_device(device))
+        return int(self.memory(config, width, height, dtype))
+
+    def check_resources(self, config: Any, width: int, height: int, *, device: torch.device | str | None = None,
+                        max_pixels: Optional[int] = None, max_memory: Optional[int] = None, frames: bool = False) -> None:  # fmt: skip
+        """Refuse, before anything is loaded, to paint a ``width × height`` input whose output would
+        have more than ``max_pixels`` pixels, or would need more memory than is available (or than
+        ``max_memory`` bytes). ``frames``: video frames, painted at their own size (the video's
+        ``--size``), not at the config's.
+
+        Raises:
+            PainterlyError: one line saying what fits and which option to change.
+        """
+        out_width, out_height = (width, height) if frames else self.output_size(config, width, height)
+        if max_pixels is not None and out_width * out_height > max_pixels:
+            raise PainterlyError(
+                f"the output would be {out_width}×{out_height} ({out_width * out_height / 1e6:g} megapixels), more than the "
+                f"limit of {max_pixels / 1e6:g} megapixels: use a smaller --size or raise --max-pixels"
+            )
+        needed = self.estimate_memory(config, out_width, out_height, device)
+        if needed is None:
+            return
+        needed += INPUT_BYTES_PER_PIXEL * width * height
+        free = available_memory(device)
+        # The estimate is the whole process's peak; what it holds already is not needed again.
+        budgets = ([(free + process_memory(), f"the {format_bytes(free)} available")] if free is not None else []) + (
+            [(max_memory, f"--max-memory {format_bytes(max_memory)}")] if max_memory is not None else [])  # fmt: skip
+        if not budgets:
+            return
+        budget, which = min(budgets)
+        if needed <= budget:
+            return
+        fits = self._largest_fitting_side(config, out_width, out_height, budget - INPUT_BYTES_PER_PIXEL * width * height, device)
+        advice = (f"it fits up to about {fits} px here: use --size {fits} or less" if fits
+                  else "not even a small image fits: close other programs or raise --max-memory")  # fmt: skip
+        raise PainterlyError(f"painting {out_width}×{out_height} with {self.owner} needs about {format_bytes(needed)} of "
+                             f"memory, more than {which}: {advice}")  # fmt: skip
+
+    def _largest_fitting_side(self, config: Any, width: int, height: int, budget: int, device: Any) -> int:
+        """The largest long side (same proportions, at least 16 px) whose estimate fits ``budget``; 0 if none."""
+        long_side = max(width, height)
+
+        def fits(side: int) -> bool:
+            scale = side / long_side
+            return (self.estimate_memory(config, max(1, round(width * scale)), max(1, round(height * scale)), device)
+                    or 0) <= budget  # fmt: skip
+
+        if not fits(16):
+            return 0
+        low, high = 16, long_side
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle - 1)
+        return low // 8 * 8 if low >= 64 else low
 
 
 class FunctionStylizer:

@@ -99,6 +99,9 @@ def load_decoder(
             weights = {key: handle.get_tensor(key).float() for key in handle.keys()}
     except Exception as error:  # safetensors raises several types for damaged files
         raise PainterlyError(f"{str(path)!r} is not a readable decoder file ({type(error).__name__}): {_TRAIN_HINT}") from None
+    from painterly.models.files import check_finite_weights
+
+    check_finite_weights(weights, path, _TRAIN_HINT)
     if DECODER_METADATA_KEY not in metadata:
         kind = "a feed-forward style model (use it with --model)" if "painterly.model" in metadata else "no painterly decoder"
         raise PainterlyError(f"{str(path)!r} is {kind}, not an AdaIN decoder: {_TRAIN_HINT}")

@@ -93,8 +93,18 @@ def save_model(
     return path
 
 
+def check_finite_weights(state: dict[str, torch.Tensor], path: str | Path, hint: str) -> None:
+    """Refuse weights holding NaN or infinite values (they paint a black image): one line naming the file.
+
+    ``hint`` says what to do (re-train or re-download).
+    """
+    for key, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise PainterlyError(f"the weights in {str(path)!r} are damaged (not finite numbers in {key}): {hint}")
+
+
 def read_model_file(path: str | Path) -> tuple[ModelInfo, dict[str, torch.Tensor]]:
-    """The description and the raw (possibly fp16) weights of a model file."""
+    """The description and the raw (possibly fp16) weights of a model file, checked finite."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -112,6 +122,7 @@ def read_model_file(path: str | Path) -> tuple[ModelInfo, dict[str, torch.Tensor
             f"{str(path)!r} is not a readable painterly model file ({type(error).__name__}): "
             "train one with `painterly train` or re-download it"
         ) from None
+    check_finite_weights(state, path, "re-train the model or re-download it")
     return info, state
 
 

@@ -45,18 +45,21 @@ class FrameStylizer:
 
 
 def frame_stylizer_for(method: Optional[str], *, model: Optional[str] = None, paintings: Sequence[tuple[Any, float]] = (),
-                       stylizer: Any, **options: Any) -> MethodStylizer:  # fmt: skip
+                       stylizer: Any, image_size: Optional[tuple[int, int]] = None, **options: Any) -> MethodStylizer:  # fmt: skip
     """The frame stylizer of any registered method, its model or feature network loaded once.
 
     Args:
         method: a registered method (``None``: fast with a model, else optimize).
         paintings: ``[(PIL image, weight)]``, the styles of methods that take one.
         stylizer: a :class:`painterly.api.Stylizer` whose device and VGG19 the methods use.
+        image_size: ``(width, height)`` of the frames: when given, the output size and the
+            method's memory are checked before anything loads.
         options: the method's options (``size`` is the video's, not allowed here).
     """
     if "size" in options:
         raise PainterlyError("the video's size is set with --size, not as a method option")
-    return stylizer.method(method, model=model, paintings=list(paintings), options=options)
+    return stylizer.method(method, model=model, paintings=list(paintings), options=options, image_size=image_size,
+                           frames=True)  # fmt: skip
 
 
 def fast_frame_stylizer(model: str, *, device: torch.device | str | None = None, **options: Any) -> MethodStylizer:

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -95,6 +95,12 @@ def _open(path: Path):
         raise PainterlyError(f"cannot read {path.name}: not a video FFmpeg understands ({_one_line(error)}); give an mp4, mov, mkv, webm or avi file") from None
 
 
+def is_still_image(container: Any) -> bool:
+    """Whether an opened PyAV container is a still image (FFmpeg reads JPEG, PNG … as one-frame videos)."""
+    formats = set(container.format.name.split(","))
+    return "image2" in formats or any(name.endswith("_pipe") for name in formats)
+
+
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())[:200] or type(error).__name__
 
@@ -113,6 +119,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     path = Path(path).expanduser()
     av = _av()
     with _open(path) as container:
+        if is_still_image(container):
+            raise PainterlyError(f"{path.name} is a still image: use painterly stylize")
         if not container.streams.video:
             raise PainterlyError(f"{path.name} has no video stream: give a video file (mp4, mov, mkv, webm, avi …)")
         stream = container.streams.video[0]
