@@ -15,6 +15,8 @@ from painterly.errors import PainterlyError
 from painterly.options import convert_option, field_defaults, field_help
 
 EXIT_BAD_INPUT = 2
+#: Exit code when some outputs of an evaluation failed (its report holds the others).
+EXIT_FAILED = 1
 
 
 def fail(message: str) -> "typing.NoReturn":
@@ -37,6 +39,16 @@ def handle_errors(command: Callable) -> Callable:
             raise click.exceptions.Exit(130)
 
     return wrapper
+
+
+def exit_if_failed(evaluation: Any) -> None:
+    """After an evaluation's report: each failed output on stderr, then exit code 1 if any failed."""
+    for failure in evaluation.failures:
+        click.echo(f"failed: {failure.line()}", err=True)
+    if evaluation.failures:
+        total = len(evaluation.failures) + len(evaluation.records)
+        click.echo(f"error: {len(evaluation.failures)} of {total} outputs failed (listed above and in the report)", err=True)
+        raise click.exceptions.Exit(EXIT_FAILED)
 
 
 def _click_type(annotation: Any) -> tuple[Any, bool]:

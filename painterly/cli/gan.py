@@ -7,7 +7,8 @@ from typing import Any, Optional
 
 import click
 
-from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, options_from_config, stderr_is_terminal
+from painterly.cli.common import (ProgressReporter, config_kwargs, exit_if_failed, handle_errors, options_from_config,
+                                  stderr_is_terminal)
 from painterly.errors import PainterlyError
 from painterly.losses.adversarial import GAN_LOSSES
 from painterly.train.cyclegan import DIRECTIONS, CycleGANConfig
@@ -157,3 +158,4 @@ def gan_test_command(run: Path, data: Path, report_dir: Path, direction: str, re
     for note in evaluation.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {grid} and {evaluation.files['html']} in {reporter.seconds:.1f} s", err=True)
+    exit_if_failed(evaluation)
