@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from painterly.cli.common import ProgressReporter, exit_if_failed, handle_errors, method_options, stderr_is_terminal
+from painterly.cli.common import ProgressReporter, exit_if_failed, handle_errors, method_options
 from painterly.registry import list_methods
 
 
@@ -66,7 +66,7 @@ def evaluate_command(contents: tuple[str, ...], styles: tuple[str, ...], methods
     if not methods and outputs is None:
         methods = ("optimize",)
     earlier = read_baseline(baseline) if baseline is not None else None
-    with ProgressReporter("evaluating", enabled=stderr_is_terminal()) as reporter:
+    with ProgressReporter("evaluating") as reporter:
         evaluation = evaluate_specs(
             contents,
             styles,
