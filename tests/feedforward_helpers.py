@@ -27,6 +27,25 @@ def tiny_model_file(folder: Path, seed: int = 0, half: bool = False) -> Path:
     return save_model(tiny_net(seed), folder / "tiny.safetensors", ModelInfo(TINY, name="tiny"), half=half)
 
 
+def tiny_checkpoint_file(folder: Path, seed: int = 1) -> Path:
+    """A checkpoint of a tiny training run, as ``painterly train`` writes into ``RUN/checkpoints/``."""
+    from painterly.train.checkpoints import Checkpoint, checkpoint_path, save_checkpoint
+    from painterly.train.config import TrainConfig
+
+    config = TrainConfig(style="starry-night", data=str(folder), out=str(folder / "tiny.safetensors"), network=TINY)
+    path = checkpoint_path(config.run_path(), 5)
+    state = {name: value.clone() for name, value in tiny_net(seed).state_dict().items()}
+    save_checkpoint(path, Checkpoint(5, 1.5, state, {}, torch.get_rng_state(), {"total": 2.0}), config)
+    return path
+
+
+def tiny_torchscript_file(folder: Path) -> Path:
+    """A tiny model exported to TorchScript, as ``painterly export --format torchscript`` writes it."""
+    from painterly.export import export_model
+
+    return export_model(tiny_model_file(folder), folder / "tiny.pt", format="torchscript", check=False)
+
+
 def photo_folder(folder: Path, count: int = 8) -> Path:
     """``count`` small generated photos in nested folders."""
     for index in range(count):

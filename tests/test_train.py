@@ -197,3 +197,22 @@ def test_train_and_export_commands(tmp_path, photos):
     assert (tmp_path / "m.pt").is_file()
     result = CliRunner().invoke(train_command, [*arguments[:3], str(tmp_path / "none"), *arguments[4:]])
     assert result.exit_code == 2 and result.output.startswith("error:")
+
+
+def test_train_command_names_unreadable_files_and_shows_progress_without_a_terminal(tmp_path, photos):
+    from painterly.cli.train import train_command
+
+    for index in range(5):
+        (photos / f"broken{index}.jpg").write_bytes(b"not a jpeg")
+    model = tmp_path / "light.safetensors"
+    arguments = ["--style", "starry-night", "--data", str(photos), "--out", str(model), "--steps", "4",
+                 "--batch-size", "4", "--crop-size", "32", "--style-size", "64", "--device", "cpu"]  # fmt: skip
+    with pytest.warns(UserWarning, match="5 training files could not be read and were skipped: .*broken0.jpg"):
+        result = CliRunner().invoke(train_command, arguments)
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    progress = [line for line in lines if line.startswith("training: step")]
+    assert progress and progress[-1].startswith("training: step 4/4 (100%)") and " elapsed" in progress[-1]
+    (warning,) = [line for line in lines if line.startswith("warning:")]
+    assert warning == (f"warning: skipped 5 unreadable files: {photos / 'broken0.jpg'}, {photos / 'broken1.jpg'}, "
+                       f"{photos / 'broken2.jpg'} and 2 more")  # fmt: skip

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from feedforward_helpers import TINY, tiny_model_file, tiny_net
+from feedforward_helpers import TINY, tiny_checkpoint_file, tiny_model_file, tiny_net, tiny_torchscript_file
 from painterly.errors import PainterlyError
 from painterly.models import (
     VARIANTS,
@@ -18,7 +18,7 @@ from painterly.models import (
     save_model,
     variant_config,
 )
-from painterly.models.files import read_model_file
+from painterly.models.files import model_file_kind, read_model_file
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -124,8 +124,9 @@ def test_bad_model_files_are_clear_errors(tmp_path):
     foreign = tmp_path / "foreign.safetensors"
     save_file({"weight": torch.zeros(2)}, str(foreign))
     for path in (garbage, truncated, foreign):
-        with pytest.raises(PainterlyError, match="not a readable painterly model"):
+        with pytest.raises(PainterlyError, match="not a readable painterly model") as caught:
             load_model(path)
+        assert "download" not in str(caught.value)  # nothing is ever downloaded
     with pytest.raises(PainterlyError, match="does not exist"):
         read_model_file(tmp_path / "missing.safetensors")
 
@@ -142,3 +143,29 @@ def test_weights_not_fitting_the_config_are_a_clear_error(tmp_path):
     save_file(state, str(path), metadata={"painterly.model": info.to_json()})
     with pytest.raises(PainterlyError, match="do not fit"):
         load_model(path)
+
+
+def test_a_training_checkpoint_loads_as_its_network(tmp_path):
+    path = tiny_checkpoint_file(tmp_path)
+    assert model_file_kind(path) == "checkpoint" and path.suffix == ".pt"
+    net, info = load_model(path)
+    assert info.network == TINY and info.record["steps"] == 5 and info.name == "starry-night"
+    assert info.training["style"] == "starry-night"
+    image = torch.rand(1, 3, 20, 28, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(net(image), tiny_net(1)(image))
+    assert isinstance(create_model(str(path)), TransformerNet)
+
+
+def test_exports_are_refused_saying_what_they_are_and_what_to_give(tmp_path):
+    torchscript = tiny_torchscript_file(tmp_path)
+    onnx_file = tmp_path / "tiny.onnx"
+    onnx_file.write_bytes(b"\x08\x07\x12\x07pytorch")  # a protobuf start, as an ONNX file has
+    assert (model_file_kind(torchscript), model_file_kind(onnx_file)) == ("torchscript", "onnx")
+    assert model_file_kind(tiny_model_file(tmp_path)) == "safetensors"
+    for path, kind in ((torchscript, "TorchScript"), (onnx_file, "ONNX")):
+        with pytest.raises(PainterlyError) as caught:
+            load_model(path)
+        message = str(caught.value)
+        assert f"is a {kind} export" in message and "cannot be loaded as a model" in message
+        assert ".safetensors model file it was exported from" in message and "download" not in message

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, options_from_config
+from painterly.io.files import name_files
 from painterly.train.arbitrary import ArbitraryTrainConfig
 from painterly.train.config import PRECISIONS
 
@@ -52,6 +53,7 @@ def train_arbitrary_command(quiet: bool, **values: Any) -> None:
     if result.model_path is None:
         return  # not the main process of a multi-process run
     losses = ", ".join(f"{name} {value:.4g}" for name, value in result.losses.items())
-    skipped = f"; skipped {len(result.unreadable)} unreadable files" if result.unreadable else ""
+    skipped = (f"; skipped {len(result.unreadable)} unreadable files: {name_files(result.unreadable)}"
+               if result.unreadable else "")  # fmt: skip
     click.echo(f"wrote {result.model_path}: {result.steps} steps, {result.seconds / 60:.1f} min, "
                f"{result.images_per_second:.2f} images/s ({losses}){skipped}", err=True)  # fmt: skip

@@ -29,6 +29,10 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
 
 
+#: Exit code when some outputs of an evaluation failed (its report holds the others).
+EXIT_FAILED = 1
+
+
 def fail(message: str) -> "typing.NoReturn":
     """Print ``error: message`` on stderr as one line and exit with code 2."""
     click.echo(f"error: {' '.join(str(message).split())}", err=True)
@@ -49,6 +53,16 @@ def handle_errors(command: Callable) -> Callable:
             raise click.exceptions.Exit(130)
 
     return wrapper
+
+
+def exit_if_failed(evaluation: Any) -> None:
+    """After an evaluation's report: each failed output on stderr, then exit code 1 if any failed."""
+    for failure in evaluation.failures:
+        click.echo(f"failed: {failure.line()}", err=True)
+    if evaluation.failures:
+        total = len(evaluation.failures) + len(evaluation.records)
+        click.echo(f"error: {len(evaluation.failures)} of {total} outputs failed (listed above and in the report)", err=True)
+        raise click.exceptions.Exit(EXIT_FAILED)
 
 
 def _click_type(annotation: Any) -> tuple[Any, bool]:
@@ -202,27 +216,41 @@ def chosen_method_options(spec: Any, values: dict[str, Any]) -> dict[str, Any]:
 
 
 class ProgressReporter:
-    """A rich progress bar fed by ProgressEvents: stage, step, loss, elapsed and ETA.
+    """Progress on stderr fed by ProgressEvents: stage, step, loss, elapsed and ETA.
 
-    The ETA uses the event's ``fraction`` (compute done), not steps, because early low-resolution
-    steps are much cheaper than late ones. Drawn on stderr; silent when ``enabled`` is False.
+    On a terminal, a rich progress bar. Elsewhere (a log file, a pipe, a CI job) a bar cannot be
+    redrawn, so a plain line is written at the first event, then at most every ``interval``
+    seconds, and at the last step: ``training: step 120/2000 (6%) loss 1.234 · 0:42 elapsed, ETA 10:51``.
+    The ETA uses the event's ``fraction`` (compute done), not steps, because early
+    low-resolution steps are much cheaper than late ones. Silent when ``enabled`` is False.
+
+    Args:
+        terminal: draw a bar (``None``: when stderr is a terminal).
+        interval: seconds between plain lines.
+        clock: seconds, monotonic (tests pass their own).
     """
 
-    def __init__(self, description: str, enabled: bool = True, on_event: Optional[Callable] = None):
+    def __init__(self, description: str, enabled: bool = True, on_event: Optional[Callable] = None, *,
+                 terminal: Optional[bool] = None, interval: float = 5.0,
+                 clock: Callable[[], float] = time.perf_counter):  # fmt: skip
         self.description = description
         self.enabled = enabled
         self.on_event = on_event
-        self.started = time.perf_counter()
+        self.terminal = stderr_is_terminal() if terminal is None else terminal
+        self.interval = interval
+        self.clock = clock
+        self.started = clock()
         self.last_losses: dict[str, float] = {}
         self._progress = None
         self._task = None
+        self._last_line: Optional[float] = None
 
     def __enter__(self) -> "ProgressReporter":
         return self
 
     def _start(self) -> None:
         """Draw the bar at the first event, so input errors print alone, without a bar above them."""
-        if self.enabled and self._progress is None:
+        if self.enabled and self.terminal and self._progress is None:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -247,19 +275,40 @@ class ProgressReporter:
     def __call__(self, event: Any) -> Optional[bool]:
         self.last_losses = dict(event.losses)
         self._start()
+        loss = event.losses.get("total")
+        detail = f"step {event.step}/{event.total}" + (f" loss {loss:.4g}" if loss is not None else "")
+        if event.stage:
+            detail += f" · {event.stage}"
         if self._progress is not None:
-            loss = event.losses.get("total")
-            detail = f"step {event.step}/{event.total}" + (f" loss {loss:.4g}" if loss is not None else "")
-            if event.stage:
-                detail += f" · {event.stage}"
             self._progress.update(self._task, completed=round(event.fraction * 1000), detail=detail)
+        elif self.enabled and not self.terminal:
+            self._plain_line(event, detail)
         if self.on_event is not None:
             return self.on_event(event)
         return None
 
+    def _plain_line(self, event: Any, detail: str) -> None:
+        now = self.clock()
+        last = event.total and event.step >= event.total
+        if self._last_line is not None and now - self._last_line < self.interval and not last:
+            return
+        self._last_line = now
+        elapsed, fraction = now - self.started, event.fraction
+        eta = f", ETA {_clock_time(elapsed / fraction * (1 - fraction))}" if 0 < fraction < 1 else ""
+        percent = f" ({fraction:.0%})" if event.total else ""
+        detail = detail.replace(f"step {event.step}/{event.total}", f"step {event.step}/{event.total}{percent}", 1)
+        click.echo(f"{self.description}: {detail} · {_clock_time(elapsed)} elapsed{eta}", err=True)
+
     @property
     def seconds(self) -> float:
-        return time.perf_counter() - self.started
+        return self.clock() - self.started
+
+
+def _clock_time(seconds: float) -> str:
+    """``3725.4`` → ``"1:02:05"``, ``42`` → ``"0:42"``."""
+    minutes, whole = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{whole:02d}" if hours else f"{minutes}:{whole:02d}"
 
 
 def stderr_is_terminal() -> bool:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from painterly.cli.common import ProgressReporter, handle_errors, method_options, stderr_is_terminal
+from painterly.cli.common import ProgressReporter, exit_if_failed, handle_errors, method_options
 from painterly.registry import list_methods
 
 
@@ -17,7 +17,8 @@ from painterly.registry import list_methods
 @click.option("--styles", "-s", multiple=True, required=True, metavar="DIR|FILE|NAME",
               help="Folder of paintings, a painting file, a built-in style name, or 'builtin' for all of them; repeat to add more.")
 @click.option("--method", "-m", "methods", multiple=True, metavar="[LABEL=]METHOD[:MODEL]",
-              help="Method to run, e.g. optimize or fast:starry.pt; repeat to compare.  [default: optimize]")
+              help="Method to run, e.g. optimize, fast:starry-night or fast:starry.safetensors; repeat to compare.  "
+                   "[default: optimize]")
 @click.option("--outputs", type=click.Path(path_type=Path, file_okay=False),
               help="Measure existing outputs named <content>__<style>__<method>.png in this folder instead of "
                    "running methods (--method then picks which).")
@@ -45,11 +46,15 @@ def evaluate_command(contents: tuple[str, ...], styles: tuple[str, ...], methods
     """Run methods on every (content, style) pair, measure the results and write an HTML report.
 
     Measures content and style distances (normalized: style 0 = the painting, 1 = the photo),
-    SSIM of luminance, colourfulness, seconds and memory; prints one line per method.
+    SSIM of luminance, colourfulness, seconds and memory; prints one line per method. An output
+    that fails is listed in the report and on stderr and the others go on; the exit code is then 1.
+
+    METHOD:MODEL takes an installed model name or a model file written by `painterly train`
+    (.safetensors, or a checkpoint .pt of its run folder).
 
     \b
     Examples:
-      painterly evaluate -c photos/ -s builtin -m optimize -m fast:starry.pt -o report/
+      painterly evaluate -c photos/ -s builtin -m optimize -m fast:starry.safetensors -o report/
       painterly evaluate -c photos/ -s paintings/ --outputs results/ -o report/
       painterly evaluate -c photos/ -s builtin -o report2/ --baseline report/report.json
       painterly evaluate -c photos/ -s starry-night -m fast:starry-night --videos clip.mp4 -o report/
@@ -61,7 +66,7 @@ def evaluate_command(contents: tuple[str, ...], styles: tuple[str, ...], methods
     if not methods and outputs is None:
         methods = ("optimize",)
     earlier = read_baseline(baseline) if baseline is not None else None
-    with ProgressReporter("evaluating", enabled=stderr_is_terminal()) as reporter:
+    with ProgressReporter("evaluating") as reporter:
         evaluation = evaluate_specs(
             contents,
             styles,
@@ -84,3 +89,4 @@ def evaluate_command(contents: tuple[str, ...], styles: tuple[str, ...], methods
     for note in evaluation.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {evaluation.files['html']} in {reporter.seconds:.1f} s", err=True)
+    exit_if_failed(evaluation)

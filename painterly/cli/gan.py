@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import click
 
-from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, options_from_config, stderr_is_terminal
+from painterly.cli.common import ProgressReporter, config_kwargs, exit_if_failed, handle_errors, options_from_config
 from painterly.errors import PainterlyError
 from painterly.losses.adversarial import GAN_LOSSES
 from painterly.train.cyclegan import DIRECTIONS, CycleGANConfig
@@ -147,7 +147,7 @@ def gan_test_command(run: Path, data: Path, report_dir: Path, direction: str, re
 
     resolved = resolve_device(device)
     vgg = load_vgg19(last_layer="relu5_1", device=resolved, weights=vgg_weights)
-    with ProgressReporter("testing", enabled=stderr_is_terminal()) as reporter:
+    with ProgressReporter("testing") as reporter:
         evaluation, grid = evaluate_run(
             run, data, report_dir, vgg=vgg, direction=direction, references=references, max_images=max_images,
             max_references=max_references, size=size, device=resolved, progress=reporter,
@@ -157,3 +157,4 @@ def gan_test_command(run: Path, data: Path, report_dir: Path, direction: str, re
     for note in evaluation.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {grid} and {evaluation.files['html']} in {reporter.seconds:.1f} s", err=True)
+    exit_if_failed(evaluation)

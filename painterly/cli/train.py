@@ -8,6 +8,7 @@ from typing import Any, Optional
 import click
 
 from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, options_from_config
+from painterly.io.files import name_files
 from painterly.losses.adversarial import GAN_LOSSES
 from painterly.train.config import PRECISIONS, TrainConfig
 
@@ -60,7 +61,7 @@ def train_command(quiet: bool, **values: Any) -> None:
             err=True,
         )
         if result.unreadable:
-            click.echo(f"warning: skipped {len(result.unreadable)} unreadable files", err=True)
+            click.echo(f"warning: skipped {len(result.unreadable)} unreadable files: {name_files(result.unreadable)}", err=True)
 
 
 @click.command("export")

@@ -39,11 +39,29 @@ class Record:
 
 
 @dataclass
+class Failure:
+    """An output that could not be made or measured: which one, and the error's message."""
+
+    content: str
+    style: str
+    method: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def line(self) -> str:
+        """``fast-starry failed on tubingen × starry_night: <message>``."""
+        return f"{self.method} failed on {self.content} × {self.style}: {self.message}"
+
+
+@dataclass
 class Evaluation:
     """Everything one evaluation produced; :mod:`painterly.evaluate.report` writes it out.
 
     ``set_metrics`` holds FID and ArtFID per method (``{method: {"fid": …, "art_fid": …}}``)
-    when an Inception network was given.
+    when an Inception network was given; ``failures`` the outputs that failed (the evaluation
+    goes on past them).
     """
 
     records: list[Record]
@@ -54,5 +72,6 @@ class Evaluation:
     set_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
     #: The report files written (``csv``, ``json``, ``html``), when a report folder was given.
     files: dict[str, Path] = field(default_factory=dict)

@@ -1,7 +1,8 @@
 """Write an :class:`~painterly.evaluate.runner.Evaluation` out: CSV, JSON, one self-contained HTML file.
 
 ``report.csv`` has one row per output image, ``report.json`` the same rows plus the per-method
-summary (mean and population standard deviation), FID/ArtFID and the settings, and
+summary (mean and population standard deviation), FID/ArtFID, the settings and the outputs that
+failed (with their error), and
 ``report.html`` shows the image grid (rows content × style; columns content, style and each
 method; images embedded as JPEG thumbnails), the summary table and, when matplotlib is
 installed, a plot of the style/content trade-off per method.
@@ -71,6 +72,7 @@ class MethodSummary:
     std: dict[str, float] = field(default_factory=dict)
     fid: float = math.nan
     art_fid: float = math.nan
+    failed: int = 0
 
 
 def _finite(values: Sequence[float]) -> list[float]:
@@ -82,7 +84,7 @@ def summarize(evaluation: Evaluation) -> list[MethodSummary]:
     summaries = []
     for method in evaluation.methods:
         rows = [record for record in evaluation.records if record.method == method]
-        summary = MethodSummary(method, len(rows))
+        summary = MethodSummary(method, len(rows), failed=sum(f.method == method for f in evaluation.failures))
         for column in SUMMARY_COLUMNS + RAW_COLUMNS:
             values = _finite([getattr(row, column.key) for row in rows])
             if values:
@@ -125,7 +127,7 @@ def summary_line(summary: MethodSummary) -> str:
         parts.append(f"{_number(summary.mean['frames_per_second'], 1)} frames/s")
     if math.isfinite(summary.fid):
         parts.append(f"FID {summary.fid:.1f} ArtFID {summary.art_fid:.1f}")
-    parts.append(f"({summary.count} images)")
+    parts.append(f"({summary.count} images" + (f", {summary.failed} failed)" if summary.failed else ")"))
     return "  ".join(parts)
 
 
@@ -221,10 +223,12 @@ def report_dict(evaluation: Evaluation, summaries: Sequence[MethodSummary]) -> d
             "contents": {stem: str(path) for stem, path in evaluation.contents.items()},
             "styles": {stem: str(path) for stem, path in evaluation.styles.items()},
             "summary": [
-                {"method": s.method, "count": s.count, "mean": s.mean, "std": s.std, "fid": s.fid, "art_fid": s.art_fid}
+                {"method": s.method, "count": s.count, "failed": s.failed, "mean": s.mean, "std": s.std, "fid": s.fid,
+                 "art_fid": s.art_fid}
                 for s in summaries
             ],
             "records": [record.to_dict() for record in evaluation.records],
+            "failures": [failure.to_dict() for failure in evaluation.failures],
         }
     )
 
@@ -253,7 +257,8 @@ def tradeoff_plot_png(evaluation: Evaluation) -> Optional[bytes]:
     axes.set_title("Style/content trade-off (stars: method means; lower-left is better)")
     axes.title.set_fontsize(9)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+    if evaluation.records:
+        axes.legend(fontsize=8)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -276,7 +281,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
 th { background: #f3f3f3; } td.name, th.name { text-align: left; }
 .grid td { vertical-align: top; text-align: center; font-size: 0.8em; }
 .grid img { max-width: 256px; max-height: 256px; display: block; margin: 0 auto 0.2em; }
-.note { color: #8a5a00; }
+.note { color: #8a5a00; } .failure { color: #a00; }
 """
 
 
@@ -304,6 +309,7 @@ def _legend() -> str:
 
 def _grid(evaluation: Evaluation) -> str:
     by_key = {(r.content, r.style, r.method): r for r in evaluation.records}
+    failed = {(f.content, f.style, f.method) for f in evaluation.failures}
     head = "<th>content</th><th>style</th>" + "".join(f"<th>{html.escape(m)}</th>" for m in evaluation.methods)
     style_uris = {stem: thumbnail_data_uri(path) for stem, path in evaluation.styles.items()}
     rows = []
@@ -316,6 +322,9 @@ def _grid(evaluation: Evaluation) -> str:
             ]
             for method in evaluation.methods:
                 record = by_key.get((content, style, method))
+                if (content, style, method) in failed:
+                    cells.append('<td class="failure">failed</td>')
+                    continue
                 if record is None or not record.output:
                     cells.append("<td>–</td>")
                     continue
@@ -352,6 +361,7 @@ def render_html(evaluation: Evaluation, summaries: Sequence[MethodSummary]) -> s
     else:
         plot_html = f'<img alt="style/content trade-off" src="data:image/png;base64,{base64.b64encode(plot).decode("ascii")}">'
     notes = "".join(f'<li class="note">{html.escape(note)}</li>' for note in evaluation.notes)
+    failures = "".join(f'<li class="failure">{html.escape(failure.line())}</li>' for failure in evaluation.failures)
     settings = ", ".join(f"{html.escape(str(k))}: {html.escape(str(v))}" for k, v in evaluation.settings.items())
     with_fid = any(math.isfinite(s.fid) for s in summaries)
     return (
@@ -360,6 +370,7 @@ def render_html(evaluation: Evaluation, summaries: Sequence[MethodSummary]) -> s
         f"<h1>Painterly evaluation</h1>\n<p>{len(evaluation.contents)} contents × {len(evaluation.styles)} styles × "
         f"{len(evaluation.methods)} methods; {settings}</p>\n"
         f"{f'<ul>{notes}</ul>' if notes else ''}\n"
+        f"{f'<h2>Failed ({len(evaluation.failures)})</h2><ul>{failures}</ul>' if failures else ''}\n"
         f"<h2>Summary (mean ± standard deviation)</h2>\n{_summary_table(summaries, with_fid)}\n{_legend()}\n"
         f"<h2>Style/content trade-off</h2>\n{plot_html}\n"
         f"<h2>Images</h2>\n{_grid(evaluation)}\n"

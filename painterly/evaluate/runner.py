@@ -20,7 +20,7 @@ from painterly.evaluate import metrics
 from painterly.evaluate.measure import (
     NAME_SEPARATOR, Measurement, check_method_label, measure, measure_output, output_name, pair_reference,
 )  # fmt: skip
-from painterly.evaluate.records import Evaluation, Record
+from painterly.evaluate.records import Evaluation, Failure, Record
 from painterly.evaluate.report import check_report_dir, write_report
 from painterly.evaluate.video import (
     PLAIN_SUFFIX, VIDEO_SUFFIX, FrameStylizerFactory, VideoSettings, collect_clips, poster, video_rows,
@@ -88,14 +88,11 @@ def _running(functions: Mapping[str, MethodFunction], device: torch.device, imag
     """Outputs made by running ``functions``, timed and measured, saved to ``images_dir`` if given."""
 
     def produce(label: str, content_stem: str, style_stem: str, content: Image.Image, style: Image.Image):
-        try:
-            with measure(device) as measurement:
-                function = functions[label]
-                # Functions that pick a model per style (``fast:{style}``) are told the style's name.
-                named = {"style_name": style_stem} if getattr(function, "takes_style_name", False) else {}
-                image = function(content.copy(), style.copy(), **named)
-        except PainterlyError as error:
-            raise PainterlyError(f"{label} failed on {content_stem} × {style_stem}: {error}") from None
+        with measure(device) as measurement:
+            function = functions[label]
+            # Functions that pick a model per style (``fast:{style}``) are told the style's name.
+            named = {"style_name": style_stem} if getattr(function, "takes_style_name", False) else {}
+            image = function(content.copy(), style.copy(), **named)
         image = load_image(image)
         path = ""
         if images_dir is not None:
@@ -149,6 +146,10 @@ def evaluate(
             images), e.g. :func:`painterly.evaluate.inception.load_inception`; ``None`` skips them.
         progress: called after each output with ``ProgressEvent(step, total, stage)``; returning
             ``False`` stops with :class:`painterly.progress.Cancelled`.
+
+    An output that fails (a method raising, an unreadable output file, a clip that cannot be
+    stylized) is recorded in ``Evaluation.failures`` and the evaluation goes on with the next,
+    so the results computed are kept in the report.
         keep_methods: with an outputs folder, the methods to evaluate (default: all found).
         settings: extra settings recorded in the report (``size`` and ``device`` always are).
         videos: clips to stylize with every method of ``video_methods`` and every style; each
@@ -170,8 +171,8 @@ def evaluate(
         raise PainterlyError("videos are measured by running methods into a report folder: give methods and -o DIR")
     clips = collect_clips(videos) if videos else []
     video_settings = (video_settings or VideoSettings()).validate()
-    video_labels = [f"{label}{suffix}" for label in (video_methods or {}) for suffix in
-                    (VIDEO_SUFFIX,) + ((PLAIN_SUFFIX,) if video_settings.plain else ())] if clips else []  # fmt: skip
+    suffixes = (VIDEO_SUFFIX,) + ((PLAIN_SUFFIX,) if video_settings.plain else ())
+    video_labels = [f"{label}{suffix}" for label in (video_methods or {}) for suffix in suffixes] if clips else []
 
     output_features: dict[str, list[torch.Tensor]] = {label: [] for label in labels}
     style_features: list[torch.Tensor] = []
@@ -181,20 +182,33 @@ def evaluate(
         style_images = {stem: _load(path, size) for stem, path in style_paths.items()}
         if inception is not None:
             style_features = [inception(image_to_tensor(image, device=device)) for image in style_images.values()]
+        failures: list[Failure] = []
         records = _image_records(content_paths, style_images, labels, source, vgg=vgg, size=size, device=device,
-                                 inception=inception, output_features=output_features, notes=notes, counter=counter)  # fmt: skip
+                                 inception=inception, output_features=output_features, notes=notes, counter=counter,
+                                 failures=failures)  # fmt: skip
         for clip in clips:
             content_paths[clip.stem] = poster(clip, video_settings.size, images_dir, protect=clips)  # type: ignore[arg-type]
             for style_stem, style_image in style_images.items():
                 for label, factory in (video_methods or {}).items():
-                    for record in video_rows(clip, (style_stem, style_image), label, factory, vgg=vgg,
-                                             settings=video_settings, work_dir=images_dir, device=device,
-                                             protect=clips):  # type: ignore[arg-type]  # fmt: skip
-                        records.append(record)
-                        counter.done(f"{record.method}: {clip.stem} × {style_stem}")
+                    rows = 0
+                    try:
+                        for record in video_rows(clip, (style_stem, style_image), label, factory, vgg=vgg,
+                                                 settings=video_settings, work_dir=images_dir, device=device,
+                                                 protect=clips):  # type: ignore[arg-type]  # fmt: skip
+                            records.append(record)
+                            rows += 1
+                            counter.done(f"{record.method}: {clip.stem} × {style_stem}")
+                    except Exception as error:  # noqa: BLE001 — recorded; the other outputs go on
+                        if isinstance(error, Cancelled):
+                            raise
+                        method = f"{label}{suffixes[rows]}"
+                        failures.append(Failure(clip.stem, style_stem, method, failure_message(error)))
+                        for suffix in suffixes[rows:]:
+                            counter.done(f"{label}{suffix}: {clip.stem} × {style_stem} failed")
 
     evaluation = Evaluation(records=records, methods=labels + video_labels, contents=content_paths, styles=style_paths,
-                            size=size, notes=notes, settings={"size": size, "device": str(device), **(settings or {})})  # fmt: skip
+                            size=size, notes=notes, settings={"size": size, "device": str(device), **(settings or {})},
+                            failures=failures)  # fmt: skip
     if inception is not None:
         evaluation.set_metrics = set_metrics(records, output_features, style_features)
     else:
@@ -227,8 +241,10 @@ def _output_source(methods: Mapping[str, MethodFunction] | str | os.PathLike, co
 
 def _image_records(content_paths: Mapping[str, Path], style_images: Mapping[str, Image.Image], labels: Sequence[str],
                    source: OutputSource, *, vgg, size: int, device: torch.device, inception: Optional[FeatureExtractor],
-                   output_features: dict[str, list[torch.Tensor]], notes: list[str], counter: "_Counter") -> list[Record]:  # fmt: skip
-    """One record per (content, style, method) output, measured against its pair."""
+                   output_features: dict[str, list[torch.Tensor]], notes: list[str], counter: "_Counter",
+                   failures: list[Failure]) -> list[Record]:  # fmt: skip
+    """One record per (content, style, method) output, measured against its pair; outputs that
+    fail are added to ``failures`` instead."""
     records: list[Record] = []
     for content_stem, content_path in content_paths.items():
         content_image = _load(content_path, size)
@@ -236,21 +252,37 @@ def _image_records(content_paths: Mapping[str, Path], style_images: Mapping[str,
         for style_stem, style_image in style_images.items():
             reference = pair_reference(vgg, content, image_to_tensor(style_image, device=device))
             for label in labels:
-                produced = source(label, content_stem, style_stem, content_image, style_image)
-                if produced is None:
-                    counter.skip()
-                    notes.append(f"no output of {label} for {content_stem} × {style_stem}")
+                try:
+                    produced = source(label, content_stem, style_stem, content_image, style_image)
+                    if produced is None:
+                        counter.skip()
+                        notes.append(f"no output of {label} for {content_stem} × {style_stem}")
+                        continue
+                    output_image, output_path, measurement = produced
+                    output = image_to_tensor(output_image, device=device)
+                    features = inception(output) if inception is not None else None
+                    values = measure_output(vgg, output, reference)
+                except Exception as error:  # noqa: BLE001 — recorded; the other outputs go on
+                    if isinstance(error, Cancelled):
+                        raise
+                    failures.append(Failure(content_stem, style_stem, label, failure_message(error)))
+                    counter.done(f"{label}: {content_stem} × {style_stem} failed")
                     continue
-                output_image, output_path, measurement = produced
-                output = image_to_tensor(output_image, device=device)
-                if inception is not None:
-                    output_features[label].append(inception(output))
-                records.append(Record(content=content_stem, style=style_stem, method=label,
-                                      **measure_output(vgg, output, reference), seconds=measurement.seconds,
-                                      peak_memory_mb=measurement.peak_memory_mb, width=output_image.width,
-                                      height=output_image.height, output=output_path))  # fmt: skip
+                if features is not None:
+                    output_features[label].append(features)
+                records.append(Record(content=content_stem, style=style_stem, method=label, **values,
+                                      seconds=measurement.seconds, peak_memory_mb=measurement.peak_memory_mb,
+                                      width=output_image.width, height=output_image.height, output=output_path))  # fmt: skip
                 counter.done(f"{label}: {content_stem} × {style_stem}")
     return records
+
+
+def failure_message(error: BaseException) -> str:
+    """One line for a failed output: a project error's message, else the error's type and message."""
+    text = " ".join(str(error).split())
+    if isinstance(error, PainterlyError):
+        return text
+    return f"{type(error).__name__}: {text[:300] or 'no message'}"
 
 
 class _Counter:

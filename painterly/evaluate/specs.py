@@ -43,7 +43,7 @@ def parse_method_spec(spec: str) -> MethodUnderTest:
     """``"optimize"``, ``"fast:MODEL"`` or ``"LABEL=METHOD[:MODEL]"`` as a :class:`MethodUnderTest`.
 
     Without a label, a method with a model is labelled ``<method>-<model file stem>``, e.g.
-    ``"fast:runs/3/starry.pt"`` → ``MethodUnderTest("fast-starry", "fast", "runs/3/starry.pt")``.
+    ``"fast:runs/starry.safetensors"`` → ``MethodUnderTest("fast-starry", "fast", "runs/starry.safetensors")``.
     Only the first ``:`` separates method and model, so model paths may contain ``:``.
     """
     text = spec.strip()
@@ -53,7 +53,7 @@ def parse_method_spec(spec: str) -> MethodUnderTest:
     method, separator, model = text.partition(":")
     method, model = method.strip(), model.strip()
     if not method or (separator and not model):
-        raise PainterlyError(f"bad method {spec!r}: write METHOD, METHOD:MODEL or LABEL=METHOD:MODEL, e.g. fast:starry.pt")
+        raise PainterlyError(f"bad method {spec!r}: write METHOD, METHOD:MODEL or LABEL=METHOD:MODEL, e.g. fast:starry.safetensors")
     if label is None:
         label = method if not model else f"{method}-{_label_from(Path(model).stem)}"
     return MethodUnderTest(check_method_label(label), method, model or None)

@@ -14,7 +14,7 @@ import stat
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 
 def temporary_path_for(path: Path) -> Path:
@@ -69,3 +69,10 @@ def file_identity(path: str | os.PathLike) -> dict[str, Any]:
 
 
 __all__ = ["atomic_write", "file_identity", "temporary_path_for", "write_bytes_atomically"]
+
+
+def name_files(paths: Sequence[str | os.PathLike], shown: int = 3) -> str:
+    """The first ``shown`` paths, then how many more: ``"a.jpg, b/c.png, d.jpg and 2 more"``."""
+    names = [str(path) for path in paths]
+    listed = ", ".join(names[:shown])
+    return f"{listed} and {len(names) - shown} more" if len(names) > shown else listed

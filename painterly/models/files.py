@@ -104,12 +104,27 @@ def check_finite_weights(state: dict[str, torch.Tensor], path: str | Path, hint:
 
 
 def read_model_file(path: str | Path) -> tuple[ModelInfo, dict[str, torch.Tensor]]:
-    """The description and the raw (possibly fp16) weights of a model file, checked finite."""
-    from safetensors import safe_open
+    """The description and the raw (possibly fp16) weights of a model file, checked finite.
 
+    Reads the files ``painterly train`` writes: the model (``.safetensors``) and the checkpoints
+    of its run folder (``RUN/checkpoints/step-NNNNNN.pt``, the network at that step). Exports
+    (``painterly export``: ONNX, TorchScript) hold a traced graph, not the network, and are
+    refused with a message naming the file to give instead.
+    """
     path = Path(path)
     if not path.is_file():
         raise PainterlyError(f"model file {str(path)!r} does not exist: give a trained model's path or a built-in name")
+    kind = model_file_kind(path)
+    if kind == "checkpoint":
+        return _read_checkpoint(path)
+    if kind in ("torchscript", "onnx"):
+        name = "TorchScript" if kind == "torchscript" else "ONNX"
+        raise PainterlyError(
+            f"{str(path)!r} is a {name} export (`painterly export`): it runs outside painterly and cannot be "
+            "loaded as a model; give the .safetensors model file it was exported from, or an installed model name"
+        )
+    from safetensors import safe_open
+
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
@@ -119,11 +134,55 @@ def read_model_file(path: str | Path) -> tuple[ModelInfo, dict[str, torch.Tensor
         raise
     except Exception as error:  # safetensors raises several types for damaged files
         raise PainterlyError(
-            f"{str(path)!r} is not a readable painterly model file ({type(error).__name__}): "
-            "train one with `painterly train` or re-download it"
+            f"{str(path)!r} is not a readable painterly model file ({type(error).__name__}): give a model file "
+            "written by `painterly train` (.safetensors) or an installed model name (`painterly styles`)"
         ) from None
     check_finite_weights(state, path, "re-train the model or re-download it")
     return info, state
+
+
+def model_file_kind(path: str | Path) -> str:
+    """What a file holds, from its first bytes: ``"safetensors"``, ``"checkpoint"`` (a training
+    checkpoint, ``torch.save``), ``"torchscript"``, ``"onnx"`` or ``"unknown"``."""
+    import zipfile
+
+    path = Path(path)
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if head[:4] == b"PK\x03\x04":  # torch.save and TorchScript both write zip archives
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return "unknown"
+        if any("/code/" in name or name.endswith("/constants.pkl") for name in names):
+            return "torchscript"
+        return "checkpoint" if any(name.endswith("/data.pkl") for name in names) else "unknown"
+    if len(head) >= 9 and head[8:9] == b"{":  # an 8-byte header length, then the JSON header
+        return "safetensors"
+    return "onnx" if path.suffix.lower() == ".onnx" else "unknown"
+
+
+def _read_checkpoint(path: Path) -> tuple[ModelInfo, dict[str, torch.Tensor]]:
+    """The network of a training checkpoint (``painterly train``'s run folder), described by its run's config."""
+    from painterly.models.transformer import variant_config
+
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        config, state = data.get("config") or {}, data["model"]
+        network = config.get("network")
+        network = TransformerConfig.from_dict(network) if network else variant_config(config["variant"])
+    except PainterlyError:
+        raise
+    except Exception as error:  # torch.load and the lookups raise many types for other files
+        raise PainterlyError(
+            f"{str(path)!r} is not a readable painterly model file ({type(error).__name__}): give a model file "
+            "written by `painterly train` (.safetensors) or a checkpoint of its run folder"
+        ) from None
+    state = {key.removeprefix("module."): value for key, value in state.items()}
+    name = config.get("name") or Path(str(config.get("style", path.stem))).stem.replace("_", "-")
+    record = {"steps": data.get("step"), "seconds": data.get("seconds"), "losses": data.get("losses", {}), "checkpoint": True}
+    return ModelInfo(network=network, training=config, record=record, name=name), state
 
 
 def model_training_record(name_or_path: str | Path) -> dict[str, Any]:
@@ -150,7 +209,7 @@ def load_model(
         model.load_state_dict({key: value.float() for key, value in state.items()}, strict=True)
     except RuntimeError:
         raise PainterlyError(
-            f"the weights in {str(path)!r} do not fit the network it describes: the file is damaged, re-train or re-download it"
+            f"the weights in {str(path)!r} do not fit the network it describes: the file is damaged or not a style model: re-train it"
         ) from None
     model.requires_grad_(False)
     return model.eval().to(device=device, dtype=dtype), info

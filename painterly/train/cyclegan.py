@@ -442,8 +442,11 @@ def evaluate_run(
     first_style = next(iter(evaluation.styles))
     outputs = {record.content: record.output for record in evaluation.records if record.style == first_style}
     cell = min(size, 256)
-    inputs = [fit_cell(image_to_tensor(load_image(path)), cell) for stem, path in evaluation.contents.items()]
-    results = [fit_cell(image_to_tensor(load_image(outputs[stem])), cell) for stem in evaluation.contents]
+    translated = [stem for stem in evaluation.contents if stem in outputs]  # failed inputs are in the report only
+    if not translated:
+        raise PainterlyError(f"no image could be translated: {evaluation.failures[0].line()}")
+    inputs = [fit_cell(image_to_tensor(load_image(evaluation.contents[stem])), cell) for stem in translated]
+    results = [fit_cell(image_to_tensor(load_image(outputs[stem])), cell) for stem in translated]
     grid = image_grid([torch.cat(inputs), torch.cat(results)])
     grid_path = save_image(tensor_to_image(grid), Path(out_dir).expanduser() / "grid.jpg", protect=contents)
     return evaluation, grid_path

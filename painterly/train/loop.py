@@ -34,6 +34,7 @@ from torch import nn
 
 from painterly.devices import resolve_device
 from painterly.errors import PainterlyError
+from painterly.io.files import name_files
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 from painterly.train import distributed
 from painterly.train.checkpoints import (
@@ -355,7 +356,8 @@ class _Loop:
         models = self.task.export(record) if info.is_main else {}
         distributed.barrier(info)
         if self.unreadable and info.is_main:
-            warnings.warn(f"{len(self.unreadable)} training files could not be read and were skipped", stacklevel=4)
+            warnings.warn(f"{len(self.unreadable)} training files could not be read and were skipped: "
+                          f"{name_files(sorted(self.unreadable))}", stacklevel=4)  # fmt: skip
         model_path = next(iter(models.values()), None)
         return TrainResult(model_path, self.run.run_dir, step, seconds, speed, losses, sorted(self.unreadable), models)
 
