@@ -171,3 +171,27 @@ def test_crop_sides_and_styles_are_functions_of_the_step(folders):
     assert torch.equal(styles_at(5, 7, 4, seed=1), styles_at(5, 7, 4, seed=1))
     drawn = torch.cat([styles_at(step, 7, 4, seed=1) for step in range(50)])
     assert int(drawn.min()) == 0 and int(drawn.max()) == 6
+
+
+def test_train_command_pre_trains_with_styles_and_fine_tunes_from_it(folders):
+    from click.testing import CliRunner
+
+    from painterly.cli.train import train_command
+
+    tmp_path = folders
+    shared = tmp_path / "shared.safetensors"
+    common = ["--data", str(tmp_path / "photos"), "--steps", "2", "--batch-size", "1", "--crop-min", "32",
+              "--crop-max", "32", "--style-size", "48", "--device", "cpu", "--quiet", "--checkpoint-every", "0"]  # fmt: skip
+    result = CliRunner().invoke(train_command, ["--styles", str(tmp_path / "paintings"), "--out", str(shared), *common])
+    assert result.exit_code == 0, result.output
+    net, info = load_model(shared)
+    assert net.config.styles == 3 and net.config.variant == "light" and len(info.styles) == 3
+    tuned = tmp_path / "tuned.safetensors"
+    one = str(tmp_path / "paintings" / "painting-2.png")
+    result = CliRunner().invoke(
+        train_command, ["--style", one, "--init", str(shared), "--out", str(tuned), *common]
+    )
+    assert result.exit_code == 0, result.output
+    assert load_model(tuned)[0].config.styles == 0 and load_model(tuned)[1].name == "painting-2"
+    result = CliRunner().invoke(train_command, ["--style", one, "--styles", one, "--out", str(tuned), *common])
+    assert result.exit_code == 2 and "not both" in result.output

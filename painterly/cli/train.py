@@ -67,7 +67,7 @@ def train_command(quiet: bool, **values: Any) -> None:
     from painterly.train import train
     from painterly.train.styles import train_styles
 
-    if values.get("styles") or (values.get("init") or "").strip().lower() == "shared":
+    if values.get("styles") or values.get("train_only") or _is_multi_style(values.get("init")):
         if values.get("styles") and values.get("style"):
             raise PainterlyError("give either --style (one painting) or --styles (several), not both")
         values["styles"] = values.get("styles") or values.get("style")
@@ -91,6 +91,18 @@ def train_command(quiet: bool, **values: Any) -> None:
         )
         if result.unreadable:
             click.echo(f"warning: skipped {len(result.unreadable)} unreadable files", err=True)
+
+
+def _is_multi_style(init: Optional[str]) -> bool:
+    """Whether ``--init`` names the shared network or another multi-style model (the multi-style recipe's start)."""
+    if not init:
+        return False
+    if init.strip().lower() == "shared":
+        return True
+    from painterly.models import resolve_model_path
+    from painterly.models.io import read_model_file
+
+    return read_model_file(resolve_model_path(init))[0].network.styles > 0
 
 
 @click.command("export")
