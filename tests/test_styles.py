@@ -195,3 +195,13 @@ def test_train_command_pre_trains_with_styles_and_fine_tunes_from_it(folders):
     assert load_model(tuned)[0].config.styles == 0 and load_model(tuned)[1].name == "painting-2"
     result = CliRunner().invoke(train_command, ["--style", one, "--styles", one, "--out", str(tuned), *common])
     assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_an_interrupted_pre_training_resumes_exactly(folders, random_vgg):
+    tmp_path = folders
+    whole = train_styles(tiny_styles_config(tmp_path, steps=4, out=str(tmp_path / "whole.safetensors")), vgg=random_vgg)
+    part = tiny_styles_config(tmp_path, steps=2, checkpoint_every=2, out=str(tmp_path / "part.safetensors"))
+    train_styles(part, vgg=random_vgg)
+    resumed = train_styles(replace(part, steps=4, resume=True), vgg=random_vgg)
+    first, second = load_model(whole.model_path)[0].state_dict(), load_model(resumed.model_path)[0].state_dict()
+    assert all(torch.equal(first[key], second[key]) for key in first)
