@@ -205,3 +205,21 @@ def test_an_interrupted_pre_training_resumes_exactly(folders, random_vgg):
     resumed = train_styles(replace(part, steps=4, resume=True), vgg=random_vgg)
     first, second = load_model(whole.model_path)[0].state_dict(), load_model(resumed.model_path)[0].state_dict()
     assert all(torch.equal(first[key], second[key]) for key in first)
+
+
+def test_a_list_file_names_paintings_in_order(tmp_path):
+    folder = painting_folder(tmp_path / "paintings")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# two of them\n{folder}/painting-1.png\n\n{folder}/painting-0.png\n")
+    assert [p.name for p in pick_paintings(str(listing))] == ["painting-1", "painting-0"]
+
+
+def test_the_shared_network_paintings_are_all_in_the_training_set():
+    listing = Path(__file__).resolve().parents[1] / "checkpoints" / "shared-paintings.txt"
+    from painterly.train.photos import default_painting_folder
+
+    if not default_painting_folder().is_dir():
+        pytest.skip("no shared training paintings here")
+    paintings = pick_paintings(str(listing))
+    assert 30 <= len(paintings) <= 60 and len({p.name for p in paintings}) == len(paintings)
+    assert all(p.title and p.artist for p in paintings)
