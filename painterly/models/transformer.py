@@ -283,7 +283,9 @@ class TransformerNet(nn.Module):
         """Like ``forward`` but normalizing with ``stats`` from :meth:`norm_statistics` of a whole image."""
         return self._run(image, NormContext(stats, self._maybe_style(style, image)))
 
-    def norm_statistics(self, image: torch.Tensor, style: StyleChoice = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def norm_statistics(
+        self, image: torch.Tensor, style: StyleChoice = None
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The ``(mean, var)`` each instance-norm layer sees for ``image``, each ``(B, C, 1, 1)``."""
         context = NormContext(style=self._maybe_style(style, image))
         self._run(image, context)
@@ -319,8 +321,8 @@ class TransformerNet(nn.Module):
         single = TransformerNet(replace(self.config, styles=0)).to(mix.device)
         state = {}
         for key, value in self.state_dict().items():
-            is_norm = key.endswith(("norm.weight", "norm.bias", "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias"))
-            state[key] = (mix.to(value.dtype) @ value) if is_norm and value.dim() == 2 else value
+            # Only the norm tables are 2-D; convolution weights are 4-D and biases 1-D.
+            state[key] = (mix.to(value.dtype) @ value) if value.dim() == 2 else value
         single.load_state_dict(state)
         return single.to(self.encoder[0].norm.weight.dtype)
 

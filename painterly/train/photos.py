@@ -120,12 +120,15 @@ def pick_paintings(spec: str | Sequence[str]) -> list[Painting]:
     for item in spec:
         path = Path(item).expanduser()
         if path.is_file():
-            listed = {p.path.name: p for p in list_paintings(path.parent)} if (path.parent / "SOURCES.tsv").is_file() else {}
+            credited = (path.parent / "SOURCES.tsv").is_file()
+            listed = {p.path.name: p for p in list_paintings(path.parent)} if credited else {}
             paintings.append(listed.get(path.name, Painting(path)))
         elif Path(item).stem.replace("_", "-").lower() in known:
             paintings.append(known[Path(item).stem.replace("_", "-").lower()])
         else:
-            raise PainterlyError(f"painting {item!r} not found: give image files, a folder, or names from train-paintings")
+            raise PainterlyError(
+                f"painting {item!r} not found: give image files, a folder, or names from train-paintings"
+            )
     if not paintings:
         raise PainterlyError("no paintings given: name a folder, a list file or painting files")
     return paintings
