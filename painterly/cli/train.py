@@ -8,9 +8,11 @@ from typing import Any, Optional
 import click
 
 from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, options_from_config
+from painterly.errors import PainterlyError
 from painterly.io.files import name_files
 from painterly.losses.adversarial import GAN_LOSSES
 from painterly.train.config import PRECISIONS, TrainConfig
+from painterly.train.styles import STYLE_LOSSES, TRAINABLE, StylesConfig
 
 TRAIN_OPTIONS = [
     "style", "data", "out", "steps", "batch_size", "variant", "resume", "device", "crop_size", "scale_jitter",
@@ -23,14 +25,22 @@ TRAIN_OPTIONS = [
 
 @click.command("train")
 @options_from_config(TrainConfig, TRAIN_OPTIONS, overrides={
-    "style": {"required": True, "metavar": "PAINTING", "help": "The painting: a built-in style name or an image path."},
+    "style": {"metavar": "PAINTING", "help": "The painting: a built-in style name or an image path."},
     "data": {"required": True, "metavar": "PHOTO_DIR",
              "help": "Folder of training photos, searched recursively (COCO train2014 on a GPU)."},
     "out": {"required": True, "metavar": "MODEL", "help": "The model file to write (.safetensors)."},
     "variant": {"type": click.Choice(["light", "johnson"])},
     "precision": {"type": click.Choice(list(PRECISIONS))},
     "gan_loss": {"type": click.Choice(list(GAN_LOSSES))},
-    "init": {"metavar": "MODEL"},
+    "init": {"metavar": "MODEL", "help": "Start from this model: `shared` (the shared multi-style network: "
+             "fine-tune the multi-style recipe), a model file or a built-in name."},
+})  # fmt: skip
+@options_from_config(StylesConfig, ["styles", "train_only", "style_loss", "crop_min", "crop_max"], overrides={
+    "styles": {"metavar": "DIR_OR_LIST",
+               "help": "Pre-train one multi-style network on these paintings: a folder, a file listing one per line, "
+                       "or comma-separated files or names from train-paintings."},
+    "train_only": {"type": click.Choice(list(TRAINABLE))},
+    "style_loss": {"type": click.Choice(list(STYLE_LOSSES))},
 })  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @handle_errors
@@ -44,15 +54,35 @@ def train_command(quiet: bool, **values: Any) -> None:
           --out scream.safetensors --variant johnson --steps 40000 --device cuda
       painterly train --style starry-night --data photos/ --out starry-gan.safetensors \\
           --adversarial-weight 1 --discriminator-channels 32
+      painterly train --styles ../shared/data/train-paintings --data ../shared/data/train-photos \\
+          --out shared.safetensors --steps 20000
+      painterly train --style my-painting.jpg --init shared --train-only norm --steps 300 \\
+          --data ../shared/data/train-photos --out my-painting.safetensors
+
+    --styles and --init shared use the multi-style recipe (held-out photos skipped, 128-192 px
+    crops, VGG19 to relu4_1, style statistics computed once).
 
     Checkpoints, sample images and losses.csv go to OUT's run folder (OUT without its suffix,
     plus .run); --resume continues from its last checkpoint.
     """
     from painterly.train import train
+    from painterly.train.styles import train_styles
 
-    config = TrainConfig(**config_kwargs(TrainConfig, values))
+    if values.get("styles") or values.get("train_only") or _is_multi_style(values.get("init")):
+        if values.get("styles") and values.get("style"):
+            raise PainterlyError("give either --style (one painting) or --styles (several), not both")
+        values["styles"] = values.get("styles") or values.get("style")
+        if values.get("crop_size"):
+            values["crop_min"] = values["crop_max"] = values["crop_size"]
+        config: Any = StylesConfig(**config_kwargs(StylesConfig, values))
+        run = train_styles
+    else:
+        if not values.get("style"):
+            raise PainterlyError("name the painting with --style PAINTING (or several with --styles DIR_OR_LIST)")
+        config = TrainConfig(**config_kwargs(TrainConfig, values))
+        run = train
     with ProgressReporter("training", enabled=not quiet) as reporter:
-        result = train(config, progress=reporter)
+        result = run(config, progress=reporter)
     if result.model_path is not None:
         losses = ", ".join(f"{name} {value:.4g}" for name, value in result.losses.items())
         click.echo(
@@ -62,6 +92,18 @@ def train_command(quiet: bool, **values: Any) -> None:
         )
         if result.unreadable:
             click.echo(f"warning: skipped {len(result.unreadable)} unreadable files: {name_files(result.unreadable)}", err=True)
+
+
+def _is_multi_style(init: Optional[str]) -> bool:
+    """Whether ``--init`` names the shared network or another multi-style model (the multi-style recipe's start)."""
+    if not init:
+        return False
+    if init.strip().lower() == "shared":
+        return True
+    from painterly.models import resolve_model_path
+    from painterly.models.files import read_model_file
+
+    return read_model_file(resolve_model_path(init))[0].network.styles > 0
 
 
 @click.command("export")

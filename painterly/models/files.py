@@ -37,24 +37,27 @@ class ModelInfo:
         record: the training record: ``steps``, ``seconds``, ``images_per_second`` and
             ``losses`` (final named loss values), or ``{}``.
         name: a short display name (e.g. the style's name).
+        styles: a multi-style network's style table, one dict per style in index order
+            (``name``, ``credit``, ``file``); empty for one-style networks.
     """
 
     network: TransformerConfig
     training: dict[str, Any] = field(default_factory=dict)
     record: dict[str, Any] = field(default_factory=dict)
     name: str = ""
+    styles: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format_version": FORMAT_VERSION,
-                "name": self.name,
-                "network": self.network.to_dict(),
-                "training": self.training,
-                "record": self.record,
-            },
-            default=str,
-        )
+        data = {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "network": self.network.to_dict(),
+            "training": self.training,
+            "record": self.record,
+        }
+        if self.styles:
+            data["styles"] = self.styles
+        return json.dumps(data, default=str)
 
     @classmethod
     def from_json(cls, text: str) -> "ModelInfo":
@@ -66,6 +69,7 @@ class ModelInfo:
             training=data.get("training", {}),
             record=data.get("record", {}),
             name=data.get("name", ""),
+            styles=data.get("styles", []),
         )
 
 
@@ -86,6 +90,10 @@ def save_model(
     path = Path(path)
     info = info or ModelInfo(network=model.config)
     info.network = model.config
+    if len(info.styles) != model.config.styles:
+        raise PainterlyError(
+            f"a network of {model.config.styles} styles needs a style table of as many entries, got {len(info.styles)}"
+        )
     dtype = torch.float16 if half else torch.float32
     state = {name: tensor.detach().to("cpu", dtype).contiguous() for name, tensor in model.state_dict().items()}
     with atomic_write(path) as temporary:

@@ -1,0 +1,440 @@
+"""The CPU recipe for real-time styles: a shared multi-style network, and new styles fine-tuned from it.
+
+Pre-training (``painterly train --styles DIR_OR_LIST``) teaches one network with conditional
+instance normalization (Dumoulin et al. 2017) many paintings at once: every step gives each
+photo of the batch a painting drawn at random, and the shared convolutions learn what all
+styles need while each style keeps only a scale and shift per norm channel. Fine-tuning
+(``painterly train --style PAINTING --init shared``) starts a one-style network from the shared
+convolutions and the average style, and trains either only the scales and shifts (a few hundred
+steps) or every weight.
+
+What makes a CPU step cheap (measured in ``benchmarks/bench_train_step.py``): the loss network
+stops at relu4_1, each painting's style statistics are computed once, crops are small (128–192 px,
+a random side per step, with the painting scaled so strokes keep their size), and bf16 with
+channels-last where the CPU runs bf16 natively. The loop (:mod:`painterly.train.loop`) owns the
+run folder, checkpoints, exact resume, progress and the loss log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import torch
+
+from painterly.devices import autocast, pick_precision
+from painterly.errors import PainterlyError
+from painterly.features.vgg import VGG19
+from painterly.losses import total_variation
+from painterly.losses.perceptual import gram_matrix
+from painterly.models.files import ModelInfo, load_model, save_model
+from painterly.models.transformer import VARIANTS, TransformerConfig, TransformerNet, variant_config
+from painterly.ops.resize import resize_to_long_side
+from painterly.ops.stats import channel_mean_cov
+from painterly.progress import ProgressCallback
+from painterly.train.config import check_run_options, run_folder
+from painterly.train.data import Batch, PhotoCrops
+from painterly.train.loop import SAMPLE_COUNT, Run, Sample, TrainResult, fit, image_grid
+from painterly.train.trainer import _loss_network
+from painterly.train.photos import CROP_RANGE, Painting, default_photo_folder, pick_paintings, training_photos
+
+STYLE_LOSSES = ("gram", "meancov")
+TRAINABLE = ("all", "norm")
+LOSS_NAMES = ("total", "content", "style", "tv")
+#: Where ``--init shared`` finds the shared network (a committed fp16 model file).
+SHARED_MODEL = Path(__file__).resolve().parents[2] / "checkpoints" / "shared.safetensors"
+#: Crop sides are drawn in steps of this (the network needs multiples of 4; VGG pools by 8).
+CROP_STEP = 16
+
+
+@dataclass
+class StylesConfig:
+    """Options of the multi-style recipe (pre-training and fine-tuning); defaults made for a CPU.
+
+    Attributes:
+        styles: the paintings: a folder, a text file with one painting per line, or a
+            comma-separated list of image files or names from train-paintings. One painting and
+            ``init`` give a one-style network; several give a multi-style network.
+        data: folder of training photos; its held-out share (every tenth file) is never used.
+        out: the model file to write (``.safetensors``).
+        run_dir: folder for checkpoints, samples and the loss log (default: ``OUT`` without
+            its suffix, plus ``.run``).
+        variant: network variant, ``light`` (fast on CPUs) or ``johnson`` (the paper's).
+        init: start from this model instead of at random: ``shared`` (the shared multi-style
+            network), a model file or a built-in name. From a multi-style model, one painting
+            starts at the average of its styles.
+        train_only: ``all`` weights, or only the ``norm`` scales and shifts (the style's own).
+        steps: optimizer steps.
+        batch_size: photos per step (per process when training on several).
+        crop_min, crop_max: each step's crops have a random side in this range (multiples of 16).
+        scale_jitter: each photo's short side is resized to the crop side times a random factor
+            in this range before the crop.
+        style_size: long side the paintings are measured at (relative to ~160 px crops).
+        style_loss: ``gram`` (Gram matrices) or ``meancov`` (feature means and covariances).
+        learning_rate: Adam's step size.
+        content_weight, style_weight, tv_weight: weights of the relative losses.
+        content_layers: VGG19 layers whose activations the output keeps from the photo.
+        style_layers: VGG19 layers whose statistics the output takes from the painting.
+        channels_last: channels-last memory layout for the network and VGG19.
+        seed, checkpoint_every, sample_every, log_every, keep_checkpoints, precision, device,
+            workers, resume: as in ``painterly train``.
+        name: display name stored in a one-style model (default: the painting's name).
+    """
+
+    styles: str = ""
+    data: str = str(default_photo_folder())
+    out: str = "styles.safetensors"
+    run_dir: Optional[str] = None
+    variant: str = "light"
+    init: Optional[str] = None
+    train_only: str = "all"
+    steps: int = 2000
+    batch_size: int = 4
+    crop_min: int = CROP_RANGE[0]
+    crop_max: int = CROP_RANGE[1]
+    scale_jitter: tuple[float, float] = (1.0, 2.0)
+    style_size: int = 384
+    style_loss: str = "gram"
+    learning_rate: float = 1e-3
+    # 3, not 1: at 1 a face was gone after 120 steps; at 3 content kept ~25 % more for ~10 % more style loss.
+    content_weight: float = 3.0
+    style_weight: float = 10.0
+    tv_weight: float = 0.05
+    content_layers: tuple[str, ...] = ("relu2_2",)
+    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    channels_last: bool = True
+    seed: int = 0
+    checkpoint_every: int = 100
+    sample_every: int = 200
+    log_every: int = 10
+    keep_checkpoints: int = 2
+    precision: str = "auto"
+    device: str = "auto"
+    workers: int = 0
+    resume: bool = False
+    name: str = ""
+    #: Overrides ``variant`` with an explicit network shape (tests, experiments).
+    network: Optional[TransformerConfig] = None
+
+    def validate(self) -> "StylesConfig":
+        check_run_options(self)
+        if not self.styles:
+            raise PainterlyError("name the paintings: --styles FOLDER_OR_LIST (or --style PAINTING with --init)")
+        if self.network is None and self.variant.strip().lower() not in VARIANTS:
+            raise PainterlyError(f"unknown network variant {self.variant!r}: use one of {', '.join(VARIANTS)}")
+        if self.crop_min % CROP_STEP or self.crop_max % CROP_STEP or not 32 <= self.crop_min <= self.crop_max:
+            raise PainterlyError(
+                f"crop sizes must be multiples of {CROP_STEP}, at least 32, min ≤ max; got {self.crop_min}–{self.crop_max}"
+            )
+        low, high = self.scale_jitter
+        if not 1.0 <= low <= high:
+            raise PainterlyError(f"scale jitter must be two factors 1 ≤ low ≤ high, got {self.scale_jitter}")
+        if self.style_loss not in STYLE_LOSSES:
+            raise PainterlyError(f"unknown style loss {self.style_loss!r}: use {' or '.join(STYLE_LOSSES)}")
+        if self.train_only not in TRAINABLE:
+            raise PainterlyError(f"train-only must be {' or '.join(TRAINABLE)}, got {self.train_only!r}")
+        if self.train_only == "norm" and not self.init:
+            raise PainterlyError("--train-only norm fine-tunes a trained network: give --init shared (or a model)")
+        if self.learning_rate <= 0 or self.style_size < 16:
+            raise PainterlyError("learning rate must be positive and style size at least 16")
+        if min(self.content_weight, self.style_weight, self.tv_weight) < 0:
+            raise PainterlyError("loss weights must be 0 or more")
+        if not self.style_layers or not self.content_layers:
+            raise PainterlyError("name at least one style layer and one content layer")
+        return self
+
+    def run_path(self) -> Path:
+        return run_folder(self.out, self.run_dir)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["network"] = self.network.to_dict() if self.network is not None else None
+        return data
+
+    def network_config(self, styles: int) -> TransformerConfig:
+        base = self.network if self.network is not None else variant_config(self.variant)
+        return replace(base, styles=styles)
+
+
+def train_styles(
+    config: StylesConfig,
+    *,
+    progress: Optional[ProgressCallback] = None,
+    vgg: Optional[VGG19] = None,
+) -> TrainResult:
+    """Pre-train a multi-style network, or fine-tune one style, as ``config`` says; write the model file."""
+    return fit(config, lambda run: MultiStyleStep(run, vgg), progress)
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+class VaryingCrops(PhotoCrops):
+    """:class:`PhotoCrops` whose crop side changes per step: a pure function of ``(seed, step)``.
+
+    Args:
+        sizes: the crop sides to draw from (each a multiple of 16).
+    """
+
+    def __init__(self, photos: Sequence[Path], *, sizes: Sequence[int], **options: Any):
+        super().__init__(photos, crop_size=max(sizes), **options)
+        self.sizes = tuple(sizes)
+
+    def size_at(self, step: int) -> int:
+        generator = torch.Generator().manual_seed(self.seed * 104_729 + step)
+        return self.sizes[int(torch.randint(len(self.sizes), (), generator=generator))]
+
+    def __getitem__(self, step: int) -> Batch:
+        # Per process: each DataLoader worker holds its own copy of the dataset.
+        self.crop_size = self.size_at(step)
+        try:
+            return super().__getitem__(step)
+        finally:
+            self.crop_size = max(self.sizes)
+
+
+def crop_sizes(low: int, high: int) -> list[int]:
+    """Crop sides from ``low`` to ``high`` in steps of :data:`CROP_STEP`."""
+    return list(range(low, high + 1, CROP_STEP))
+
+
+def styles_at(step: int, count: int, batch: int, seed: int, rank: int = 0) -> torch.Tensor:
+    """Which painting each photo of step ``step`` is painted in: ``(batch,)`` indices in ``[0, count)``.
+
+    A pure function of ``(seed, step, rank)``, so a resumed run draws the same ones.
+    """
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 1_009 + rank * 7 + 1)
+    return torch.randint(count, (batch,), generator=generator)
+
+
+# --- style statistics -------------------------------------------------------------------------
+
+
+@dataclass
+class PaintingTargets:
+    """Style statistics of P paintings, computed once: per layer ``(P, C, C)`` second moments
+    (Gram or covariance), ``(P, C)`` means, and each painting's ``(P,)`` energies that make the
+    loss relative."""
+
+    moments: dict[str, torch.Tensor]
+    means: dict[str, torch.Tensor]
+    moment_energy: dict[str, torch.Tensor]
+    mean_energy: dict[str, torch.Tensor]
+
+
+def painting_targets(
+    vgg: VGG19,
+    paintings: Sequence[torch.Tensor],
+    layers: Sequence[str],
+    kind: str,
+    dtype: torch.dtype,
+) -> PaintingTargets:
+    """The style statistics of ``paintings`` (each ``(1, 3, H, W)`` in ``[0, 1]``) for ``kind`` (gram/meancov)."""
+    moments: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
+    means: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
+    with torch.no_grad():
+        for painting in paintings:
+            with autocast(painting.device, dtype):
+                features = vgg(painting, layers)
+            for layer in layers:
+                mean, moment = _statistics(features[layer], kind)
+                moments[layer].append(moment[0])
+                means[layer].append(mean[0])
+    stacked = {layer: torch.stack(values) for layer, values in moments.items()}
+    stacked_means = {layer: torch.stack(values) for layer, values in means.items()}
+    return PaintingTargets(
+        stacked,
+        stacked_means,
+        {layer: value.pow(2).mean(dim=(1, 2)).clamp_min(1e-12) for layer, value in stacked.items()},
+        {layer: value.pow(2).mean(dim=1).clamp_min(1e-12) for layer, value in stacked_means.items()},
+    )
+
+
+def _statistics(features: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, C)`` means and ``(B, C, C)`` Gram matrices or covariances of ``(B, C, H, W)`` features."""
+    if kind == "gram":
+        flat = features.flatten(2).float()
+        return flat.mean(dim=2), gram_matrix(features)
+    return channel_mean_cov(features)
+
+
+def style_distance(
+    features: dict[str, torch.Tensor],
+    targets: PaintingTargets,
+    index: torch.Tensor,
+    kind: str,
+) -> torch.Tensor:
+    """Relative style loss of each image against its own painting, averaged over layers and images.
+
+    Gram: ``‖G − G_t‖² / ‖G_t‖²``. Mean/cov: ``‖μ − μ_t‖² / ‖μ_t‖² + ‖Σ − Σ_t‖² / ‖Σ_t‖²`` (the
+    first two moments of the feature distribution, not only its Gram matrix).
+
+    Args:
+        features: ``{layer: (B, C, H, W)}``.
+        index: ``(B,)`` painting of each image.
+
+    Returns:
+        A scalar.
+    """
+    total = 0.0
+    for layer, moments in targets.moments.items():
+        mean, moment = _statistics(features[layer], kind)
+        value = (moment - moments[index]).pow(2).mean(dim=(1, 2)) / targets.moment_energy[layer][index]
+        if kind == "meancov":
+            value = value + (mean - targets.means[layer][index]).pow(2).mean(dim=1) / targets.mean_energy[layer][index]
+        total = total + value.mean()
+    return total / len(targets.moments)  # type: ignore[return-value]
+
+
+def content_distance(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``‖F − F_t‖² / ‖F_t‖²`` averaged over the content layers; a scalar."""
+    return sum(
+        (features[layer].float() - target).pow(2).mean() / target.pow(2).mean().clamp_min(1e-12)
+        for layer, target in targets.items()
+    ) / max(1, len(targets))  # type: ignore[return-value]
+
+
+# --- the step ---------------------------------------------------------------------------------
+
+
+class MultiStyleStep:
+    """One step of multi-style pre-training or of fine-tuning; see :class:`painterly.train.loop.TrainingStep`."""
+
+    def __init__(self, run: Run, vgg: Optional[VGG19] = None):
+        config: StylesConfig = run.config
+        self.config, self.run = config, run
+        device = run.device
+        self.dtype = pick_precision(config.precision, device)
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.paintings: list[Painting] = pick_paintings(config.styles)
+        self.photos = training_photos(config.data)
+        self.dataset = VaryingCrops(
+            self.photos, sizes=crop_sizes(config.crop_min, config.crop_max), batch_size=config.batch_size,
+            scale_jitter=config.scale_jitter, seed=config.seed, rank=run.info.rank, world_size=run.info.world_size,
+            steps=config.steps,
+        )  # fmt: skip
+        self.images_per_step = config.batch_size
+        layers = [*config.content_layers, *config.style_layers]
+        self.vgg = _loss_network(vgg, layers, device).to(memory_format=self.memory_format)
+        self.targets = painting_targets(
+            self.vgg, [_load_painting(p.path, config.style_size, device) for p in self.paintings],
+            config.style_layers, config.style_loss, self.dtype,
+        )  # fmt: skip
+
+        torch.manual_seed(config.seed)  # the start does not depend on how VGG19 was loaded
+        net, self.started_from = _initial_network(config, len(self.paintings))
+        self.net = net.to(device, memory_format=self.memory_format)
+        self.trained = run.parallel(self.net)
+        self.optimizer = torch.optim.Adam(trainable_parameters(self.net, config.train_only), lr=config.learning_rate)
+        self.loss_names = LOSS_NAMES
+        self._previews: Optional[torch.Tensor] = None
+
+    @property
+    def multi(self) -> bool:
+        return self.net.config.styles > 0
+
+    def step(self, batch: Batch, step: int) -> dict[str, Any]:
+        config = self.config
+        content = batch.images.to(self.run.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        index = styles_at(step, len(self.paintings), content.shape[0], config.seed, self.run.info.rank)
+        index = index.to(self.run.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.no_grad(), autocast(content.device, self.dtype):
+            content_targets = {k: v.float() for k, v in self.vgg(content, config.content_layers).items()}
+        with autocast(content.device, self.dtype):
+            output = self.trained(content, index) if self.multi else self.trained(content)
+            layers = sorted(set(config.content_layers) | set(config.style_layers), key=self.vgg.layer_names.index)
+            features = self.vgg(output, layers)
+        content_value = content_distance(features, content_targets)
+        style_value = style_distance(features, self.targets, index, config.style_loss)
+        tv_value = total_variation(output.float())
+        total = config.content_weight * content_value + config.style_weight * style_value + config.tv_weight * tv_value
+        total.backward()
+        self.optimizer.step()
+        return {"total": total, "content": content_value, "style": style_value, "tv": tv_value}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "extra": {}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def samples(self) -> Sample:
+        """Photos above; below, each painted in a different style (the first styles in turn)."""
+        if self._previews is None:
+            self._previews = self.dataset.preview_crops(SAMPLE_COUNT).to(self.run.device)
+        photos = self._previews
+        with torch.no_grad():
+            if self.multi:
+                index = torch.arange(photos.shape[0], device=photos.device) % len(self.paintings)
+                stylized = self.net(photos, index)
+            else:
+                stylized = self.net(photos)
+        stylized = stylized.float().clamp(0, 1).cpu()
+        return Sample(image_grid([photos.cpu(), stylized]), stylized[:1])
+
+    def export(self, record: dict[str, Any]) -> dict[str, Path]:
+        config = self.config
+        record = {**record, "precision": str(self.dtype).replace("torch.", ""), "photos": len(self.photos)}
+        if self.started_from is not None:
+            record["initialized_from"] = self.started_from
+        net = self.net.float().to(memory_format=torch.contiguous_format)
+        if self.multi:
+            table = [{"name": p.name, "credit": p.credit, "file": p.path.name} for p in self.paintings]
+            info = ModelInfo(network=net.config, training=config.to_dict(), record=record,
+                             name=config.name or "shared", styles=table)  # fmt: skip
+        else:
+            painting = self.paintings[0]
+            record["credit"] = painting.credit
+            info = ModelInfo(network=net.config, training=config.to_dict(), record=record,
+                             name=config.name or painting.name)  # fmt: skip
+        return {"model": save_model(net, config.out, info)}
+
+
+def trainable_parameters(net: TransformerNet, which: str) -> list[torch.nn.Parameter]:
+    """``net``'s parameters to train: all, or (``norm``) only the norm layers' scales and shifts;
+    the others are frozen (``requires_grad`` off)."""
+    chosen = []
+    for name, parameter in net.named_parameters():
+        keep = which == "all" or ".norm" in name
+        parameter.requires_grad_(keep)
+        if keep:
+            chosen.append(parameter)
+    return chosen
+
+
+def resolve_init(init: str) -> Path:
+    """The model file ``init`` names: ``shared`` (the committed shared network), a file, or a built-in name."""
+    if init.strip().lower() == "shared":
+        if not SHARED_MODEL.is_file():
+            raise PainterlyError(f"the shared network {SHARED_MODEL} is missing: pre-train one with --styles")
+        return SHARED_MODEL
+    from painterly.models import resolve_model_path
+
+    return resolve_model_path(init)
+
+
+def _initial_network(config: StylesConfig, paintings: int) -> tuple[TransformerNet, Optional[dict[str, Any]]]:
+    """The network to train and where it started: at random (``styles`` rows for several paintings),
+    or from ``config.init`` (a multi-style start collapses to the average style for one painting)."""
+    if not config.init:
+        return TransformerNet(config.network_config(paintings if paintings > 1 else 0)), None
+    path = resolve_init(config.init)
+    net, info = load_model(path)
+    if net.config.styles and paintings == 1:
+        net = net.single_style(torch.full((net.config.styles,), 1.0 / net.config.styles))
+    elif net.config.styles != (paintings if paintings > 1 else 0):
+        raise PainterlyError(
+            f"{config.init} holds {net.config.styles or 1} styles but {paintings} paintings were given: "
+            "fine-tune one painting at a time, or pre-train anew without --init"
+        )
+    net.train().requires_grad_(True)
+    return net, {"model": str(config.init), "steps": (info.record or {}).get("steps"), "name": info.name}
+
+
+def _load_painting(path: Path, long_side: int, device: torch.device) -> torch.Tensor:
+    from painterly.io.images import image_to_tensor, load_image
+
+    return resize_to_long_side(image_to_tensor(load_image(path)), long_side).to(device)

@@ -1,0 +1,100 @@
+"""Keep the shared network's pre-training resumable across sessions with a small committed checkpoint.
+
+    python scripts/shared_checkpoint.py pack /work/runs/shared      # latest checkpoint → checkpoints/
+    python scripts/shared_checkpoint.py unpack /work/runs/shared    # checkpoints/ → the run folder, then --resume
+
+``pack`` writes ``checkpoints/shared-step-NNNNNN.pt`` (weights in fp16, Adam's moments in bf16:
+its second moments reach 1e-10 and below, which fp16 flushes to zero and which would blow up the
+first steps after resuming; random generator states and step count as they were) and
+``checkpoints/shared.safetensors``, the model file ``--init shared`` starts from, with the style
+table. ``unpack`` puts the packed checkpoint into a run folder as its latest checkpoint, so
+``painterly train --styles … --resume`` goes on from it (from fp16-rounded weights: not
+bit-identical to the uninterrupted run, but the same run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+from pathlib import Path
+
+import torch
+
+from painterly.models.files import ModelInfo, save_model
+from painterly.models.transformer import TransformerConfig, TransformerNet
+from painterly.train.checkpoints import checkpoint_path, checkpoint_paths
+from painterly.train.photos import pick_paintings
+from painterly.train.styles import StylesConfig
+
+REPO = Path(__file__).resolve().parents[1]
+FOLDER = REPO / "checkpoints"
+
+
+def _cast(value, dtype):
+    """Floating tensors of a nested state to ``dtype``; everything else as it is."""
+    if isinstance(value, torch.Tensor):
+        return value.to(dtype) if value.is_floating_point() and value.dim() > 0 else value
+    if isinstance(value, dict):
+        return {key: _cast(item, dtype) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cast(item, dtype) for item in value]
+    return value
+
+
+def config_of(data: dict) -> StylesConfig:
+    known = {item.name for item in fields(StylesConfig)}
+    values = {key: tuple(value) if isinstance(value, list) else value for key, value in data.items() if key in known}
+    if values.get("network") is not None:
+        values["network"] = TransformerConfig.from_dict(values["network"])
+    return StylesConfig(**values)
+
+
+def pack(run_dir: Path) -> None:
+    paths = checkpoint_paths(run_dir)
+    if not paths:
+        raise SystemExit(f"no checkpoints in {run_dir}")
+    data = torch.load(paths[-1], map_location="cpu", weights_only=True)
+    data["model"] = _cast(data["model"], torch.float16)
+    data["optimizer"] = _cast(data["optimizer"], torch.bfloat16)
+    FOLDER.mkdir(exist_ok=True)
+    for old in FOLDER.glob("shared-step-*.pt"):
+        old.unlink()
+    target = FOLDER / f"shared-step-{data['step']:06d}.pt"
+    torch.save(data, target)
+
+    config = config_of(data["config"])
+    paintings = pick_paintings(config.styles)
+    net = TransformerNet(config.network_config(len(paintings)))
+    net.load_state_dict({key: value.float() for key, value in data["model"].items()})
+    table = [{"name": p.name, "credit": p.credit, "file": p.path.name} for p in paintings]
+    record = {"steps": data["step"], "seconds": data["seconds"], "losses": data["losses"], "checkpoint": target.name}
+    training = {**config.to_dict(), "data": "train-photos (held-out share excluded)"}
+    save_model(net, FOLDER / "shared.safetensors", ModelInfo(net.config, training, record, "shared", table))
+    print(f"wrote {target.relative_to(REPO)} ({target.stat().st_size / 1e6:.2f} MB) and checkpoints/shared.safetensors "
+          f"at step {data['step']}; losses {json.dumps(data['losses'])}")
+
+
+def unpack(run_dir: Path) -> None:
+    packed = sorted(FOLDER.glob("shared-step-*.pt"))
+    if not packed:
+        raise SystemExit("no packed checkpoint in checkpoints/")
+    data = torch.load(packed[-1], map_location="cpu", weights_only=True)
+    target = checkpoint_path(run_dir, data["step"])
+    if target.exists():
+        raise SystemExit(f"{target} exists already: the run folder is at least as far")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(data, target)  # loading casts the weights and moments back to float32
+    print(f"wrote {target}: resume with painterly train --styles … --run-dir {run_dir} --resume")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["pack", "unpack"])
+    parser.add_argument("run_dir", type=Path)
+    args = parser.parse_args()
+    (pack if args.action == "pack" else unpack)(args.run_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""The multi-style recipe: conditional instance norm, the style table, fine-tuning, the photo split."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import make_gradient_image
+from feedforward_helpers import TINY, photo_folder
+from painterly.errors import PainterlyError
+from painterly.models import ModelInfo, TransformerNet, load_model, save_model
+from painterly.train.photos import held_out_photos, list_paintings, pick_paintings, split_photos
+from painterly.train.styles import StylesConfig, VaryingCrops, styles_at, train_styles
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+TINY_CIN = replace(TINY, styles=3)
+
+
+def cin_net(seed: int = 0) -> TransformerNet:
+    """A tiny three-style network whose per-style scales and shifts differ."""
+    torch.manual_seed(seed)
+    net = TransformerNet(TINY_CIN)
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    return net.eval()
+
+
+def painting_folder(folder: Path, count: int = 3) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ["file\tartist\tartist_death_year\ttitle\tyear"]
+    for index in range(count):
+        Image.fromarray(make_gradient_image(48, 40 + 8 * index, seed=10 + index)).save(folder / f"painting-{index}.png")
+        rows.append(f"painting-{index}.png\tPainter {index}\t1900\tWork {index}\t189{index}")
+    (folder / "SOURCES.tsv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_each_style_paints_differently_with_the_same_convolutions():
+    net = cin_net()
+    photo = torch.rand(2, 3, 36, 44)
+    with torch.no_grad():
+        outputs = [net(photo, index) for index in range(3)]
+    assert (outputs[0] - outputs[1]).abs().max() > 1e-2 and (outputs[1] - outputs[2]).abs().max() > 1e-2
+    plain = TransformerNet(replace(TINY_CIN, styles=0)).state_dict()
+    shared = net.state_dict()
+    assert set(plain) == set(shared)
+    for key, value in plain.items():
+        if ".norm" in key:
+            assert shared[key].shape == (3, *value.shape)  # one scale/shift row per style
+        else:
+            assert shared[key].shape == value.shape  # one convolution for every style
+    with torch.no_grad():
+        per_image = net(photo, torch.tensor([2, 0]))
+        assert torch.allclose(per_image[0], outputs[2][0], atol=1e-6)
+        assert torch.allclose(per_image[1], outputs[0][1], atol=1e-6)
+        # One style extracted as a plain network paints like that style.
+        assert torch.allclose(net.single_style(1)(photo), outputs[1], atol=1e-5)
+        # Blend weights: a one-hot blend is the style itself.
+        assert torch.allclose(net(photo, torch.tensor([0.0, 1.0, 0.0])), outputs[1], atol=1e-6)
+
+
+def test_a_multi_style_network_needs_a_valid_style():
+    net = cin_net()
+    with pytest.raises(PainterlyError, match="pick one"):
+        net(torch.rand(1, 3, 16, 16))
+    with pytest.raises(PainterlyError, match="0 … 2"):
+        net(torch.rand(1, 3, 16, 16), 3)
+
+
+def test_the_model_file_round_trips_its_style_table(tmp_path):
+    net = cin_net()
+    table = [{"name": f"style-{index}", "credit": f"Work {index} — Painter", "file": f"p{index}.png"} for index in range(3)]
+    path = save_model(net, tmp_path / "shared.safetensors", ModelInfo(TINY_CIN, name="shared", styles=table), half=False)
+    loaded, info = load_model(path)
+    assert info.styles == table and loaded.config.styles == 3
+    photo = torch.rand(1, 3, 24, 24)
+    with torch.no_grad():
+        assert torch.equal(loaded(photo, 2), net(photo, 2))
+    with pytest.raises(PainterlyError, match="style table"):
+        save_model(net, tmp_path / "bad.safetensors", ModelInfo(TINY_CIN, styles=table[:2]))
+    # One-style model files carry no table and no styles count, as before.
+    single = save_model(net.single_style(0), tmp_path / "one.safetensors", half=False)
+    assert load_model(single)[1].styles == [] and "styles" not in TINY.to_dict()
+
+
+def tiny_styles_config(tmp_path: Path, **changes) -> StylesConfig:
+    values = dict(
+        styles=str(tmp_path / "paintings"), data=str(tmp_path / "photos"), out=str(tmp_path / "shared.safetensors"),
+        steps=3, batch_size=2, crop_min=32, crop_max=48, style_size=48, network=TINY, device="cpu",
+        precision="fp32", learning_rate=2e-2, log_every=1, checkpoint_every=0, sample_every=0,
+    )  # fmt: skip
+    values.update(changes)
+    return StylesConfig(**values)
+
+
+@pytest.fixture
+def folders(tmp_path):
+    photo_folder(tmp_path / "photos", count=12)
+    painting_folder(tmp_path / "paintings")
+    return tmp_path
+
+
+def test_pre_training_then_fine_tuning_scale_and_shift_only(folders, random_vgg):
+    tmp_path = folders
+    shared_path = train_styles(tiny_styles_config(tmp_path), vgg=random_vgg).model_path
+    shared, info = load_model(shared_path)
+    assert shared.config.styles == 3 and [row["credit"] for row in info.styles][0] == "Work 0, 1890 — Painter 0"
+
+    one = str(tmp_path / "paintings" / "painting-1.png")
+    config = tiny_styles_config(tmp_path, styles=one, init=str(shared_path), train_only="norm",
+                                out=str(tmp_path / "norm.safetensors"))  # fmt: skip
+    tuned, tuned_info = load_model(train_styles(config, vgg=random_vgg).model_path)
+    start = shared.single_style(torch.full((3,), 1 / 3)).state_dict()
+    changed = {key for key, value in tuned.state_dict().items() if not torch.equal(value, start[key].half().float())}
+    assert tuned.config.styles == 0 and tuned_info.record["credit"] == "Work 1, 1891 — Painter 1"
+    assert changed and all(".norm" in key for key in changed)
+
+    config = replace(config, train_only="all", out=str(tmp_path / "all.safetensors"))
+    everything, _ = load_model(train_styles(config, vgg=random_vgg).model_path)
+    changed = {key for key, value in everything.state_dict().items() if not torch.equal(value, start[key].half().float())}
+    assert any(".norm" not in key for key in changed)
+
+
+def test_norm_only_needs_a_trained_start(folders):
+    with pytest.raises(PainterlyError, match="--init"):
+        tiny_styles_config(folders, train_only="norm").validate()
+
+
+def test_held_out_photos_are_never_trained_on(tmp_path):
+    photo_folder(tmp_path / "photos", count=25)
+    training, held_out = split_photos(tmp_path / "photos")
+    names = sorted(str(path.relative_to(tmp_path / "photos")) for path in training + held_out)
+    assert len(held_out) == 3 and len(training) == 22 and len(names) == len(set(names)) == 25
+    assert not set(training) & set(held_out)
+    assert held_out == [path for index, path in enumerate(sorted(training + held_out)) if index % 10 == 0]
+    # The trainer's photo stream is the training share only.
+    crops = VaryingCrops(training, sizes=[32, 48], batch_size=2, steps=4)
+    assert not set(crops.photos) & set(held_out)
+
+
+def test_the_shared_photo_set_holds_out_a_tenth():
+    shared = held_out_photos()  # ../shared/data/train-photos
+    if not shared:
+        pytest.skip("no shared training photos here")
+    training, held_out = split_photos(shared[0].parent)
+    assert held_out == shared and len(held_out) >= 95 and not set(training) & set(held_out)
+
+
+def test_paintings_carry_their_credits(tmp_path):
+    folder = painting_folder(tmp_path / "paintings")
+    paintings = list_paintings(folder)
+    assert [p.name for p in paintings] == ["painting-0", "painting-1", "painting-2"]
+    assert paintings[2].credit == "Work 2, 1892 — Painter 2"
+    assert [p.name for p in pick_paintings(f"{folder}/painting-2.png,{folder}/painting-0.png")] == [
+        "painting-2", "painting-0",
+    ]  # fmt: skip
+    with pytest.raises(PainterlyError, match="not found"):
+        pick_paintings("no-such-painting")
+
+
+def test_crop_sides_and_styles_are_functions_of_the_step(folders):
+    crops = VaryingCrops(sorted((folders / "photos").rglob("*.png")), sizes=[32, 48], batch_size=2, steps=20, seed=3)
+    sides = [crops[step].images.shape[-1] for step in range(12)]
+    assert set(sides) == {32, 48} and sides == [crops[step].images.shape[-1] for step in range(12)]
+    assert torch.equal(styles_at(5, 7, 4, seed=1), styles_at(5, 7, 4, seed=1))
+    drawn = torch.cat([styles_at(step, 7, 4, seed=1) for step in range(50)])
+    assert int(drawn.min()) == 0 and int(drawn.max()) == 6
+
+
+def test_train_command_pre_trains_with_styles_and_fine_tunes_from_it(folders):
+    from click.testing import CliRunner
+
+    from painterly.cli.train import train_command
+
+    tmp_path = folders
+    shared = tmp_path / "shared.safetensors"
+    common = ["--data", str(tmp_path / "photos"), "--steps", "2", "--batch-size", "1", "--crop-min", "32",
+              "--crop-max", "32", "--style-size", "48", "--device", "cpu", "--quiet", "--checkpoint-every", "0"]  # fmt: skip
+    result = CliRunner().invoke(train_command, ["--styles", str(tmp_path / "paintings"), "--out", str(shared), *common])
+    assert result.exit_code == 0, result.output
+    net, info = load_model(shared)
+    assert net.config.styles == 3 and net.config.variant == "light" and len(info.styles) == 3
+    tuned = tmp_path / "tuned.safetensors"
+    one = str(tmp_path / "paintings" / "painting-2.png")
+    result = CliRunner().invoke(
+        train_command, ["--style", one, "--init", str(shared), "--out", str(tuned), *common]
+    )
+    assert result.exit_code == 0, result.output
+    assert load_model(tuned)[0].config.styles == 0 and load_model(tuned)[1].name == "painting-2"
+    result = CliRunner().invoke(train_command, ["--style", one, "--styles", one, "--out", str(tuned), *common])
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_an_interrupted_pre_training_resumes_exactly(folders, random_vgg):
+    tmp_path = folders
+    whole = train_styles(tiny_styles_config(tmp_path, steps=4, out=str(tmp_path / "whole.safetensors")), vgg=random_vgg)
+    part = tiny_styles_config(tmp_path, steps=2, checkpoint_every=2, out=str(tmp_path / "part.safetensors"))
+    train_styles(part, vgg=random_vgg)
+    resumed = train_styles(replace(part, steps=4, resume=True), vgg=random_vgg)
+    first, second = load_model(whole.model_path)[0].state_dict(), load_model(resumed.model_path)[0].state_dict()
+    assert all(torch.equal(first[key], second[key]) for key in first)
+
+
+def test_a_list_file_names_paintings_in_order(tmp_path):
+    folder = painting_folder(tmp_path / "paintings")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# two of them\n{folder}/painting-1.png\n\n{folder}/painting-0.png\n")
+    assert [p.name for p in pick_paintings(str(listing))] == ["painting-1", "painting-0"]
+
+
+def test_the_shared_network_paintings_are_all_in_the_training_set():
+    listing = Path(__file__).resolve().parents[1] / "checkpoints" / "shared-paintings.txt"
+    from painterly.train.photos import default_painting_folder
+
+    if not default_painting_folder().is_dir():
+        pytest.skip("no shared training paintings here")
+    paintings = pick_paintings(str(listing))
+    assert 30 <= len(paintings) <= 60 and len({p.name for p in paintings}) == len(paintings)
+    assert all(p.title and p.artist for p in paintings)
