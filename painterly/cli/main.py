@@ -114,6 +114,7 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
     """
 
     from painterly.api import Stylizer, describe_source, parse_style_spec
+    from painterly.inference.pipeline import run_files
     from painterly.io.images import check_output_path, save_image
     from painterly.registry import choose_method, list_methods
 
@@ -135,10 +136,15 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
         if target.exists() and not overwrite:
             fail(f"{target} exists: pass --overwrite to replace it, or choose another -o")
     stylizer = Stylizer(device=device, vgg_weights=vgg_weights, max_pixels=max_pixels)
-    for source, target in pairs:
+    if len(pairs) == 1:  # the photo is read before the model, so a bad photo is said at once
+        loaded = stylizer.load_content(pairs[0][0])
+    prepared = stylizer.prepare(list(styles) or None, method=spec.name, **options)
+
+    def paint(pair: tuple[Path, Path], loaded: Any) -> tuple[Any, float, dict]:
+        source, target = pair
         protect = [source, *style_paths]
 
-        def save_intermediate(event: Any, target: Path = target, protect: list = protect) -> None:
+        def save_intermediate(event: Any) -> None:
             if event.preview is not None:
                 from painterly.io.images import tensor_to_image
 
@@ -146,16 +152,35 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
 
         label = source.name if len(pairs) > 1 else "stylizing"
         with ProgressReporter(label, enabled=not as_json, on_event=save_intermediate) as reporter:
-            result = stylizer.stylize(source, list(styles) or None, method=spec.name, progress=reporter, **options)
+            result = prepared.paint(loaded, source, progress=reporter)
+        return result, reporter.seconds, reporter.last_losses
+
+    def write(pair: tuple[Path, Path], painted: tuple[Any, float, dict]) -> tuple[Path, Any, float, dict]:
+        (source, target), (result, seconds, losses) = pair, painted
         metadata = dict(result.info.get("painterly", {}))
         metadata["content"] = describe_source(source)
-        written = save_image(result, target, metadata=metadata, protect=protect)
-        summary = {"output": str(written), "seconds": round(reporter.seconds, 2), "losses": reporter.last_losses,
+        return save_image(result, target, metadata=metadata, protect=[source, *style_paths]), result, seconds, losses
+
+    # Folders: the next photos are decoded and finished ones encoded while the network paints.
+    load = (lambda pair: loaded) if len(pairs) == 1 else (lambda pair: stylizer.load_content(pair[0]))
+    failures = []
+    for outcome in run_files(pairs, load, paint, write):
+        if not outcome.ok:
+            if len(pairs) == 1:
+                raise outcome.error  # type: ignore[misc]
+            failures.append(outcome)
+            click.echo(f"error: {outcome.item[0].name}: {' '.join(str(outcome.error).split())}", err=True)
+            continue
+        written, result, seconds, losses = outcome.result
+        summary = {"output": str(written), "seconds": round(seconds, 2), "losses": losses,
                    "size": list(result.size), "method": spec.name}  # fmt: skip
         if as_json:
             click.echo(json.dumps(summary))
         else:
-            click.echo(f"wrote {written} ({result.width}×{result.height}) in {reporter.seconds:.1f} s", err=True)
+            click.echo(f"wrote {written} ({result.width}×{result.height}) in {seconds:.1f} s", err=True)
+    if failures:
+        names = ", ".join(outcome.item[0].name for outcome in failures)
+        fail(f"{len(failures)} of {len(pairs)} images failed ({names}); the others were written")
 
 
 def _needs(spec: Any) -> str:

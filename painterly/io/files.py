@@ -69,3 +69,13 @@ def file_identity(path: str | os.PathLike) -> dict[str, Any]:
 
 
 __all__ = ["atomic_write", "file_identity", "temporary_path_for", "write_bytes_atomically"]
+
+
+def cache_dir() -> Path:
+    """Painterly's cache folder: ``$PAINTERLY_CACHE_DIR`` or the platform's user cache dir."""
+    override = os.environ.get("PAINTERLY_CACHE_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("painterly"))
