@@ -90,3 +90,19 @@ def test_runtime_is_a_cli_option(tmp_path):
     assert result.exit_code == 0, result.output
     refused = CliRunner().invoke(cli, ["stylize", str(photo), "--model", str(model), "--runtime", "tflite"])
     assert refused.exit_code == 2 and "tflite" in refused.output
+
+
+def test_shipped_models_carry_their_graph(counted_exports):
+    """Every shipped model has its exported graph beside it, so its first run exports nothing."""
+    pytest.importorskip("onnxruntime")
+    from painterly.inference.onnx import exported_name
+    from painterly.models.files import list_pretrained, resolve_model_path
+
+    for name in list_pretrained():
+        path = resolve_model_path(name)
+        assert (path.parent / exported_name(path)).is_file(), f"run scripts/export_shipped_graphs.py ({name})"
+    stylizer = FastStylizer(FastConfig(model="starry-night"))
+    assert stylizer.runtime == "onnx" and counted_exports == []
+    image = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0))
+    reference = FastStylizer(FastConfig(model="starry-night", runtime="torch", precision="fp32")).stylize_tensor(image)
+    assert (stylizer.stylize_tensor(image) - reference).abs().max() <= 2 / 255

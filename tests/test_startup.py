@@ -60,3 +60,28 @@ def test_method_options_are_added_when_the_command_parses(tmp_path):
     photo.write_bytes(b"")
     refused = CliRunner().invoke(cli, ["stylize", str(photo), "--model", "starry-night", "--steps", "3"])
     assert refused.exit_code == 2 and "--steps applies to optimize only" in refused.output
+
+
+def test_a_feed_forward_run_loads_no_vgg_and_no_dynamo(tmp_path, monkeypatch):
+    """The fast method needs neither the VGG19 network nor torch's compiler stack; the second run of a
+    model (its graph already exported) does not even import torch._dynamo."""
+    from PIL import Image
+
+    from conftest import make_gradient_image
+    from feedforward_helpers import tiny_model_file
+    from painterly.features import weights
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("VGG19 loaded for a feed-forward run")
+
+    monkeypatch.setattr(weights, "load_vgg19", refuse)
+    monkeypatch.setattr(weights, "find_weights", refuse)
+    model = tiny_model_file(tmp_path)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(make_gradient_image(32, 40)).save(photo)
+    run = ["stylize", str(photo), "--model", str(model), "-o", str(tmp_path / "out.png"), "--overwrite"]
+    assert CliRunner().invoke(cli, run).exit_code == 0
+    code = f"from painterly.cli.main import main\ntry:\n    main({run!r})\nexcept SystemExit as end:\n    assert not end.code, end.code"
+    loaded = _modules_after(code)
+    assert "painterly.methods.feedforward" in loaded
+    assert "torch._dynamo" not in loaded

@@ -20,7 +20,10 @@ from painterly.io.files import cache_dir
 
 def onnxruntime_installed() -> bool:
     """Whether onnxruntime can be imported (checked without importing it)."""
-    return importlib.util.find_spec("onnxruntime") is not None
+    try:
+        return importlib.util.find_spec("onnxruntime") is not None
+    except (ImportError, ValueError):  # a module entry of None (blocked) or without a spec
+        return False
 
 
 def require_onnxruntime() -> Any:
@@ -46,10 +49,18 @@ def run_onnx(session: Any, image: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(session.run(None, {"image": pixels})[0])
 
 
-def exported_path(model_path: Path, kind: str = "onnx") -> Path:
-    """Where the graph exported from ``model_path`` is cached: ``<cache>/onnx/<stem>-<content hash>.<kind>``."""
+def exported_name(model_path: Path, kind: str = "onnx") -> str:
+    """``<stem>-<hash of the file's contents>.<kind>``: the name of the graph exported from ``model_path``."""
     digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
-    return cache_dir() / "onnx" / f"{Path(model_path).stem}-{digest}.{kind}"
+    return f"{Path(model_path).stem}-{digest}.{kind}"
+
+
+def exported_path(model_path: Path, kind: str = "onnx") -> Path:
+    """Where the graph exported from ``model_path`` is: next to the model file when it ships with it
+    (the shipped models do), else in the cache, ``<cache>/onnx/<stem>-<content hash>.<kind>``."""
+    name = exported_name(model_path, kind)
+    shipped = Path(model_path).parent / name
+    return shipped if shipped.is_file() else cache_dir() / "onnx" / name
 
 
 def cached_onnx_session(model_path: Path, export: Callable[[Path, Path], Any], threads: Optional[int] = None,
