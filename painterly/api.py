@@ -78,16 +78,42 @@ class Stylizer:
         **options: Any,
     ) -> Image.Image:
         """Stylize one image; see :func:`painterly.stylize`."""
+        loaded = self.load_content(content)
+        return self.prepare(style, method=method, image_size=loaded[0].size, **options).paint(loaded, content, progress)
+
+    def load_content(self, content: ImageSource) -> tuple[Image.Image, Optional[Image.Image]]:
+        """The photo to paint and its alpha band (``None`` when opaque); safe to call from another thread."""
         # Transparent areas are painted as white paper and get their transparency back at the end.
-        content_image, alpha = split_alpha(load_image(content, max_pixels=self.max_pixels, keep_alpha=True))
+        return split_alpha(load_image(content, max_pixels=self.max_pixels, keep_alpha=True))
+
+    def prepare(self, style: StyleSource | Sequence[StyleSource] | None = None, *, method: Optional[str] = None,
+                image_size: Optional[tuple[int, int]] = None, **options: Any) -> "PreparedStylizer":  # fmt: skip
+        """The method with its model loaded and paintings read, once, for many photos (a folder).
+
+        With ``image_size`` (``(width, height)`` of the largest photo), the output size and the
+        memory estimate are checked first, before anything loads.
+        """
         style_sources = normalize_styles(style) if style is not None else []
         stylizer = self.method(method, model=options.pop("model", None), paintings=self.load_paintings(style_sources),
-                               options=options, image_size=content_image.size)  # fmt: skip
-        result = restore_alpha(stylizer.stylize_image(content_image, progress), alpha)
+                               options=options, image_size=image_size)  # fmt: skip
+        return PreparedStylizer(stylizer, method, style_sources)
+
+
+class PreparedStylizer:
+    """A method ready to paint many photos (see :meth:`Stylizer.prepare`); ``stylizer`` is the method's own."""
+
+    def __init__(self, stylizer: MethodStylizer, method: Optional[str], style_sources: list[tuple[Any, float]]):
+        self.stylizer, self.method, self.style_sources = stylizer, method, style_sources
+
+    def paint(self, loaded: tuple[Image.Image, Optional[Image.Image]], content: ImageSource,
+              progress: Optional[ProgressCallback] = None) -> Image.Image:  # fmt: skip
+        """Paint a photo from :meth:`Stylizer.load_content`; ``content`` is described in ``info["painterly"]``."""
+        content_image, alpha = loaded
+        result = restore_alpha(self.stylizer.stylize_image(content_image, progress), alpha)
         result.info["painterly"] = {
-            "method": stylizer.settings.get("method", method),
+            "method": self.stylizer.settings.get("method", self.method),
             "content": describe_source(content),
-            "styles": [[describe_source(source), weight] for source, weight in style_sources],
+            "styles": [[describe_source(source), weight] for source, weight in self.style_sources],
             **{key: value for key, value in result.info.get("painterly", {}).items()},
         }
         return result
@@ -130,5 +156,5 @@ def stylize(
     return stylizer.stylize(content, style, method=method, progress=progress, **options)
 
 
-__all__ = ["Stylizer", "describe_source", "load_style_image", "normalize_styles", "parse_style_spec", "stylize",
+__all__ = ["PreparedStylizer", "Stylizer", "describe_source", "load_style_image", "normalize_styles", "parse_style_spec", "stylize",
            "tensor_to_image"]

@@ -144,14 +144,34 @@ def _per_method(takers: Sequence[Any], describe: Callable[[Any], str], all_metho
     return ", ".join(f"{value} ({', '.join(methods)})" for value, methods in by_value.items() if value)
 
 
-def method_options(specs: Sequence[Any], names: Optional[Iterable[str]] = None, exclude: Iterable[str] = (),
-                   overrides: Optional[dict[str, dict]] = None) -> Callable:  # fmt: skip
+def method_options(specs: Sequence[Any] | Callable[[], Sequence[Any]], names: Optional[Iterable[str]] = None,
+                   exclude: Iterable[str] = (), overrides: Optional[dict[str, dict]] = None) -> Callable:  # fmt: skip
     """A decorator adding one ``--kebab-name`` option per method option of ``specs`` (every option
     of every method, or ``names``), each said once: its help from the first method that takes it, its
     default per method (``[default: 512 (optimize); not set (adain, fast)]``), its choices from the
     config's limits. Options are left unset (``None``) so :func:`chosen_method_options` can tell
     which the user gave.
+
+    ``specs`` given as a function (``lambda: list_methods()``) builds the options the first time the
+    command parses or shows help (the command's class must be
+    :class:`painterly.cli.lazy.LazyOptionsCommand`), so importing the CLI does not import the methods.
     """
+    if callable(specs):
+        from painterly.cli.lazy import LAZY_OPTIONS_ATTRIBUTE
+
+        load_specs = specs
+
+        def load() -> list[click.Parameter]:
+            def placeholder() -> None: ...
+
+            method_options(load_specs(), names, exclude, overrides)(placeholder)
+            return list(reversed(getattr(placeholder, "__click_params__", [])))
+
+        def decorate_lazily(command: Callable) -> Callable:
+            setattr(command, LAZY_OPTIONS_ATTRIBUTE, (load, len(getattr(command, "__click_params__", []))))
+            return command
+
+        return decorate_lazily
     overrides = overrides or {}
     order: list[str] = []
     for spec in specs:

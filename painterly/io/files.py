@@ -76,3 +76,13 @@ def name_files(paths: Sequence[str | os.PathLike], shown: int = 3) -> str:
     names = [str(path) for path in paths]
     listed = ", ".join(names[:shown])
     return f"{listed} and {len(names) - shown} more" if len(names) > shown else listed
+
+
+def cache_dir() -> Path:
+    """Painterly's cache folder: ``$PAINTERLY_CACHE_DIR`` or the platform's user cache dir."""
+    override = os.environ.get("PAINTERLY_CACHE_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("painterly"))

@@ -23,12 +23,7 @@ from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageErro
 
 from painterly.errors import PainterlyError
 from painterly.io.files import atomic_write
-
-#: Refuse inputs with more pixels than this (checked from the header, before decoding).
-DEFAULT_MAX_PIXELS = 50_000_000
-
-#: File suffixes :func:`find_images` picks up (lower case).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+from painterly.io.formats import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 
 #: Pillow formats :func:`load_image` decodes ("JPEG" covers camera MPO files too).
 _READ_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")

@@ -17,7 +17,7 @@ from PIL import Image
 
 from painterly.devices import PRECISIONS, pick_precision, resolve_device
 from painterly.errors import PainterlyError
-from painterly.inference.onnx import cached_onnx_session, run_onnx
+from painterly.inference.onnx import cached_onnx_session, onnxruntime_installed, run_onnx
 from painterly.inference.tiling import fits_one_tile, largest_tile, stylize_tiled, tile_ranges
 from painterly.io.files import file_identity
 from painterly.io.images import image_to_tensor, resize_long_side, tensor_to_image
@@ -29,7 +29,7 @@ from painterly.ops.resize import resize_to_long_side, scale_image
 from painterly.options import check_limits, limits
 from painterly.progress import ProgressCallback
 
-RUNTIMES = ("torch", "onnx")
+RUNTIMES = ("auto", "torch", "onnx")
 
 
 @dataclass
@@ -49,8 +49,10 @@ class FastConfig:
         precision: ``auto`` (bf16 where the hardware runs it fast), ``bf16`` or ``fp32``.
         channels_last: channels-last memory layout (``None``: off; measured slower for these
             networks on CPUs, see benchmarks/bench_fast.py).
-        runtime: ``torch``, or ``onnx`` (onnxruntime, when installed; images larger than a tile
-            still run through PyTorch, whose tiles share the whole image's statistics).
+        runtime: ``auto`` (onnxruntime on the CPU when installed: measured faster than PyTorch
+            bf16 for the shipped networks, see docs/benchmarks.md; else PyTorch), ``torch`` or
+            ``onnx``. The graph is exported once per model file into the user cache. Images
+            larger than a tile run through PyTorch, whose tiles share the whole image's statistics.
         work_scale: the network paints at this fraction of the image's size and its result is
             upsampled (bicubic) to full size: 0.5 is about 3–4× faster, with strokes twice as
             large and softer fine detail (live previews, video on a CPU).
@@ -65,7 +67,7 @@ class FastConfig:
     stats_size: int = field(default=1024, metadata=limits(16, label="stats size"))
     precision: str = field(default="auto", metadata=limits(choices=PRECISIONS))
     channels_last: Optional[bool] = None
-    runtime: str = field(default="torch", metadata=limits(choices=RUNTIMES))
+    runtime: str = field(default="auto", metadata=limits(choices=RUNTIMES))
     work_scale: float = field(default=1.0, metadata=limits(0.1, 1))
 
     def validate(self) -> "FastConfig":
@@ -107,7 +109,8 @@ class FastStylizer:
         # 40 % of a CPU forward pass. The norms still take their statistics in fp32.
         compute_dtype = self.dtype if self.dtype is not None else torch.float32
         self.net = self.net.to(dtype=compute_dtype, memory_format=self.memory_format)
-        self.session = cached_onnx_session(model_path, _export_onnx) if config.runtime == "onnx" else None
+        self.session = _onnx_session(config.runtime, model_path, self.device)
+        self.runtime = "torch" if self.session is None else "onnx"
         self.model_path = model_path
         options = {key: value for key, value in config.to_dict().items() if key != "model"}
         self.settings = {"method": "fast", "model": file_identity(model_path), "options": options}
@@ -198,6 +201,22 @@ def stylize_batch(
     return stylizer.batch(list(images), batch_size=batch_size)
 
 
+def _onnx_session(runtime: str, model_path: Path, device: torch.device) -> Any:
+    """The onnxruntime session ``runtime`` asks for, or ``None`` for PyTorch.
+
+    ``auto`` takes onnxruntime on the CPU when it is installed and the graph exports; a failure
+    there falls back to PyTorch, while ``onnx`` asked for by name raises it.
+    """
+    if runtime == "torch" or (runtime == "auto" and (device.type != "cpu" or not onnxruntime_installed())):
+        return None
+    try:
+        return cached_onnx_session(model_path, _export_onnx, threads=torch.get_num_threads())
+    except (PainterlyError, ImportError):
+        if runtime == "onnx":
+            raise
+        return None
+
+
 def _export_onnx(model_path: Path, out: Path) -> None:
     from painterly.export.exporters import export_model
 
@@ -245,7 +264,7 @@ SPEC = MethodSpec(
     summary="one pass through a trained feed-forward network (milliseconds to a second; needs --model)",
     config=FastConfig,
     build=build,
-    options=("model", "size", "strength", "preserve_color", "precision", "work_scale"),
+    options=("model", "size", "strength", "preserve_color", "precision", "work_scale", "runtime"),
     needs_painting=False,
     needs_model=True,
     takes_model=True,

@@ -1,0 +1,98 @@
+"""Folders: decoding and encoding overlapped with painting, one bad file reported while the others finish."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from conftest import make_gradient_image
+from feedforward_helpers import tiny_model_file
+from painterly.cli.main import cli
+from painterly.errors import PainterlyError
+from painterly.inference.pipeline import run_files
+
+
+def test_results_come_in_order_and_a_bad_item_fails_alone():
+    def load(item):
+        if item == 2:
+            raise PainterlyError("cannot read 2")
+        return item * 10
+
+    def paint(item, value):
+        if item == 4:
+            raise OSError("disk trouble")
+        return value + 1
+
+    outcomes = list(run_files(range(6), load, paint, lambda item, value: value * 2))
+    assert [outcome.item for outcome in outcomes] == list(range(6))
+    assert [outcome.result for outcome in outcomes] == [2, 22, None, 62, None, 102]
+    assert [(outcome.stage, str(outcome.error)) for outcome in outcomes if not outcome.ok] == [
+        ("read", "cannot read 2"), ("paint", "disk trouble")]  # fmt: skip
+
+
+def test_a_failed_write_is_reported():
+    def save(item, value):
+        if item == 1:
+            raise PainterlyError("read-only folder")
+        return value
+
+    outcomes = list(run_files([0, 1, 2], lambda item: item, lambda item, value: value, save))
+    assert [outcome.ok for outcome in outcomes] == [True, False, True]
+    assert outcomes[1].stage == "write"
+
+
+def test_an_unexpected_error_stops_the_run():
+    def load(item):
+        if item == 1:
+            raise ZeroDivisionError("bug")
+        return item
+
+    with pytest.raises(ZeroDivisionError):
+        list(run_files([0, 1, 2], load, lambda item, value: value, lambda item, value: value))
+
+
+def test_decoding_and_encoding_overlap_with_painting():
+    """The next item is decoded, and the previous one encoded, while an item is being painted."""
+    loaded_next = [threading.Event() for _ in range(3)]
+    saved = [threading.Event() for _ in range(3)]
+    seen = []
+
+    def load(item):
+        loaded_next[item].set()
+        return item
+
+    def paint(item, value):
+        if item + 1 < 3:
+            seen.append(("next decoded", loaded_next[item + 1].wait(timeout=5)))
+        if item > 0:
+            seen.append(("previous encoded", saved[item - 1].wait(timeout=5)))
+        return value
+
+    def save(item, value):
+        saved[item].set()
+        return value
+
+    assert [outcome.result for outcome in run_files(range(3), load, paint, save)] == [0, 1, 2]
+    assert seen and all(done for _, done in seen), seen
+
+
+def test_a_folder_with_a_bad_photo_writes_the_others(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for index in range(3):
+        Image.fromarray(make_gradient_image(30, 40, seed=index)).save(folder / f"p{index}.png")
+    (folder / "p1b.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    model = tiny_model_file(tmp_path)
+    result = CliRunner().invoke(cli, ["stylize", str(folder), "--model", str(model), "-o", str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 2, result.output
+    written = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert written == ["p0-stylized.png", "p1-stylized.png", "p2-stylized.png"]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 3
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors[0].startswith("error: p1b.jpg:")
+    assert errors[-1] == "error: 1 of 4 images failed (p1b.jpg); the others were written"
