@@ -150,12 +150,13 @@ def main() -> None:
     source = with_tone(fetch_clip(args.clip, cache), cache / f"{Path(args.clip).stem}-tone.mp4")
     info = probe_video(source)
     work = Path(tempfile.mkdtemp(prefix="painterly-bench-video-"))
-    model = args.model or (list_pretrained()[0] if list_pretrained() else None)
+    # The default is a style model: the first shipped model may be a CycleGAN generator (photo2painting).
+    model = args.model or ("starry-night" if "starry-night" in list_pretrained() else None)
     trained = model is not None
     if model is None:
         model = str(save_model(TransformerNet(variant_config("light")), work / "light-random.safetensors"))
     fast = fast_frame_stylizer(model, device=torch.device("cpu"), work_scale=args.work_scale)
-    recorder = Recorder(fast.stylize)
+    recorder = Recorder(fast.stylize_frame)
     stylizer = FrameStylizer(recorder, fast.settings)
     painting_name = args.style
     config = dict(size=args.size, start=args.start or None, end=args.start + args.seconds, crf=20)
