@@ -168,3 +168,14 @@ def test_video_of_a_still_image_says_to_use_stylize(tmp_path, suffix):
     line = one_error_line(CliRunner().invoke(cli, ["video", str(photo), "--model", "starry-night", "-o", str(out)]))
     assert line == f"error: {photo.name} is a still image: use painterly stylize"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("option", ["--consistency", "--start", "--end", "--colour-tolerance"])
+def test_video_float_options_nan_or_inf_are_refused_naming_the_option(tmp_path, option):
+    from web_clips import write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", frames=3, audio=False)
+    out = tmp_path / "out.mp4"
+    line = one_error_line(CliRunner().invoke(cli, ["video", str(clip), "--model", "starry-night", f"{option}=nan", "-o", str(out)]))
+    assert line.startswith(f"error: {option[2:].replace('-', ' ')} must be a finite number, got nan"), line
+    assert not out.exists()

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from painterly.errors import PainterlyError
+from painterly.options import check_limits
 from painterly.io.files import file_identity, write_bytes_atomically
 from painterly.methods.spec import MethodStylizer
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
@@ -76,6 +77,7 @@ class VideoConfig:
     keep_frames: bool = False
 
     def validate(self) -> "VideoConfig":
+        check_limits(self)  # every number finite
         if not 0 <= self.consistency <= 1:
             raise PainterlyError(f"consistency must be between 0 and 1, got {self.consistency}")
         if self.size is not None and self.size < 16:
