@@ -274,7 +274,7 @@ ADAIN_IMAGE_BYTES = 100
 def adain_memory(config: AdaINConfig, width: int, height: int, dtype: torch.dtype, batch: int = 1) -> int:
     """Estimated peak memory in bytes of the adain method painting ``batch`` images of ``width × height``.
 
-    The network runs at ``work_scale`` of the size, in tiles above ``tile_size``; each painting is
+    The network runs at ``work_scale`` of the size, in tiles above ``tile_size²`` pixels; each painting is
     encoded at most at 1024 px (or ``style_size``) times ``style_scale``.
 
     Example:
@@ -284,7 +284,7 @@ def adain_memory(config: AdaINConfig, width: int, height: int, dtype: torch.dtyp
     from painterly.models.adain import SIZE_MULTIPLE
 
     net_width, net_height = max(1, round(width * config.work_scale)), max(1, round(height * config.work_scale))
-    if max(net_width, net_height) > config.tile_size:
+    if not fits_one_tile(net_height, net_width, config.tile_size):
         overlap = max(SIZE_MULTIPLE, config.tile_overlap // SIZE_MULTIPLE * SIZE_MULTIPLE)
         at_once = batch * largest_tile(net_width, net_height, config.tile_size, overlap, SIZE_MULTIPLE)
     else:

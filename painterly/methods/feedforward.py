@@ -237,7 +237,7 @@ FAST_IMAGE_BYTES = {4: 90, 2: 60}
 def fast_memory(config: FastConfig, width: int, height: int, dtype: torch.dtype, batch: int = 1) -> int:
     """Estimated peak memory in bytes of the fast method painting ``batch`` images of ``width × height``.
 
-    The network runs at ``work_scale`` of the size; above ``tile_size`` it holds one tile (or the
+    The network runs at ``work_scale`` of the size; above ``tile_size²`` pixels it holds one tile (or the
     ``stats_size`` statistics pass) at once, so memory grows with the image's buffers only.
 
     Example:
@@ -245,7 +245,7 @@ def fast_memory(config: FastConfig, width: int, height: int, dtype: torch.dtype,
         1.7
     """
     net_width, net_height = max(1, round(width * config.work_scale)), max(1, round(height * config.work_scale))
-    if max(net_width, net_height) > config.tile_size and batch == 1:
+    if not fits_one_tile(net_height, net_width, config.tile_size) and batch == 1:
         stats_scale = min(1.0, config.stats_size / max(net_width, net_height))
         at_once = max(largest_tile(net_width, net_height, config.tile_size, config.tile_overlap, SIZE_MULTIPLE),
                       round(net_width * stats_scale) * round(net_height * stats_scale))  # fmt: skip
