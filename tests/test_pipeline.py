@@ -96,3 +96,16 @@ def test_a_folder_with_a_bad_photo_writes_the_others(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors[0].startswith("error: p1b.jpg:")
     assert errors[-1] == "error: 1 of 4 images failed (p1b.jpg); the others were written"
+
+
+def test_stopping_early_stops_the_threads():
+    import time
+
+    before = {thread.name for thread in threading.enumerate()}
+    outcomes = run_files(range(100), lambda item: item, lambda item, value: value, lambda item, value: value)
+    assert next(outcomes).item == 0
+    outcomes.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(t.name.startswith("painterly-") for t in threading.enumerate()):
+        time.sleep(0.05)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("painterly-") and t.name not in before]

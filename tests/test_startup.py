@@ -85,3 +85,13 @@ def test_a_feed_forward_run_loads_no_vgg_and_no_dynamo(tmp_path, monkeypatch):
     loaded = _modules_after(code)
     assert "painterly.methods.feedforward" in loaded
     assert "torch._dynamo" not in loaded
+
+
+def test_method_options_are_there_for_anyone_reading_the_parameters():
+    """Tools that read ``command.params`` (docs checks, completion) see the method flags too."""
+    code = (
+        "from painterly.cli.main import cli\n"
+        "names = {name for param in cli.commands['stylize'].params for name in param.opts}\n"
+        "assert {'--steps', '--runtime', '--model', '--save-every'} <= names, names"
+    )
+    assert "painterly.registry" in _modules_after(code)

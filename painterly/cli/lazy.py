@@ -23,25 +23,25 @@ class LazyOptionsCommand(click.Command):
     given a function) join its parameters the first time they are needed."""
 
     def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+        callback = kwargs.get("callback", args[1] if len(args) > 1 else None)
         self._lazy_options: Optional[tuple[Callable[[], list[click.Parameter]], int]] = getattr(
-            self.callback, LAZY_OPTIONS_ATTRIBUTE, None
+            callback, LAZY_OPTIONS_ATTRIBUTE, None
         )
+        super().__init__(*args, **kwargs)
 
-    def _load_options(self) -> None:
+    @property  # type: ignore[override]
+    def params(self) -> list[click.Parameter]:
+        """The command's parameters, the lazily built ones included (built at the first look)."""
         if self._lazy_options is not None:
             loader, after = self._lazy_options
             self._lazy_options = None
-            position = len(self.params) - after
-            self.params[position:position] = loader()
+            position = len(self._params) - after
+            self._params[position:position] = loader()
+        return self._params
 
-    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        self._load_options()
-        return super().get_params(ctx)
-
-    def to_info_dict(self, ctx: click.Context) -> dict[str, Any]:
-        self._load_options()
-        return super().to_info_dict(ctx)
+    @params.setter
+    def params(self, value: list[click.Parameter]) -> None:
+        self._params = value
 
 
 class LazyGroup(click.Group):

@@ -22,7 +22,8 @@ OPTION_OVERRIDES = {
 }
 
 
-#: Commands imported when they run: ``name: ("module:attribute", the help line painterly --help shows)``.
+#: Commands imported when they run: ``name: ("module:attribute", the first paragraph of its help)``; the
+#: paragraph is what ``painterly --help`` lists (tests/test_startup.py checks it matches the command).
 LAZY_COMMANDS = {
     "train": ("painterly.cli.train:train_command",
               "Train a feed-forward network that paints photos in one style, in one pass."),

@@ -109,8 +109,11 @@ def run_files(
         _put(loaded, _DONE, stop)
 
     def write_all() -> None:
-        while True:
-            entry = painted.get()
+        while not stop.is_set():
+            try:
+                entry = painted.get(timeout=0.1)
+            except queue.Empty:
+                continue
             if entry is _DONE:
                 return
             item, value, error, stage = entry
@@ -121,8 +124,6 @@ def run_files(
                     finished.put(outcome(item, error=failure, stage="write"))
             else:
                 finished.put(outcome(item, error=error, stage=stage))
-            if stop.is_set():
-                return
 
     reader, writer = _Worker("painterly-read", read_all), _Worker("painterly-write", write_all)
     reader.start()
