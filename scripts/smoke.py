@@ -1,6 +1,6 @@
-"""Run the documented commands as a user would, on a phone-sized photo and an HD clip, at default settings.
+"""Run the documented commands as a user would, on a phone-sized photo and HD clips, at default settings.
 
-Makes a 4000×3000 photo and a 1280×720 clip with sound (a pan across a photo), runs each
+Makes a 4000×3000 photo and 1280×720 and 1920×1080 clips with sound (a pan across a photo), runs each
 command of the README's and docs' kinds through the installed ``painterly`` CLI in its own
 process, and prints a table: command, exit code, wall time, peak memory, what was written.
 Exits non-zero when a command fails or writes a wrong or blank output. Lists the documented
@@ -29,7 +29,8 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO_SIZE = (4000, 3000)
 CLIP_SIZE = (1280, 720)
-CLIP_SECONDS = 2.0
+FULL_HD = (1920, 1080)
+CLIP_SECONDS = 1.0
 CLIP_FPS = 25
 
 
@@ -59,9 +60,7 @@ def source_photo() -> Path:
 
 
 def make_inputs(folder: Path) -> dict[str, Path]:
-    """The phone photo, a folder of two photos, a painting, and the HD clip with a tone."""
-    import av
-    import numpy as np
+    """The phone photo, a folder of two photos, a painting, and the HD clips with a tone."""
     from PIL import Image
 
     base = Image.open(source_photo()).convert("RGB")
@@ -73,17 +72,25 @@ def make_inputs(folder: Path) -> dict[str, Path]:
     base.resize((1600, 1200), Image.Resampling.LANCZOS).save(photos / "small.jpg", quality=92)
     painting = ROOT / "painterly/styles/data"
     paintings = sorted(painting.glob("*.jpg"))
-    # A wide pan across the photo, like a camera moving.
-    wide = np.asarray(base.resize((CLIP_SIZE[0] * 3 // 2, CLIP_SIZE[1]), Image.Resampling.LANCZOS))
+    clips = {name: write_pan(base, folder / f"{name}.mp4", size) for name, size in (("clip", CLIP_SIZE), ("clip1080", FULL_HD))}
+    return {"photo": photo, "photos": photos, **clips, "painting": paintings[0] if paintings else photo}
+
+
+def write_pan(base, clip: Path, size: tuple[int, int]) -> Path:
+    """A pan across the photo ``base``, like a camera moving, with a 440 Hz tone: ``CLIP_SECONDS`` long."""
+    import av
+    import numpy as np
+    from PIL import Image
+
+    wide = np.asarray(base.resize((size[0] * 3 // 2, size[1]), Image.Resampling.LANCZOS))
     frames = int(CLIP_SECONDS * CLIP_FPS)
-    clip = folder / "clip.mp4"
     with av.open(str(clip), "w") as container:
         stream = container.add_stream("libx264", rate=CLIP_FPS)
-        stream.width, stream.height, stream.pix_fmt = CLIP_SIZE[0], CLIP_SIZE[1], "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         sound = container.add_stream("aac", rate=44100, layout="mono")
         for index in range(frames):
-            left = index * (wide.shape[1] - CLIP_SIZE[0]) // max(1, frames - 1)
-            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(wide[:, left : left + CLIP_SIZE[0]]), format="rgb24")
+            left = index * (wide.shape[1] - size[0]) // max(1, frames - 1)
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(wide[:, left : left + size[0]]), format="rgb24")
             picture.pts = index
             container.mux(stream.encode(picture))
         container.mux(stream.encode(None))
@@ -94,7 +101,7 @@ def make_inputs(folder: Path) -> dict[str, Path]:
             chunk.sample_rate, chunk.pts = 44100, begin
             container.mux(sound.encode(chunk))
         container.mux(sound.encode(None))
-    return {"photo": photo, "photos": photos, "clip": clip, "painting": paintings[0] if paintings else photo}
+    return clip
 
 
 def commands(inputs: dict[str, Path], out: Path) -> list[Command]:
@@ -112,6 +119,8 @@ def commands(inputs: dict[str, Path], out: Path) -> list[Command]:
                 None, slow=True),
         Command("stylize folder", ["stylize", str(inputs["photos"]), "--model", "the-scream", "-o", f"{out}/folder"], "folder"),
         Command("video model", ["video", clip, "--model", "starry-night", "-o", f"{out}/video.mp4"], "video.mp4", CLIP_SIZE),
+        Command("video model 1080p", ["video", str(inputs["clip1080"]), "--model", "starry-night", "-o", f"{out}/video-1080.mp4"],
+                "video-1080.mp4", FULL_HD),
         Command("video any painting", ["video", clip, "--style", "shipwreck", "--method", "fast", "-o", f"{out}/video-any.mp4"],
                 "video-any.mp4", CLIP_SIZE),
         Command("gan apply", ["gan", "apply", "photo2painting", photo, "-o", f"{out}/gan-apply.jpg"], "gan-apply.jpg", PHOTO_SIZE),
