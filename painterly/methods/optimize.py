@@ -48,9 +48,9 @@ class OptimizeConfig:
             scale; 0.5: half as many at twice the size, faster but less refined).
         full_size_layers: above the coarsest scale, the style layers that see the image at its
             full size; the other layers see a half-size copy, whose targets are those of the scale
-            below (the layout is settled there). Empty: every layer at full size, slower.
+            below (faster; the layout is settled there). Empty, the default: every layer at full size.
         stop_tolerance: a scale stops when its loss fell by less than this fraction over its last
-            ``STOP_WINDOW`` steps (0: always run the planned steps).
+            5 steps (0, the default: always run the planned steps).
         parameterization: ``"pixels"`` (optimize the pixels) or ``"laplacian"`` (optimize the
             levels of a Laplacian pyramid of the image).
         optimizer: ``"lbfgs"`` (best quality per step) or ``"adam"``.
