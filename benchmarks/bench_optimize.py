@@ -30,9 +30,13 @@ from painterly.api import Stylizer
 from painterly.features.vgg import deepest_layer
 from painterly.io.images import image_to_tensor, load_image, save_image, tensor_to_image
 from painterly.losses.gatys import style_content_losses, style_targets
-from painterly.methods.optimize import OptimizeConfig, optimize
+from painterly.methods.optimize import OptimizeConfig, estimate_memory, optimize
 from painterly.ops.resize import resize_to_long_side
 from painterly.registry import list_styles
+
+#: Options of the default before the split top scale and early stopping: as many steps at every
+#: scale, every layer at full size, all planned steps run.
+PREVIOUS_DEFAULT = dict(fine_share=1.0, full_size_layers=(), stop_tolerance=0.0, parameterization="pixels")
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
@@ -94,12 +98,16 @@ def measure(vgg, image: torch.Tensor, content: torch.Tensor, style: torch.Tensor
     return style_loss.item(), content_loss.item()
 
 
-def run_one(name: str, vgg, content: torch.Tensor, style: torch.Tensor, config: OptimizeConfig, out: Path | None) -> Result:
-    start = time.perf_counter()
-    with PeakMemory() as memory:
-        image = optimize(vgg, content, [(style, 1.0)], config)
-    seconds = time.perf_counter() - start
-    style_loss, content_loss = measure(vgg, image, content, style, OptimizeConfig())
+def run_one(name: str, vgg, content: torch.Tensor, style: torch.Tensor, config: OptimizeConfig, out: Path | None,
+            repeats: int = 1, measured: bool = True) -> Result:  # fmt: skip
+    """Best time of ``repeats`` runs (the result is the same each time), its peak memory and distances."""
+    seconds = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        with PeakMemory() as memory:
+            image = optimize(vgg, content, [(style, 1.0)], config)
+        seconds = min(seconds, time.perf_counter() - start)
+    style_loss, content_loss = measure(vgg, image, content, style, OptimizeConfig()) if measured else (float("nan"),) * 2
     if out is not None:
         save_image(tensor_to_image(image), out)
     return Result(name, seconds, memory.total_mib, style_loss, content_loss)
@@ -131,7 +139,12 @@ def main() -> None:
     parser.add_argument("--style", default="starry-night", help="built-in style name")
     parser.add_argument("--all", action="store_true", help="every shared photo × every built-in style")
     parser.add_argument("--baseline-steps", type=int, default=300)
+    parser.add_argument("--baseline-time-steps", type=int,
+                        help="time the baseline over this many steps and scale to --baseline-steps (its steps all cost the same)")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--no-previous", action="store_true", help="skip the previous default")
+    parser.add_argument("--previous-steps", type=int, help="steps of the previous default (default: 140, 100 above 512 px)")
+    parser.add_argument("--repeats", type=int, default=1, help="best of N timings")
     parser.add_argument("--steps", type=int, help="Painterly steps (default: OptimizeConfig's)")
     parser.add_argument("--startup", action="store_true", help="only measure the time to the first progress event")
     parser.add_argument("--out", type=Path, help="folder to save the results in")
@@ -148,38 +161,59 @@ def main() -> None:
 
     stylizer = Stylizer(device=args.device)
     default = OptimizeConfig(size=args.size, **({"steps": args.steps} if args.steps else {}))
+    previous = OptimizeConfig(size=args.size, **PREVIOUS_DEFAULT, steps=args.previous_steps or (140 if args.size <= 512 else 100))
     vgg = stylizer.feature_network(deepest_layer([*default.content_layers, *default.style_layers]))
     # The classic setup: one scale, fp32, L-BFGS from the photo, Gatys-style weights (content 1, style 10).
+    timed_steps = args.baseline_time_steps or args.baseline_steps
     baseline = OptimizeConfig(
-        size=args.size, steps=args.baseline_steps, min_size=args.size, precision="fp32", channels_last=False,
-        content_weight=1.0, style_weight=10.0, tv_weight=0.05,
+        size=args.size, steps=timed_steps, min_size=args.size, precision="fp32", channels_last=False,
+        content_weight=1.0, style_weight=10.0, tv_weight=0.05, full_size_layers=(),
     )
     photos = sorted(PHOTOS.glob("*.jpg")) if args.all else [PHOTOS / args.photo]
     styles = list(list_styles()) if args.all else [entry for entry in list_styles() if entry.name == args.style]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, size {args.size}")
-    print(f"{'photo':<22} {'style':<15} {'method':<22} {'seconds':>8} {'peak MiB':>9} {'style loss':>11} {'content loss':>13}")
-    ratios = []
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, size {args.size}, best of {args.repeats}")
+    print(f"{'photo':<22} {'style':<15} {'method':<30} {'seconds':>8} {'peak MiB':>9} {'style loss':>11} {'content loss':>13}")
+    speedups, quality = [], []
     for photo in photos:
         content = resize_to_long_side(image_to_tensor(load_image(photo), device=stylizer.device), args.size)
+        height, width = content.shape[-2:]
         for entry in styles:
             style = image_to_tensor(load_image(entry.path), device=stylizer.device)
-            # Painterly first: the allocator keeps freed memory, so a later run would inherit the baseline's peak.
-            out = args.out / f"{photo.stem}-{entry.name}-painterly.png" if args.out else None
-            results = [run_one(f"painterly {default.total_steps} steps", vgg, content, style, default, out)]
+            saved = (lambda kind: args.out / f"{photo.stem}-{entry.name}-{kind}.png" if args.out else None)  # noqa: E731
+            estimate = estimate_memory(default, height, width, stylizer.device) / 2**20
+            print(f"{photo.name:<22} {entry.name:<15} memory estimate of the default: {estimate:.0f} MiB above the loaded network",
+                  flush=True)  # fmt: skip
+            # The default first: the allocator keeps freed memory, so a later run would inherit an earlier peak.
+            ours = run_one("default", vgg, content, style, default, saved("default"), args.repeats)
+            results = [ours]
+            if not args.no_previous:
+                results.append(run_one(f"previous default, {previous.total_steps} steps", vgg, content, style, previous,
+                                       saved("previous"), args.repeats))  # fmt: skip
             if not args.no_baseline:
-                out = args.out / f"{photo.stem}-{entry.name}-baseline.png" if args.out else None
-                results.insert(0, run_one(f"baseline fp32 {args.baseline_steps} steps", vgg, content, style, baseline, out))
+                name = f"baseline fp32 {args.baseline_steps} steps" + (f" (×{args.baseline_steps}/{timed_steps})" if timed_steps != args.baseline_steps else "")
+                base = run_one(name, vgg, content, style, baseline, saved("baseline") if timed_steps == args.baseline_steps else None,
+                               1, measured=timed_steps == args.baseline_steps)  # fmt: skip
+                base.seconds *= args.baseline_steps / timed_steps
+                results.append(base)
             for result in results:
-                print(f"{photo.name:<22} {entry.name:<15} {result.name:<22} {result.seconds:8.1f} {result.peak_mib:9.0f} "
+                print(f"{photo.name:<22} {entry.name:<15} {result.name:<30} {result.seconds:8.1f} {result.peak_mib:9.0f} "
                       f"{result.style:11.4f} {result.content:13.4f}", flush=True)  # fmt: skip
-            if len(results) == 2:
-                base, ours = results
-                ratios.append((base.seconds / ours.seconds, ours.style / base.style, ours.content / base.content))
-                print(f"{'':<22} {'':<15} {'ratio (baseline/ours)':<22} speed ×{ratios[-1][0]:.1f}, "
-                      f"style loss {ratios[-1][1]:.2f}× baseline, content loss {ratios[-1][2]:.2f}× baseline", flush=True)  # fmt: skip
-    if len(ratios) > 1:
-        mean = [sum(column) / len(column) for column in zip(*ratios)]
-        print(f"mean over {len(ratios)} pairs: speed ×{mean[0]:.1f}, style loss {mean[1]:.2f}×, content loss {mean[2]:.2f}×")
+            line = []
+            if not args.no_previous:
+                old = results[1]
+                quality.append((old.seconds / ours.seconds, ours.style / old.style, ours.content / old.content))
+                line.append(f"×{quality[-1][0]:.2f} faster than the previous default, style {quality[-1][1]:.2f}×, content {quality[-1][2]:.2f}×")
+            if not args.no_baseline:
+                speedups.append(results[-1].seconds / ours.seconds)
+                line.append(f"×{speedups[-1]:.1f} faster than the classic baseline")
+            print(f"{'':<22} {'':<15} ratios: " + "; ".join(line), flush=True)
+    if len(quality) > 1:
+        mean = [sum(column) / len(column) for column in zip(*quality)]
+        worst = [min(row[0] for row in quality), max(row[1] for row in quality), max(row[2] for row in quality)]
+        print(f"mean over {len(quality)} pairs against the previous default: speed ×{mean[0]:.2f}, style {mean[1]:.2f}×, "
+              f"content {mean[2]:.2f}× (worst: ×{worst[0]:.2f}, {worst[1]:.2f}×, {worst[2]:.2f}×)")  # fmt: skip
+    if len(speedups) > 1:
+        print(f"mean over {len(speedups)} pairs against the classic baseline: speed ×{sum(speedups) / len(speedups):.1f}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -138,3 +140,66 @@ def test_upsampling_with_full_detail_restores_the_photo():
     assert torch.allclose(upsample_with_detail(coarse, content, 1.0), content, atol=1e-5)
     blurred = upsample_with_detail(coarse, content, 0.0)
     assert (blurred - content).abs().mean() > 0.001
+
+
+def test_laplacian_pyramid_round_trips_an_image():
+    from painterly.ops.pyramid import collapse_laplacian_pyramid, laplacian_pyramid
+
+    image = photo(height=37, width=64, seed=7)  # an odd side: the bands round up
+    bands = laplacian_pyramid(image, 4)
+    assert [tuple(band.shape[-2:]) for band in bands] == [(37, 64), (19, 32), (10, 16), (5, 8)]
+    assert torch.allclose(collapse_laplacian_pyramid(bands), image, atol=1e-6)
+    # the finer bands hold detail only: their mean is near zero, the coarsest holds the colours
+    assert bands[0].abs().mean() < 0.05 < bands[-1].mean()
+
+
+def test_laplacian_parameterization_loss_falls(vgg):
+    events = []
+    config = OptimizeConfig(size=48, steps=10, min_size=48, precision="fp32", parameterization="laplacian")
+    result = optimize(vgg, photo(), [(stripes(), 1.0)], config, progress=events.append)
+    assert result.shape == (1, 3, 36, 48) and 0 <= result.min() and result.max() <= 1
+    assert events[-1].losses["total"] < 0.8 * events[1].losses["total"]
+
+
+def test_split_top_scale_measures_deep_layers_at_half_size(vgg):
+    from painterly.methods.optimize import split_layers
+
+    config = OptimizeConfig(size=64, min_size=32, steps=8, precision="fp32", full_size_layers=("relu1_1", "relu2_1"))
+    full, half = split_layers(config, split=True)
+    assert full == ("relu1_1", "relu2_1") and set(half) == {"relu3_1", "relu4_1", "relu5_1", "relu4_2"}
+    assert split_layers(config, split=False) == (tuple(dict.fromkeys([*config.style_layers, *config.content_layers])), ())
+    assert split_layers(OptimizeConfig(full_size_layers=()), split=True)[1] == ()
+    events = []
+    result = optimize(vgg, photo(), [(stripes(), 1.0)], config, progress=events.append)
+    assert result.shape == (1, 3, 48, 64)
+    top = [event for event in events if event.stage.endswith("(64 px)")]
+    assert len(top) >= 2 and top[-1].losses["total"] < top[0].losses["total"]
+
+
+def test_early_stopping_stops_a_scale_when_the_loss_settles(vgg):
+    from painterly.methods.optimize import loss_settled
+
+    assert not loss_settled([10, 8, 6, 4, 2, 1], 0.01)
+    assert loss_settled([10, 9.99, 9.99, 9.98, 9.98, 9.98], 0.01)
+    assert not loss_settled([10, 9.99, 9.99], 0.01)  # not enough steps yet
+    assert not loss_settled([10, 9.99, 9.99, 9.98, 9.98, 9.98], 0.0)
+
+    config = OptimizeConfig(size=64, min_size=32, steps=40, fine_share=1.0, precision="fp32")
+    all_steps, stopped = [], []
+    optimize(vgg, photo(), [(stripes(), 1.0)], config, progress=all_steps.append)
+    optimize(vgg, photo(), [(stripes(), 1.0)], dataclasses.replace(config, stop_tolerance=0.5), progress=stopped.append)
+    assert len(all_steps) == 41
+    assert len(stopped) < 41
+    # the progress still ends at the planned total, and steps never go backwards
+    assert stopped[-1].step == 40 and stopped[-1].fraction == pytest.approx(1.0)
+    assert all(a.step < b.step for a, b in zip(stopped, stopped[1:]))
+
+
+def test_memory_estimate_grows_with_size_and_history():
+    from painterly.methods.optimize import estimate_memory
+
+    small = estimate_memory(OptimizeConfig(size=512, precision="fp32"), 384, 512)
+    large = estimate_memory(OptimizeConfig(size=1024, precision="fp32"), 768, 1024)
+    assert 3 * small < large < 4.5 * small
+    more_steps = estimate_memory(OptimizeConfig(size=1024, steps=400, fine_share=1.0, precision="fp32"), 768, 1024)
+    assert more_steps > large + 2 * 20 * 3 * 768 * 1024 * 4  # 20+ more L-BFGS pairs at the top scale

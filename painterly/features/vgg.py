@@ -69,6 +69,11 @@ def torch_preprocess(image: torch.Tensor) -> torch.Tensor:
     return (image - mean) / std
 
 
+def layer_channels(name: str) -> int:
+    """Channels of a layer's activation, e.g. ``layer_channels("relu3_1") == 256``."""
+    return _BLOCK_CHANNELS[int(name[4]) - 1]
+
+
 def layer_index(name: str) -> int:
     """Position of a layer in :data:`LAYER_NAMES`; a clear error for unknown names."""
     try:

@@ -18,15 +18,21 @@ import torch.nn.functional as F
 
 from painterly.devices import PRECISIONS, autocast, pick_precision
 from painterly.errors import PainterlyError
-from painterly.features.vgg import VGG19, deepest_layer
+from painterly.features.vgg import LAYER_NAMES, VGG19, deepest_layer, layer_channels, layer_index
 from painterly.losses.gatys import StyleTargets, style_content_losses, style_targets, temporal_loss
 from painterly.losses.perceptual import total_variation
 from painterly.ops.color import PRESERVE_COLOR_MODES
+from painterly.ops.pyramid import collapse_laplacian_pyramid, laplacian_pyramid
 from painterly.ops.resize import resize_to_long_side
 from painterly.options import check_limits, limits
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 
 INIT_MODES = ("content", "noise")
+PARAMETERIZATIONS = ("pixels", "laplacian")
+#: Steps over which ``stop_tolerance`` measures a scale's relative loss change.
+STOP_WINDOW = 5
+#: Long side (px) of the coarsest band of the ``"laplacian"`` parameterization, at most.
+PYRAMID_COARSEST = 32
 
 
 @dataclass
@@ -35,11 +41,18 @@ class OptimizeConfig:
 
     Attributes:
         size: long side of the output in pixels (a photo smaller than the default keeps its own size).
-        steps: optimizer iterations over all scales together (default: 140, or 100 above 512 px
-            so that a 1024 px image takes under 4 minutes on a 2-core CPU).
+        steps: optimizer iterations over all scales together, at most (default: 140, or 100
+            above 512 px); a scale may stop early, see ``stop_tolerance``.
         min_size: long side of the coarsest scale; scales double from there up to ``size``.
         fine_share: steps at each scale relative to the scale below it (1: as many at every
             scale; 0.5: half as many at twice the size, faster but less refined).
+        full_size_layers: above the coarsest scale, the style layers that see the image at its
+            full size; the other layers see a half-size copy, whose targets are those of the scale
+            below (faster; the layout is settled there). Empty, the default: every layer at full size.
+        stop_tolerance: a scale stops when its loss fell by less than this fraction over its last
+            5 steps (0, the default: always run the planned steps).
+        parameterization: ``"pixels"`` (optimize the pixels) or ``"laplacian"`` (optimize the
+            levels of a Laplacian pyramid of the image).
         optimizer: ``"lbfgs"`` (best quality per step) or ``"adam"``.
         learning_rate: Adam's step size in ``[0, 1]`` pixel units (L-BFGS uses 1).
         content_weight: weight of the content loss (keeping the photo's layout).
@@ -67,6 +80,9 @@ class OptimizeConfig:
     steps: Optional[int] = field(default=None, metadata=limits(1))
     min_size: int = field(default=128, metadata=limits(1))
     fine_share: float = field(default=1.0, metadata=limits(0.01, 2))
+    full_size_layers: tuple[str, ...] = ()
+    stop_tolerance: float = field(default=0.0, metadata=limits(0, 1))
+    parameterization: str = field(default="pixels", metadata=limits(choices=PARAMETERIZATIONS))
     optimizer: str = field(default="lbfgs", metadata=limits(choices=("lbfgs", "adam")))
     learning_rate: float = field(default=0.02, metadata=limits(0))
     content_weight: float = field(default=1.2, metadata=limits(0))
@@ -185,6 +201,52 @@ def _initial_image(config: OptimizeConfig, content: torch.Tensor, init_image: Op
     return content.clone()
 
 
+#: Past steps L-BFGS keeps to shape its next step (two image-sized vectors each).
+LBFGS_HISTORY = 50
+
+
+def _activation_bytes(layers: Sequence[str], height: int, width: int, dtype: torch.dtype, pooling: str,
+                      style_layers: Sequence[str]) -> int:  # fmt: skip
+    """Bytes autograd keeps for one VGG19 pass up to the deepest of ``layers`` on an ``H × W`` image."""
+    if not layers:
+        return 0
+    element = torch.tensor([], dtype=dtype).element_size()
+    total = 3 * height * width * (4 + element)  # the preprocessed input, and its low-precision copy
+    for name in LAYER_NAMES[: layer_index(deepest_layer(layers)) + 1]:
+        block = int(name[4]) if not name.startswith("pool") else int(name[4]) + 1
+        scale = 2 ** (block - 1)
+        positions = math.ceil(height / scale) * math.ceil(width / scale)
+        channels = layer_channels(name)
+        if name.startswith("relu"):
+            total += channels * positions * element  # kept for the backward pass
+            if name in style_layers and element < 4:
+                total += channels * positions * 4  # the float32 copy the Gram matrix is summed in
+        elif name.startswith("pool") and pooling == "max":
+            total += channels * positions * 8  # the argmax indices
+    return total
+
+
+def estimate_memory(config: OptimizeConfig, height: int, width: int, device: torch.device = torch.device("cpu")) -> int:
+    """Bytes the optimization needs above the loaded network, for an output of ``height × width``.
+
+    Counts what the top scale holds at once: the activations autograd keeps for its VGG19 passes
+    (the full-size one and, where the scale is split, the half-size one), the backward pass's largest
+    gradients, and L-BFGS's history of image-sized vectors (one pair per step of that scale, at most
+    ``LBFGS_HISTORY``). It is an estimate: the allocator and
+    oneDNN's buffers add a few percent.
+    """
+    dtype = pick_precision(config.precision, device)
+    plan = plan_scales(config.size, min(config.min_size, config.size), config.total_steps, config.fine_share)
+    full_size, half_size = split_layers(config, split=len(plan) > 1)
+    activations = _activation_bytes(full_size, height, width, dtype, config.pooling, config.style_layers)
+    activations += _activation_bytes(half_size, (height + 1) // 2, (width + 1) // 2, dtype, config.pooling, config.style_layers)
+    largest_gradient = 2 * 64 * height * width * 4  # relu1_x's gradient in float32, and the one before it
+    pixels = 3 * height * width * 4
+    pairs = min(LBFGS_HISTORY, plan[-1].steps)  # a scale keeps at most one pair per step it ran
+    optimizer = (2 * pairs + 6) * pixels if config.optimizer == "lbfgs" else 4 * pixels
+    return activations + largest_gradient + optimizer
+
+
 def normalized_weights(styles: Sequence[tuple[torch.Tensor, float]]) -> list[tuple[torch.Tensor, float]]:
     """The paintings with weights summing to 1; an error for none, or for weights adding up to 0."""
     if not styles:
@@ -195,22 +257,96 @@ def normalized_weights(styles: Sequence[tuple[torch.Tensor, float]]) -> list[tup
     return [(image, weight / total_weight) for image, weight in styles]
 
 
-def _targets_at_scale(vgg: VGG19, content: torch.Tensor, styles: Sequence[tuple[torch.Tensor, float]],
-                      config: OptimizeConfig, long_side: int, dtype: torch.dtype,
-                      memory_format: torch.memory_format) -> tuple[StyleTargets, dict[str, torch.Tensor]]:  # fmt: skip
-    """The paintings' Gram targets (seen at ``long_side × style_scale``) and the photo's content features at one scale."""
-    side = max(16, round(long_side * config.style_scale))
-    targets = style_targets(vgg, [(resize_to_long_side(painting, side), weight) for painting, weight in styles],
-                            config.style_layers, dtype)  # fmt: skip
-    with torch.no_grad(), autocast(content.device, dtype):
-        content_features = vgg(content.contiguous(memory_format=memory_format), config.content_layers)
-    return targets, {layer: value.float() for layer, value in content_features.items()}
+@dataclass
+class LayerTargets:
+    """What the image's features at some layers are compared with, measured at one size: the
+    paintings' Gram targets and the photo's content features."""
+
+    style: StyleTargets
+    content: dict[str, torch.Tensor]
 
 
-def _optimizer_for(pixels: torch.Tensor, config: OptimizeConfig) -> torch.optim.Optimizer:
+class TargetCache:
+    """The paintings' and the photo's targets by (long side, layers), each measured once per run:
+    a split scale reuses the deep targets of the scale below it."""
+
+    def __init__(self, vgg: VGG19, content: torch.Tensor, styles: Sequence[tuple[torch.Tensor, float]],
+                 config: OptimizeConfig, dtype: torch.dtype, memory_format: torch.memory_format):  # fmt: skip
+        self.vgg, self.content, self.styles, self.config = vgg, content, styles, config
+        self.dtype, self.memory_format = dtype, memory_format
+        self._cache: dict[tuple[int, tuple[str, ...]], LayerTargets] = {}
+
+    def at(self, long_side: int, layers: Sequence[str]) -> LayerTargets:
+        """The targets of ``layers`` (style and content layers among them) at ``long_side``."""
+        layers = tuple(layers)
+        for (side, cached_layers), targets in self._cache.items():
+            if side == long_side and set(layers) <= set(cached_layers):
+                return targets
+        config = self.config
+        style_layers = [layer for layer in config.style_layers if layer in layers]
+        content_layers = [layer for layer in config.content_layers if layer in layers]
+        side = max(16, round(long_side * config.style_scale))
+        paintings = [(resize_to_long_side(painting, side), weight) for painting, weight in self.styles]
+        style = style_targets(self.vgg, paintings, style_layers, self.dtype) if style_layers else StyleTargets({})
+        content: dict[str, torch.Tensor] = {}
+        if content_layers:
+            photo = resize_to_long_side(self.content, long_side).contiguous(memory_format=self.memory_format)
+            with torch.no_grad(), autocast(photo.device, self.dtype):
+                content = {layer: value.float() for layer, value in self.vgg(photo, content_layers).items()}
+        self._cache[(long_side, layers)] = LayerTargets(style, content)
+        return self._cache[(long_side, layers)]
+
+
+def split_layers(config: OptimizeConfig, split: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(full-size layers, half-size layers)`` of a scale: every layer at full size unless ``split``
+    and some style layer is in ``config.full_size_layers``."""
+    every = tuple(dict.fromkeys([*config.style_layers, *config.content_layers]))
+    full_size = tuple(layer for layer in config.style_layers if layer in config.full_size_layers)
+    if not split or not full_size:
+        return every, ()
+    return full_size, tuple(layer for layer in every if layer not in full_size)
+
+
+def downsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(B, C, H, W)`` to ``(B, C, *size)``, antialiased bicubic as :func:`resize_to_long_side` but
+    unclamped, so that gradients flow to every pixel."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    return F.interpolate(image, size=size, mode="bicubic", align_corners=False, antialias=True)
+
+
+def _parameters(start: torch.Tensor, config: OptimizeConfig) -> list[torch.Tensor]:
+    """The tensors the optimizer changes, starting at the ``(1, 3, H, W)`` image ``start``."""
+    if config.parameterization == "laplacian":
+        levels = 1 + max(0, int(math.log2(max(start.shape[-2:]) / PYRAMID_COARSEST)))
+        return [band.detach().contiguous().requires_grad_(True) for band in laplacian_pyramid(start.detach(), levels)]
+    return [start.detach().contiguous().requires_grad_(True)]
+
+
+def _image_of(parameters: list[torch.Tensor], config: OptimizeConfig) -> torch.Tensor:
+    """The ``(1, 3, H, W)`` image that :func:`_parameters`' tensors stand for."""
+    if config.parameterization == "laplacian":
+        return collapse_laplacian_pyramid(parameters)
+    return parameters[0]
+
+
+def loss_settled(history: Sequence[float], tolerance: float, window: int = STOP_WINDOW) -> bool:
+    """Whether the loss fell by less than ``tolerance`` (a fraction) over the last ``window`` steps.
+
+    Example:
+        >>> loss_settled([10.0, 9.0, 8.99, 8.98, 8.97, 8.96, 8.95], 0.01)
+        True
+    """
+    if tolerance <= 0 or len(history) <= window:
+        return False
+    before, now = history[-1 - window], history[-1]
+    return before - now < tolerance * abs(before)
+
+
+def _optimizer_for(parameters: list[torch.Tensor], config: OptimizeConfig) -> torch.optim.Optimizer:
     if config.optimizer == "lbfgs":
-        return torch.optim.LBFGS([pixels], lr=1.0, max_iter=1, history_size=50)
-    return torch.optim.Adam([pixels], lr=config.learning_rate)
+        return torch.optim.LBFGS(parameters, lr=1.0, max_iter=1, history_size=LBFGS_HISTORY)
+    return torch.optim.Adam(parameters, lr=config.learning_rate)
 
 
 def _step_event(config: OptimizeConfig, step: int, total: int, stage: str, losses: dict[str, float], pixels: torch.Tensor,
@@ -269,10 +405,15 @@ def optimize(
     # Step 0: inputs are read and checked; say so before the first (slowest) step starts.
     if progress is not None and progress(ProgressEvent(step=0, total=total_steps, stage="preparing", work=0.0)) is False:
         raise Cancelled("cancelled before the first step")
+    targets_at = TargetCache(vgg, content, styles, config, dtype, memory_format)
     for index, stage in enumerate(plan):
         content_at_scale = resize_to_long_side(content, stage.long_side)
-        targets, content_targets = _targets_at_scale(vgg, content_at_scale, styles, config, stage.long_side, dtype,
-                                                     memory_format)  # fmt: skip
+        full_size_layers, half_size_layers = split_layers(config, split=index > 0)
+        full = targets_at.at(stage.long_side, full_size_layers)
+        half = targets_at.at(plan[index - 1].long_side, half_size_layers) if half_size_layers else LayerTargets(StyleTargets({}), {})
+        half_shape = resize_to_long_side(content, plan[index - 1].long_side).shape[-2:] if half_size_layers else None
+        targets = StyleTargets({**half.style.grams, **full.style.grams}, {**half.style.energy, **full.style.energy})
+        content_targets = {**half.content, **full.content}
         if temporal is not None:
             temporal_target = F.interpolate(temporal.target, size=content_at_scale.shape[-2:], mode="bilinear", align_corners=False)
             temporal_mask = F.interpolate(temporal.mask, size=content_at_scale.shape[-2:], mode="bilinear", align_corners=False)
@@ -280,40 +421,51 @@ def optimize(
             start = _initial_image(config, content_at_scale, init_image)
         else:
             start = upsample_with_detail(image, content_at_scale, config.detail_transfer)
-        # The parameter stays in NCHW: L-BFGS flattens gradients with view(); only VGG's input is channels_last.
-        pixels = start.detach().contiguous().requires_grad_(True)
-        optimizer = _optimizer_for(pixels, config)
+        # The parameters stay in NCHW: L-BFGS flattens gradients with view(); only VGG's input is channels_last.
+        parameters = _parameters(start, config)
+        optimizer = _optimizer_for(parameters, config)
         last: dict[str, float] = {}
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad(set_to_none=True)
+            current = _image_of(parameters, config)
             with autocast(device, dtype):
-                features = vgg(pixels.contiguous(memory_format=memory_format), layers)
+                features = vgg(current.contiguous(memory_format=memory_format), full_size_layers)
+                if half_shape is not None:
+                    features.update(vgg(downsample(current, half_shape).contiguous(memory_format=memory_format), half_size_layers))
             losses = {"content": config.content_weight, "style": style_weight, "tv": config.tv_weight}
             content_value, style_value = style_content_losses(features, content_targets, targets, style_layer_weights)
             values = {"content": content_value, "style": style_value}
-            values["tv"] = total_variation(pixels)
+            values["tv"] = total_variation(current)
             if temporal is not None:
                 losses["temporal"] = temporal.weight
-                values["temporal"] = temporal_loss(pixels, temporal_target, temporal_mask)
+                values["temporal"] = temporal_loss(current, temporal_target, temporal_mask)
             loss: torch.Tensor = sum(weight * values[name] for name, weight in losses.items())  # type: ignore[assignment]
             loss.backward()
             last.update(total=loss.item(), **{name: value.item() for name, value in values.items()})
             return loss
 
         stage_name = f"scale {index + 1}/{len(plan)} ({stage.long_side} px)"
+        history: list[float] = []
+        stage_end = step + stage.steps
         for stage_step in range(stage.steps):
             optimizer.step(closure)
-            if config.optimizer == "adam":
+            if config.optimizer == "adam" and config.parameterization == "pixels":
                 with torch.no_grad():
-                    pixels.clamp_(0, 1)
+                    parameters[0].clamp_(0, 1)
             step += 1
             if not math.isfinite(last.get("total", 0.0)):
                 raise PainterlyError("the loss became NaN or infinite: lower the style weight or use --precision fp32")
+            history.append(last["total"])
+            stopping = stage_step + 1 < stage.steps and loss_settled(history, config.stop_tolerance)
+            if stopping:
+                step = stage_end  # the steps left at this scale are skipped, the progress bar jumps over them
             if progress is not None:
-                done = (sum(costs[:index]) + costs[index] * (stage_step + 1) / stage.steps) / sum(costs)
-                if progress(_step_event(config, step, total_steps, stage_name, last, pixels, done)) is False:
+                done = (sum(costs[:index]) + costs[index] * (1 if stopping else (stage_step + 1) / stage.steps)) / sum(costs)
+                if progress(_step_event(config, step, total_steps, stage_name, last, _image_of(parameters, config), done)) is False:
                     raise Cancelled(f"cancelled at step {step} of {total_steps}")
-        image = pixels.detach().clamp(0, 1)
+            if stopping:
+                break
+        image = _image_of(parameters, config).detach().clamp(0, 1)
     assert image is not None
     return image.float().contiguous()
