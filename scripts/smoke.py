@@ -176,15 +176,23 @@ def check_output(command: Command, out: Path) -> str:
 
 
 def run(command: Command, out: Path, cli: list[str]) -> Result:
+    # GNU time reports the command's own peak memory; a forked child's rusage would also count the
+    # pages it shared with this script at the fork.
+    gnu_time = Path("/usr/bin/time")
+    peak_file = out / ".peak-kb"
+    prefix = [str(gnu_time), "-f", "%M", "-o", str(peak_file)] if gnu_time.is_file() else []
     start = time.perf_counter()
-    process = subprocess.Popen([*cli, *command.args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # wait4 gives this child's own peak resident memory (kilobytes on Linux).
+    process = subprocess.Popen([*prefix, *cli, *command.args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     log = process.stdout.read() if process.stdout else ""
     exit_code = os.waitstatus_to_exitcode(status)
+    peak_kb = usage.ru_maxrss
+    if prefix and peak_file.is_file():
+        peak_kb = int((peak_file.read_text().strip().splitlines() or ["0"])[-1] or 0)
+        peak_file.unlink()
     check = check_output(command, out) if exit_code == 0 else (log.strip().splitlines() or ["?"])[-1][:120]
-    return Result(command, exit_code, seconds, usage.ru_maxrss / 1024, check)
+    return Result(command, exit_code, seconds, peak_kb / 1024, check)
 
 
 def table(results: list[Result]) -> str:
