@@ -163,7 +163,10 @@ def test_documented_command_exists(line):
     context = click.Context(cli)
     words = [token for token in tokens[1:] if "…" not in token]
     while isinstance(command, click.Group) and words:  # a group alone (`painterly gan`) names the group
-        assert not words[0].startswith("-"), f"{line!r}: no subcommand"
+        if words[0].startswith("-"):  # the group's own options (`painterly --help`, `--debug`) then maybe a command
+            assert words[0].split("=")[0] in option_names(command), f"{line!r}: `{command.name}` has no option {words[0]}"
+            words = words[1:]
+            continue
         subcommand = command.get_command(context, words[0])
         assert subcommand is not None, f"{line!r}: `{words[0]}` is not a subcommand of `{command.name}`"
         command, words = subcommand, words[1:]
