@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import make_gradient_image, make_random_vgg
+from ddp_helpers import run_on_two_processes
 from feedforward_helpers import photo_folder, tiny_model_file
 from painterly.errors import PainterlyError
 from painterly.models.adain import AdaINDecoder, AdaINNetwork, DecoderConfig
@@ -391,12 +392,8 @@ def _ddp_worker(rank: int, world_size: int, port: int, config: ArbitraryTrainCon
 
 
 def test_ddp_with_two_gloo_processes(tmp_path, data):
-    from test_train import _free_port
-
     config = tiny_config(tmp_path, data, steps=2, checkpoint_every=1, sample_every=1)
-    torch.multiprocessing.start_processes(
-        _ddp_worker, args=(2, _free_port(), config), nprocs=2, join=True, start_method="fork"
-    )
+    run_on_two_processes(_ddp_worker, config)
     _, info = load_decoder(config.out)
     assert info.record["processes"] == 2 and info.record["steps"] == 2
     assert (config.run_path() / "checkpoints" / "step-000002.pt").is_file()

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import make_random_vgg
+from ddp_helpers import run_on_two_processes
 from feedforward_helpers import TINY, photo_folder
 from painterly.errors import PainterlyError
 from painterly.losses.adversarial import (
@@ -173,13 +174,11 @@ def test_adversarial_weight_zero_trains_exactly_like_the_plain_trainer(tmp_path,
 
 
 def test_adversarial_training_with_two_gloo_processes(tmp_path, photos):
-    from test_train import _ddp_worker, _free_port
+    from test_train import _ddp_worker
 
     config = style_config(tmp_path, photos, steps=2, adversarial_weight=0.1, warmup_steps=0, **TINY_DISCRIMINATOR)
     state = make_random_vgg("relu5_1").state_dict()
-    torch.multiprocessing.start_processes(
-        _ddp_worker, args=(2, _free_port(), config, state), nprocs=2, join=True, start_method="fork"
-    )
+    run_on_two_processes(_ddp_worker, config, state)
     _, info = load_model(config.out)
     assert info.record["processes"] == 2 and "discriminator" in info.record["losses"]
 
@@ -291,12 +290,8 @@ def _cyclegan_ddp_worker(rank: int, world_size: int, port: int, config: CycleGAN
 
 
 def test_cyclegan_with_two_gloo_processes(tmp_path):
-    from test_train import _free_port
-
     config = gan_config(tmp_path, steps=2, sample_every=0)
-    torch.multiprocessing.start_processes(
-        _cyclegan_ddp_worker, args=(2, _free_port(), config), nprocs=2, join=True, start_method="fork"
-    )
+    run_on_two_processes(_cyclegan_ddp_worker, config)
     _, info = load_model(Path(config.out) / "a2b.safetensors")
     assert info.record["processes"] == 2 and info.record["steps"] == 2
     assert sorted(read_log(Path(config.out))) == [1, 2]

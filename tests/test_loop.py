@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from ddp_helpers import run_on_two_processes
 from feedforward_helpers import TINY, photo_folder
 from painterly.errors import PainterlyError
 from painterly.progress import Cancelled
@@ -189,12 +190,8 @@ def _toy_ddp_worker(rank: int, world_size: int, port: int, config: ToyConfig) ->
 
 
 def test_a_toy_trainer_runs_on_two_gloo_processes(tmp_path):
-    from test_train import _free_port
-
     config = ToyConfig(str(tmp_path / "run"), steps=3)
-    torch.multiprocessing.start_processes(
-        _toy_ddp_worker, args=(2, _free_port(), config), nprocs=2, join=True, start_method="fork"
-    )
+    run_on_two_processes(_toy_ddp_worker, config)
     ranks = [torch.load(tmp_path / "run" / f"rank{rank}.pt") for rank in (0, 1)]
     assert all(torch.equal(ranks[0][name], ranks[1][name]) for name in ranks[0])
     assert sorted(read_log(tmp_path / "run")) == [1, 2, 3]

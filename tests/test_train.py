@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import os
-import socket
 from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
 
+from ddp_helpers import run_on_two_processes
 from feedforward_helpers import TINY, photo_folder
 from painterly.errors import PainterlyError
 from painterly.models import load_model
@@ -154,12 +154,6 @@ def test_crops_are_deterministic_and_split_between_processes(photos):
     assert sorted(dataset.photo_index(p) for p in positions) == list(range(8))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _ddp_worker(rank: int, world_size: int, port: int, config: TrainConfig, vgg_state: dict) -> None:
     from painterly.features.vgg import VGG19
 
@@ -175,9 +169,7 @@ def _ddp_worker(rank: int, world_size: int, port: int, config: TrainConfig, vgg_
 def test_ddp_with_two_gloo_processes(tmp_path, photos, random_vgg):
     config = tiny_config(tmp_path, steps=2, checkpoint_every=1, sample_every=1)
     # fork, not spawn: the children skip re-importing torch (seconds); they use one thread, so no OpenMP pool is inherited.
-    torch.multiprocessing.start_processes(
-        _ddp_worker, args=(2, _free_port(), config, random_vgg.state_dict()), nprocs=2, join=True, start_method="fork"
-    )
+    run_on_two_processes(_ddp_worker, config, random_vgg.state_dict())
     _, info = load_model(config.out)
     assert info.record["processes"] == 2 and info.record["steps"] == 2
     assert (Path(config.out).with_name("model.run") / "checkpoints" / "step-000002.pt").is_file()

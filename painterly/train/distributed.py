@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
 from painterly.errors import PainterlyError
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,13 @@ def setup(device: torch.device) -> DistributedInfo:
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
+    if backend == "gloo" and os.environ.get("MASTER_ADDR") in LOOPBACK and "GLOO_SOCKET_IFNAME" not in os.environ:
+        # Gloo otherwise connects through the address the hostname resolves to, which a sandbox
+        # may not route: a one-machine job then waits forever.
+        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
+    # A process that never joins (or a peer that died) ends in an error instead of a hang.
+    timeout = timedelta(seconds=float(os.environ.get("PAINTERLY_DDP_TIMEOUT", "600")))
+    dist.init_process_group(backend=backend, rank=rank, world_size=world_size, timeout=timeout)
     return DistributedInfo(rank, world_size, local_rank, owns_group=True)
 
 
