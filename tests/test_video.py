@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -350,6 +351,66 @@ def test_cancel_through_progress_keeps_frames(clip, tmp_path):
     with pytest.raises(Cancelled):
         VideoJob(clip, output, identity()).run(progress=lambda event: event.step < 3)
     assert VideoJob(clip, output, identity()).store.done == 3
+
+
+class PaintsAhead(FrameStylizer):
+    """The flickering double, as a feed-forward method that can paint two frames at once."""
+
+    def __init__(self):
+        self.flicker, self.threads = Flicker(), []
+        super().__init__(self._paint, {"method": "flicker", "amount": self.flicker.amount})
+
+    def _paint(self, frame, guidance):
+        assert guidance is None  # painted ahead: nothing but the frame itself
+        self.threads.append(threading.current_thread().name)
+        return self.flicker(frame, guidance)
+
+    def concurrent_frames(self, workers: int, height: int, width: int) -> int:
+        return workers
+
+
+def test_frames_painted_ahead_in_threads_match_one_at_a_time(clip, tmp_path):
+    ahead = PaintsAhead()
+    job = VideoJob(clip, tmp_path / "ahead.mp4", ahead, VideoConfig(keep_frames=True))
+    result = job.run()
+    assert len(ahead.threads) == 12 and all(name.startswith("painterly-paint") for name in ahead.threads)
+    one_at_a_time = VideoJob(clip, tmp_path / "plain.mp4", Flicker().stylizer(), VideoConfig(keep_frames=True))
+    reference = one_at_a_time.run()
+    for index in range(12):
+        assert np.array_equal(job.store.load(index), one_at_a_time.store.load(index))
+    assert result.warping_error == pytest.approx(reference.warping_error)
+
+
+def test_a_cancelled_run_painting_ahead_keeps_its_frames_and_stops_its_threads(clip, tmp_path):
+    from painterly.progress import Cancelled
+
+    output = tmp_path / "out.mp4"
+    with pytest.raises(Cancelled):
+        VideoJob(clip, output, PaintsAhead()).run(progress=lambda event: event.step < 3)
+    assert VideoJob(clip, output, PaintsAhead()).store.done == 3
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("painterly-paint")]
+
+
+def test_a_fast_model_on_onnxruntime_paints_two_frames_at_once(clip, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from feedforward_helpers import tiny_model_file
+    from painterly.methods.feedforward import FastConfig, FastStylizer
+
+    model = str(tiny_model_file(tmp_path))
+    fast = FastStylizer(FastConfig(model=model))
+    assert fast.runtime == "onnx"
+    job = VideoJob(clip, tmp_path / "onnx.mp4", fast, VideoConfig(keep_frames=True))
+    job.run()
+    # Each of the two frames painted at once gets half of the threads.
+    assert fast.session.get_session_options().intra_op_num_threads == max(1, torch.get_num_threads() // 2)
+    # Frames painted in tiles go through PyTorch, one at a time.
+    assert FastStylizer(FastConfig(model=model, tile_size=32, tile_overlap=8)).concurrent_frames(2, 48, 64) == 1
+    torch_job = VideoJob(clip, tmp_path / "torch.mp4", FastStylizer(FastConfig(model=model, runtime="torch", precision="fp32")),
+                         VideoConfig(keep_frames=True))  # fmt: skip
+    torch_job.run()
+    for index in range(12):
+        difference = np.abs(job.store.load(index).astype(int) - torch_job.store.load(index).astype(int))
+        assert difference.max() <= 3 and difference.mean() < 0.1  # rounding, carried along by the blending
 
 
 KILLED_RUN = """

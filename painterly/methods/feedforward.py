@@ -170,6 +170,23 @@ class FastStylizer:
     def stylize_frame(self, frame: torch.Tensor, guidance: Any = None) -> torch.Tensor:
         return self.stylize_tensor(frame)
 
+    def concurrent_frames(self, workers: int, height: int, width: int) -> int:
+        """Get ready to paint ``workers`` frames of ``height × width`` at once from as many threads;
+        how many it can take.
+
+        With onnxruntime on the CPU each frame then gets ``threads / workers`` threads: two threads
+        on one frame do only 1.4× the work of one (a 720p frame: 422 ms on one thread, 298 ms on
+        two), so two frames side by side paint 1.2× more frames per second. Frames painted in
+        tiles go through PyTorch, whose thread pool the whole process shares: one at a time.
+        """
+        scale = self.config.work_scale
+        tiled = not fits_one_tile(round(height * scale), round(width * scale), self.config.tile_size)
+        if self.session is None or workers <= 1 or tiled:
+            return 1
+        threads = max(1, torch.get_num_threads() // workers)
+        self.session = cached_onnx_session(self.model_path, _export_onnx, threads=threads)
+        return workers
+
     def batch(self, images: Sequence[Image.Image], batch_size: int = 4) -> list[Image.Image]:
         """Stylize many images; same-size images that fit in one tile run together in batches."""
         if self.config.size is not None:

@@ -36,6 +36,9 @@ class MethodStylizer(Protocol):
         settings: everything that decides how results look (method, model, paintings, options),
             JSON-serializable; a resumed video run must have the same.
         uses_guidance: :meth:`stylize_frame` keeps frames consistent itself with the guidance.
+
+    A stylizer that can paint several frames at once from different threads (without guidance)
+    also has ``concurrent_frames(workers, height, width) -> int`` (see :meth:`painterly.methods.feedforward.FastStylizer.concurrent_frames`).
     """
 
     settings: dict[str, Any]

@@ -110,6 +110,10 @@ def barrier(info: DistributedInfo) -> None:
         dist.barrier()
 
 
-def teardown(info: DistributedInfo) -> None:
+def teardown(info: DistributedInfo, synchronize: bool = False) -> None:
+    """Leave the process group this process created; ``synchronize``: first wait for the others
+    (after a finished run), so that no process tears its connections down while a peer still uses them."""
     if info.owns_group and dist.is_initialized():
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()

@@ -192,12 +192,15 @@ def fit(
     config.validate()
     device = resolve_device(config.device)
     info = distributed.setup(device)
+    finished = False
     try:
         run = Run(config, distributed.process_device(device, info), info, config.run_path())
         torch.manual_seed(config.seed)
-        return _Loop(run, build(run), progress).train()
+        result = _Loop(run, build(run), progress).train()
+        finished = True
+        return result
     finally:
-        distributed.teardown(info)
+        distributed.teardown(info, synchronize=finished)
 
 
 class _Window:

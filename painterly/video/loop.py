@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -142,6 +144,20 @@ def to_array(frame: torch.Tensor) -> np.ndarray:
     return frame[0].detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
 
 
+#: Frames painted side by side by a feed-forward method on a CPU (see ``concurrent_frames``).
+PAINTING_WORKERS = 2
+
+
+@dataclass
+class _Frame:
+    """A decoded frame waiting for its turn, with its network output when painted ahead."""
+
+    index: int
+    seconds: float
+    frame: torch.Tensor
+    painted: Optional[Future] = None
+
+
 class VideoJob:
     """One video to stylize: checked, with its work folder opened (see :mod:`painterly.video.store`).
 
@@ -237,14 +253,19 @@ class VideoJob:
         previous_output: Optional[torch.Tensor] = None
         frames = read_timed_frames(self.source, size=self.size, start=config.start, end=config.end)
         first_time: Optional[float] = None  # the output starts at the first frame of the cut, keeping the input's frame times
+        # The network needs nothing but its own frame, so feed-forward frames are painted ahead, in
+        # worker threads, while this thread carries the previous output along the flow, blends and encodes.
+        workers = self._painting_workers()
+        painter = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="painterly-paint") if workers > 1 else None
+        ahead: deque[_Frame] = deque()
         try:
             with VideoWriter(target, self.size, self.info.fps, time_base=self.info.time_base, audio=audio, crf=config.crf,
                              preset=config.encoder_preset, protect=self.protect) as writer:  # fmt: skip
-                for index, (seconds, array) in enumerate(frames):
-                    if max_frames is not None and index >= max_frames:
-                        break
+
+                def finish(item: _Frame) -> None:
+                    nonlocal first_time, previous_input, previous_output, stylized_count, resumed, error_sum, weight_sum, pairs
+                    index, seconds, frame = item.index, item.seconds, item.frame
                     first_time = seconds if first_time is None else first_time
-                    frame = to_tensor(array, self.device)
                     small = shrink_for_flow(frame, config.flow_size or None) if use_flow else frame
                     if index < self.store.done:
                         result = self.store.load(index)
@@ -252,7 +273,8 @@ class VideoJob:
                         record = self.store.records[index]
                         resumed += 1
                     else:
-                        result, result_tensor, record = self._stylize(frame, small, previous_input, previous_output, use_flow)
+                        painted = item.painted.result() if item.painted is not None else None
+                        result, result_tensor, record = self._stylize(frame, small, previous_input, previous_output, use_flow, painted)
                         self.store.save(index, result, record)
                         stylized_count += 1
                     if record.get("warp_weight"):
@@ -268,8 +290,23 @@ class VideoJob:
                         event = ProgressEvent(step=index + 1, total=max(total, index + 1), stage=f"{rate:.1f} frames/s", losses=losses)
                         if progress(event) is False:
                             raise Cancelled(f"stopped after frame {index + 1}; run the same command again to continue")
+
+                for index, (seconds, array) in enumerate(frames):
+                    if max_frames is not None and index >= max_frames:
+                        break
+                    frame = to_tensor(array, self.device)
+                    future = None
+                    if painter is not None and index >= self.store.done:
+                        future = painter.submit(self._paint, frame)
+                    ahead.append(_Frame(index, seconds, frame, future))
+                    if len(ahead) > workers:
+                        finish(ahead.popleft())
+                while ahead:
+                    finish(ahead.popleft())
                 written = writer.frames
         finally:
+            if painter is not None:
+                painter.shutdown(wait=True, cancel_futures=True)
             frames.close()
             self.store.close()  # frames finished before an error or an interrupt stay on disk
         seconds = time.perf_counter() - started
@@ -297,11 +334,13 @@ class VideoJob:
         previous_input: Optional[torch.Tensor],
         previous_output: Optional[torch.Tensor],
         use_flow: bool,
+        painted: Optional[torch.Tensor] = None,
     ) -> tuple[np.ndarray, torch.Tensor, dict[str, Any]]:
         """One new frame: flow to the previous one, stylize, blend; the uint8 result (also as a
         ``(1, 3, H, W)`` tensor of the same values) and its record.
 
-        ``small`` and ``previous_input`` are this and the previous input frame at the flow size.
+        ``small`` and ``previous_input`` are this and the previous input frame at the flow size;
+        ``painted`` the network's output for ``frame`` when it was painted ahead (no guidance).
         """
         consistency = self.config.consistency
         guidance = warped = mask = None
@@ -310,7 +349,7 @@ class VideoJob:
             if consistency > 0:
                 guidance = Guidance(warped, mask, consistency)
         with torch.no_grad():
-            stylized = self.stylizer.stylize_frame(frame, guidance).to(self.device, torch.float32)
+            stylized = painted if painted is not None else self._paint(frame, guidance)
             if stylized.shape != frame.shape:
                 raise PainterlyError(f"the method returned a {tuple(stylized.shape)} frame for a {tuple(frame.shape)} one")
             if guidance is not None and not self.stylizer.uses_guidance:
@@ -323,6 +362,19 @@ class VideoJob:
                 error, weight = pair_warping_error(result_tensor, warped, mask)
                 record = {"warp_error": error, "warp_weight": weight}
         return result, result_tensor, record
+
+    def _painting_workers(self) -> int:
+        """How many frames are painted at once (1: one after the other, in this thread)."""
+        concurrent = getattr(self.stylizer, "concurrent_frames", None)
+        if self.stylizer.uses_guidance or concurrent is None or self.device.type != "cpu":
+            return 1
+        width, height = self.size
+        return concurrent(PAINTING_WORKERS, height, width)
+
+    def _paint(self, frame: torch.Tensor, guidance: Optional[Guidance] = None) -> torch.Tensor:
+        """The method's output for ``frame``, float32 on this job's device."""
+        with torch.no_grad():
+            return self.stylizer.stylize_frame(frame, guidance).to(self.device, torch.float32)
 
     def _carry(
         self, frame: torch.Tensor, small: torch.Tensor, previous_small: torch.Tensor, previous_output: torch.Tensor
