@@ -1122,6 +1122,11 @@ def test_stylize_runner_video_with_a_tiny_model(tmp_path):
     with pytest.raises(PainterlyError, match="train one"):
         runner.video(source, None, JobOptions(method="fast"), lambda event: True, output=tmp_path / "x.mp4",
                      work_folder=tmp_path / "w2")
+    # The frames' memory is checked before the model loads, as for an image.
+    runner.stylizer().max_memory = 2**20
+    with pytest.raises(PainterlyError, match="memory"):
+        runner.video(source, None, options, lambda event: True, output=tmp_path / "big.mp4", work_folder=tmp_path / "w3")
+    assert not (tmp_path / "big.mp4").exists() and not (tmp_path / "w3").exists()
 
 
 def test_stylize_runner_video_with_the_shipped_adain_decoder(tmp_path):

@@ -166,14 +166,18 @@ class StylizeRunner:
         """Stylize the clip ``source`` into ``output`` with :mod:`painterly.video`; the model (or the feature
         network) is loaded once for the whole clip."""
         from painterly.video import VideoJob
+        from painterly.video.media import output_size, probe_video
 
         config = video_config(options)
-        job = VideoJob(source, output, self.frame_stylizer(style, options), config, device="cpu",
+        info = probe_video(source)  # a bad clip fails here, before a model loads
+        frame_size = output_size(info.width, info.height, config.size)
+        job = VideoJob(source, output, self.frame_stylizer(style, options, frame_size), config, device="cpu",
                        work_folder=work_folder)
         job.run(progress=progress, measure=config.consistency > 0)
 
-    def frame_stylizer(self, style: Style, options: JobOptions):
-        """A video job's frame stylizer, chosen and built by the registry."""
+    def frame_stylizer(self, style: Style, options: JobOptions, frame_size: Optional[tuple[int, int]] = None):
+        """A video job's frame stylizer, chosen and built by the registry; with ``frame_size`` (``(width,
+        height)``) the method's size limits and memory are checked for frames that large before it loads."""
         from painterly.registry import choose_method
         from painterly.styles.catalog import load_style_image
         from painterly.video.frames import frame_stylizer_for
@@ -185,7 +189,7 @@ class StylizeRunner:
             method_options.setdefault("steps", VIDEO_OPTIMIZE_MAX_STEPS)
         paintings = [(load_style_image(style, self.max_pixels), 1.0)] if style is not None and spec.needs_painting else []
         return frame_stylizer_for(spec.name, model=options.model, paintings=paintings, stylizer=self.stylizer(),
-                                  **method_options)  # fmt: skip
+                                  image_size=frame_size, **method_options)  # fmt: skip
 
 
 @dataclass
