@@ -87,7 +87,7 @@ class Recorder:
     """Wraps a frame stylizer: times it, and remembers its outputs by input frame for a replay.
 
     It paints as many frames at once as the stylizer it wraps (the video loop asks it through
-    ``concurrent_frames``), so the recorded time is each frame's own latency, added up.
+    ``concurrent_images``), so the recorded time is each frame's own latency, added up.
     """
 
     uses_guidance = False
@@ -101,10 +101,10 @@ class Recorder:
         self.workers = 1
         self._lock = threading.Lock()
 
-    def concurrent_frames(self, workers: int, height: int, width: int) -> int:
+    def concurrent_images(self, workers: int, height: int, width: int) -> int:
         if self.replay:
             return 1
-        self.workers = self.stylizer.concurrent_frames(workers, height, width)
+        self.workers = self.stylizer.concurrent_images(workers, height, width)
         return self.workers
 
     def stylize_frame(self, frame: torch.Tensor, guidance=None) -> torch.Tensor:

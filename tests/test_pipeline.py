@@ -109,3 +109,52 @@ def test_stopping_early_stops_the_threads():
     while time.monotonic() < deadline and any(t.name.startswith("painterly-") for t in threading.enumerate()):
         time.sleep(0.05)
     assert not [t.name for t in threading.enumerate() if t.name.startswith("painterly-") and t.name not in before]
+
+
+def test_two_painters_paint_side_by_side_and_keep_the_order():
+    started = [threading.Event() for _ in range(6)]
+    overlapped, threads = [], set()
+
+    def paint(item, value):
+        started[item].set()
+        threads.add(threading.current_thread().name)
+        if item % 2 == 0 and item + 1 < 6:  # the next item starts while this one still paints
+            overlapped.append(started[item + 1].wait(timeout=5))
+        if item == 3:
+            raise OSError("disk trouble")
+        return value + 1
+
+    outcomes = list(run_files(range(6), lambda item: item * 10, paint, lambda item, value: value * 2, painters=2))
+    assert [outcome.item for outcome in outcomes] == list(range(6))
+    assert [outcome.result for outcome in outcomes] == [2, 22, 42, None, 82, 102]
+    assert outcomes[3].stage == "paint" and str(outcomes[3].error) == "disk trouble"
+    assert overlapped == [True, True, True]
+    assert threads and all(name.startswith("painterly-paint") for name in threads)
+
+
+def test_a_folder_painted_two_at_a_time_equals_one_at_a_time(tmp_path, monkeypatch):
+    import numpy as np
+
+    import painterly.cli.main as cli_main
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for index in range(4):
+        Image.fromarray(make_gradient_image(30 + 2 * index, 40, seed=index)).save(folder / f"p{index}.png")
+    model = tiny_model_file(tmp_path)
+    from painterly.methods.feedforward import FastStylizer
+
+    granted = []
+    original = FastStylizer.concurrent_images
+    monkeypatch.setattr(FastStylizer, "concurrent_images", lambda self, *args: granted.append(original(self, *args)) or granted[-1])
+    painted = {}
+    for painters in (1, 2):
+        monkeypatch.setattr(cli_main, "FOLDER_PAINTERS", painters)
+        out = tmp_path / f"out{painters}"
+        result = CliRunner().invoke(cli, ["stylize", str(folder), "--model", str(model), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        painted[painters] = {path.name: np.asarray(Image.open(path)) for path in sorted(out.iterdir())}
+    assert granted == [1, 2]  # onnxruntime took two photos at once
+    assert sorted(painted[2]) == [f"p{index}-stylized.png" for index in range(4)]
+    for name, pixels in painted[1].items():
+        assert pixels.shape == painted[2][name].shape and np.abs(pixels.astype(int) - painted[2][name]).max() <= 1

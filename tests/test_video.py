@@ -365,7 +365,7 @@ class PaintsAhead(FrameStylizer):
         self.threads.append(threading.current_thread().name)
         return self.flicker(frame, guidance)
 
-    def concurrent_frames(self, workers: int, height: int, width: int) -> int:
+    def concurrent_images(self, workers: int, height: int, width: int) -> int:
         return workers
 
 
@@ -404,7 +404,7 @@ def test_a_fast_model_on_onnxruntime_paints_two_frames_at_once(clip, tmp_path):
     # Each of the two frames painted at once gets half of the threads.
     assert fast.session.get_session_options().intra_op_num_threads == max(1, torch.get_num_threads() // 2)
     # Frames painted in tiles go through PyTorch, one at a time.
-    assert FastStylizer(FastConfig(model=model, tile_size=32, tile_overlap=8)).concurrent_frames(2, 48, 64) == 1
+    assert FastStylizer(FastConfig(model=model, tile_size=32, tile_overlap=8)).concurrent_images(2, 48, 64) == 1
     torch_job = VideoJob(clip, tmp_path / "torch.mp4", FastStylizer(FastConfig(model=model, runtime="torch", precision="fp32")),
                          VideoConfig(keep_frames=True))  # fmt: skip
     torch_job.run()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterator, Optional, Sequence, TypeVar
 
@@ -80,12 +82,14 @@ def run_files(
     save: Callable[[Item, Any], Any],
     *,
     depth: int = 2,
+    painters: int = 1,
 ) -> Iterator[FileOutcome[Item]]:
     """Yield one :class:`FileOutcome` per item, in order, as each is written or fails.
 
     ``load(item)`` runs in a reader thread, ``paint(item, loaded)`` in the calling thread (so
-    progress bars and the network's own threads work as for one image), ``save(item, painted)`` in
-    a writer thread. Errors in :data:`FILE_ERRORS` fail that item only; any other error stops the
+    progress bars and the network's own threads work as for one image) or, with ``painters > 1``,
+    on that many items at once in painting threads (results still in order), ``save(item, painted)``
+    in a writer thread. Errors in :data:`FILE_ERRORS` fail that item only; any other error stops the
     run and is raised here. Stopping early (closing the generator, an interrupt) stops the threads.
     """
     started = time.perf_counter()
@@ -128,7 +132,26 @@ def run_files(
     reader, writer = _Worker("painterly-read", read_all), _Worker("painterly-write", write_all)
     reader.start()
     writer.start()
+    pool = ThreadPoolExecutor(max_workers=painters, thread_name_prefix="painterly-paint") if painters > 1 else None
+    in_flight: deque[Any] = deque()  # painted entries, or futures of them, in order
     emitted = 0
+
+    def paint_entry(item: Item, value: Any) -> tuple[Item, Any, Optional[BaseException], str]:
+        try:
+            return (item, paint(item, value), None, "")
+        except FILE_ERRORS as failure:
+            return (item, None, failure, "paint")
+
+    def hand_over(entry: tuple[Item, Any, Optional[BaseException], str]) -> Iterator[FileOutcome[Item]]:
+        nonlocal emitted
+        _put_checked(painted, entry, writer)
+        while True:  # hand back what the writer has finished, without waiting
+            try:
+                yield finished.get_nowait()
+                emitted += 1
+            except queue.Empty:
+                break
+
     try:
         while True:
             entry = _next(loaded, reader)
@@ -136,20 +159,19 @@ def run_files(
                 break
             item, value, error = entry
             if error is not None:
-                entry = (item, None, error, "read")
+                ready: Any = (item, None, error, "read")
+            elif pool is not None:
+                ready = pool.submit(paint_entry, item, value)
             else:
-                try:
-                    entry = (item, paint(item, value), None, "")
-                except FILE_ERRORS as failure:
-                    entry = (item, None, failure, "paint")
-                del value
-            _put_checked(painted, entry, writer)
-            while True:  # hand back what the writer has finished, without waiting
-                try:
-                    yield finished.get_nowait()
-                    emitted += 1
-                except queue.Empty:
-                    break
+                ready = paint_entry(item, value)
+            del value
+            in_flight.append(ready)
+            while in_flight and (len(in_flight) >= max(1, painters) or not isinstance(in_flight[0], Future)):
+                oldest = in_flight.popleft()
+                yield from hand_over(oldest.result() if isinstance(oldest, Future) else oldest)
+        while in_flight:
+            oldest = in_flight.popleft()
+            yield from hand_over(oldest.result() if isinstance(oldest, Future) else oldest)
         _put_checked(painted, _DONE, writer)
         writer.join()
         if writer.failure is not None:
@@ -159,6 +181,8 @@ def run_files(
             emitted += 1
     finally:
         stop.set()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _next(source: "queue.Queue[Any]", worker: _Worker) -> Any:

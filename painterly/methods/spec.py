@@ -37,8 +37,8 @@ class MethodStylizer(Protocol):
             JSON-serializable; a resumed video run must have the same.
         uses_guidance: :meth:`stylize_frame` keeps frames consistent itself with the guidance.
 
-    A stylizer that can paint several frames at once from different threads (without guidance)
-    also has ``concurrent_frames(workers, height, width) -> int`` (see :meth:`painterly.methods.feedforward.FastStylizer.concurrent_frames`).
+    A stylizer that can paint several images (or frames, without guidance) at once from different
+    threads also has ``concurrent_images(workers, height, width) -> int`` (see :meth:`painterly.methods.feedforward.FastStylizer.concurrent_images`).
     """
 
     settings: dict[str, Any]

@@ -144,7 +144,7 @@ def to_array(frame: torch.Tensor) -> np.ndarray:
     return frame[0].detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
 
 
-#: Frames painted side by side by a feed-forward method on a CPU (see ``concurrent_frames``).
+#: Frames painted side by side by a feed-forward method on a CPU (see ``concurrent_images``).
 PAINTING_WORKERS = 2
 
 
@@ -365,7 +365,7 @@ class VideoJob:
 
     def _painting_workers(self) -> int:
         """How many frames are painted at once (1: one after the other, in this thread)."""
-        concurrent = getattr(self.stylizer, "concurrent_frames", None)
+        concurrent = getattr(self.stylizer, "concurrent_images", None)
         if self.stylizer.uses_guidance or concurrent is None or self.device.type != "cpu":
             return 1
         width, height = self.size
