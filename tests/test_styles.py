@@ -162,6 +162,9 @@ def test_paintings_carry_their_credits(tmp_path):
     ]  # fmt: skip
     with pytest.raises(PainterlyError, match="not found"):
         pick_paintings("no-such-painting")
+    # Built-in style names work as they do for --style everywhere else.
+    (builtin,) = pick_paintings("starry-night")
+    assert builtin.path.is_file() and "Gogh" in builtin.artist and builtin.title
 
 
 def test_crop_sides_and_styles_are_functions_of_the_step(folders):

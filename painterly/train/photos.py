@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from painterly.errors import PainterlyError
+from painterly.styles.catalog import find_style
 from painterly.train.data import list_photos
 
 #: Every ``HOLDOUT_EVERY``-th photo (sorted by name, starting with the first) is held out.
@@ -105,7 +106,7 @@ def list_paintings(folder: str | Path | None = None) -> list[Painting]:
 
 def pick_paintings(spec: str | Sequence[str]) -> list[Painting]:
     """Paintings named by ``spec``: a folder (all of it), a text file (one path or name per line),
-    or a comma-separated list of files or names in the shared ``train-paintings``."""
+    or a comma-separated list of files, built-in style names or names in the shared ``train-paintings``."""
     if isinstance(spec, str):
         path = Path(spec).expanduser()
         if path.is_dir():
@@ -125,9 +126,11 @@ def pick_paintings(spec: str | Sequence[str]) -> list[Painting]:
             paintings.append(listed.get(path.name, Painting(path)))
         elif Path(item).stem.replace("_", "-").lower() in known:
             paintings.append(known[Path(item).stem.replace("_", "-").lower()])
+        elif (entry := find_style(item)) is not None:  # a built-in style, as everywhere else
+            paintings.append(Painting(entry.path, entry.artist, entry.title, str(entry.year)))
         else:
             raise PainterlyError(
-                f"painting {item!r} not found: give image files, a folder, or names from train-paintings"
+                f"painting {item!r} not found: give image files, a folder, built-in style names or names from train-paintings"
             )
     if not paintings:
         raise PainterlyError("no paintings given: name a folder, a list file or painting files")

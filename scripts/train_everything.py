@@ -1,0 +1,159 @@
+"""Train every real-time style in one short run: for the few minutes a GPU machine is at hand.
+
+Three stages, each a ``painterly train`` command (so a GPU run and a CPU run train the same way):
+
+1. the shared multi-style network, continued from the committed checkpoint
+   (``checkpoints/shared-step-*.pt``, unpacked into the run folder) on the paintings of
+   ``checkpoints/shared-paintings.txt``;
+2. one model per built-in style, fine-tuned from that network (the four shipped paintings and
+   eight credited paintings of ``train-paintings``, see :data:`STYLES`);
+3. a summary, ``summary.json``: each stage's command, exit code, seconds and model file.
+
+Every stage resumes from its checkpoints, so running the same command again (on the next lent
+machine) continues where the last one stopped. Nothing is installed: copy the models you want into
+``painterly/models/pretrained/`` and run ``scripts/export_shipped_graphs.py`` afterwards.
+
+    python scripts/train_everything.py --device cuda --out runs/everything        # a GPU, ~10 minutes
+    python scripts/train_everything.py --rehearse --out /tmp/rehearsal             # CPU: every stage, 2 steps
+
+The GPU step counts are sized from the CPU speed of the same recipe (8–10 images/s on two cores)
+and a GPU's usual 50–100× on these small networks; they are an estimate until a lent GPU measures
+them (each stage prints its own images/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+
+#: The built-in styles every run trains: the four shipped paintings (by name) and eight credited
+#: paintings of train-paintings, one per school (credits in its SOURCES.tsv).
+STYLES = (
+    "starry-night",
+    "the-scream",
+    "shipwreck",
+    "woman-with-hat",
+    "claude-monet-water-lilies",  # impressionism
+    "robert-delaunay-portrait-of-jean-metzinger",  # divisionism
+    "sakai-hoitsu-flowering-cherry-tree-folding-screen-descriptive-title",  # Japanese screen
+    "wassily-kandinsky-yellow-red-blue",  # abstraction
+    "johannes-vermeer-girl-with-a-pearl-earring",  # old master
+    "paul-gauguin-three-tahitian-women",  # post-impressionism
+    "felix-edouard-vallotton-the-red-room-etretat",  # Nabis, flat colour
+    "eugene-delacroix-lion-hunt",  # romanticism
+)
+
+
+@dataclass
+class Plan:
+    """How long each stage trains and on what."""
+
+    device: str = "cuda"
+    pretrain_steps: int = 12000
+    finetune_steps: int = 400
+    batch_size: int = 16
+    crop_min: int = 128
+    crop_max: int = 192
+    styles: tuple[str, ...] = STYLES
+    photos: Path = DATA / "train-photos"
+    shared_paintings: Path = REPO / "checkpoints" / "shared-paintings.txt"
+    extra: tuple[str, ...] = ()  # more options for every `painterly train` (e.g. --precision fp32)
+
+
+def committed_step() -> int:
+    """The step of the committed shared checkpoint (0 when there is none)."""
+    steps = [int(path.stem.rsplit("-", 1)[1]) for path in (REPO / "checkpoints").glob("shared-step-*.pt")]
+    return max(steps, default=0)
+
+
+#: CPU rehearsal: every stage runs, for two steps each (past the committed checkpoint), on two styles.
+REHEARSAL = dict(device="cpu", pretrain_steps=committed_step() + 2, finetune_steps=2, batch_size=1, crop_min=64,
+                 crop_max=64, styles=STYLES[:1] + STYLES[4:5])  # fmt: skip
+
+
+@dataclass
+class StageResult:
+    name: str
+    command: list[str]
+    exit_code: int
+    seconds: float
+    model: Optional[str]
+
+
+def painting_path(name: str) -> str:
+    """A built-in style name as it is, a train-paintings name as its file."""
+    candidate = DATA / "train-paintings" / f"{name}.jpg"
+    return str(candidate) if candidate.is_file() else name
+
+
+def run_stage(name: str, arguments: list[str], model: Path, log: Path) -> StageResult:
+    command = [sys.executable, "-m", "painterly", "train", *arguments, "--out", str(model), "--resume", "-q"]
+    print(f"[{name}] {' '.join(command[3:])}", flush=True)
+    started = time.perf_counter()
+    with open(log, "a", encoding="utf-8") as output:
+        code = subprocess.run(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT).returncode
+    seconds = time.perf_counter() - started
+    print(f"[{name}] exit {code} in {seconds:.0f} s (log: {log})", flush=True)
+    return StageResult(name, command, code, round(seconds, 1), str(model) if code == 0 and model.is_file() else None)
+
+
+def train_everything(plan: Plan, out: Path, resume_from_committed: bool = True) -> list[StageResult]:
+    """Run the stages into ``out``; returns their results (also written to ``out/summary.json``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "models").mkdir(exist_ok=True)
+    log = out / "train.log"
+    common = ["--data", str(plan.photos), "--device", plan.device, "--batch-size", str(plan.batch_size),
+              "--crop-min", str(plan.crop_min), "--crop-max", str(plan.crop_max), *plan.extra]  # fmt: skip
+    shared_model, shared_run = out / "shared.safetensors", out / "shared.run"
+    if resume_from_committed and not (shared_run / "checkpoints").is_dir():
+        subprocess.run([sys.executable, str(REPO / "scripts" / "shared_checkpoint.py"), "unpack", str(shared_run)], check=True)
+    results = [run_stage("shared", ["--styles", str(plan.shared_paintings), "--steps", str(plan.pretrain_steps),
+                                    "--run-dir", str(shared_run), *common], shared_model, log)]  # fmt: skip
+    if results[0].exit_code == 0:
+        for style in plan.styles:
+            model = out / "models" / f"{style}.safetensors"
+            arguments = ["--style", painting_path(style), "--init", str(shared_model), "--train-only", "all",
+                         "--steps", str(plan.finetune_steps), "--name", style, *common]  # fmt: skip
+            results.append(run_stage(style, arguments, model, log))
+    summary = {"plan": {key: str(value) if isinstance(value, Path) else value for key, value in asdict(plan).items()},
+               "stages": [asdict(result) for result in results]}  # fmt: skip
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for the run folders, models and summary")
+    parser.add_argument("--device", help="cuda (default), cuda:N or cpu")
+    parser.add_argument("--rehearse", action="store_true", help="every stage for two steps on the CPU (a check, not a training)")
+    parser.add_argument("--pretrain-steps", type=int)
+    parser.add_argument("--finetune-steps", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--photos", type=Path, help="training photos (default: ../shared/data/train-photos)")
+    parser.add_argument("--styles", help="comma-separated subset of the styles to fine-tune")
+    parser.add_argument("--fresh", action="store_true", help="pre-train the shared network from scratch, not from the committed checkpoint")
+    args = parser.parse_args()
+    plan = Plan(**REHEARSAL) if args.rehearse else Plan()
+    for field, value in (("device", args.device), ("pretrain_steps", args.pretrain_steps), ("finetune_steps", args.finetune_steps),
+                         ("batch_size", args.batch_size), ("photos", args.photos)):  # fmt: skip
+        if value is not None:
+            setattr(plan, field, value)
+    if args.styles:
+        plan.styles = tuple(name.strip() for name in args.styles.split(",") if name.strip())
+    results = train_everything(plan, args.out, resume_from_committed=not args.fresh)
+    failed = [result.name for result in results if result.exit_code != 0]
+    print(f"{len(results) - len(failed)} of {len(results)} stages finished; summary in {args.out / 'summary.json'}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

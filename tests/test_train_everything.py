@@ -1,0 +1,37 @@
+"""The one-run training script for a lent GPU, rehearsed on the CPU: every stage runs and writes a usable model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from feedforward_helpers import photo_folder
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_rehearsal_runs_every_stage_and_writes_models(tmp_path):
+    paintings = REPO.parent / "shared" / "data" / "train-paintings"
+    if not paintings.is_dir():
+        pytest.skip("no shared training paintings here")
+    photos = photo_folder(tmp_path / "photos", count=4)
+    out = tmp_path / "everything"
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "train_everything.py"), "--rehearse", "--out", str(out),
+                           "--photos", str(photos)], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    stages = summary["stages"]
+    assert [stage["name"] for stage in stages] == ["shared", "starry-night", "claude-monet-water-lilies"]
+    assert all(stage["exit_code"] == 0 and Path(stage["model"]).is_file() for stage in stages)
+    # The shared network went on from the committed checkpoint, two steps further.
+    losses = (out / "shared.run" / "losses.csv").read_text().splitlines()
+    assert int(losses[-1].split(",")[0]) == summary["plan"]["pretrain_steps"]
+
+    from painterly.models import load_model
+
+    net, info = load_model(out / "models" / "starry-night.safetensors")
+    assert info.name == "starry-night"
