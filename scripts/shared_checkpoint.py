@@ -6,7 +6,8 @@
 ``pack`` writes ``checkpoints/shared-step-NNNNNN.pt`` (weights in fp16, Adam's moments in bf16:
 its second moments reach 1e-10 and below, which fp16 flushes to zero and which would blow up the
 first steps after resuming; random generator states and step count as they were) and
-``checkpoints/shared.safetensors``, the model file ``--init shared`` starts from, with the style
+``painterly/models/shared/shared.safetensors`` (shipped in the package), the model file
+``--init shared`` starts from, with the style
 table. ``unpack`` puts the packed checkpoint into a run folder as its latest checkpoint, so
 ``painterly train --styles … --resume`` goes on from it (from fp16-rounded weights: not
 bit-identical to the uninterrupted run, but the same run).
@@ -25,7 +26,7 @@ from painterly.models.files import ModelInfo, save_model
 from painterly.models.transformer import TransformerConfig, TransformerNet
 from painterly.train.checkpoints import checkpoint_path, checkpoint_paths
 from painterly.train.photos import pick_paintings
-from painterly.train.styles import StylesConfig
+from painterly.train.styles import SHARED_MODEL, StylesConfig
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDER = REPO / "checkpoints"
@@ -70,8 +71,8 @@ def pack(run_dir: Path) -> None:
     table = [{"name": p.name, "credit": p.credit, "file": p.path.name} for p in paintings]
     record = {"steps": data["step"], "seconds": data["seconds"], "losses": data["losses"], "checkpoint": target.name}
     training = {**config.to_dict(), "data": "train-photos (held-out share excluded)"}
-    save_model(net, FOLDER / "shared.safetensors", ModelInfo(net.config, training, record, "shared", table))
-    print(f"wrote {target.relative_to(REPO)} ({target.stat().st_size / 1e6:.2f} MB) and checkpoints/shared.safetensors "
+    save_model(net, SHARED_MODEL, ModelInfo(net.config, training, record, "shared", table))
+    print(f"wrote {target.relative_to(REPO)} ({target.stat().st_size / 1e6:.2f} MB) and {SHARED_MODEL.relative_to(REPO)} "
           f"at step {data['step']}; losses {json.dumps(data['losses'])}")
 
 

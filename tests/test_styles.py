@@ -89,6 +89,22 @@ def test_the_model_file_round_trips_its_style_table(tmp_path):
     assert load_model(single)[1].styles == [] and "styles" not in TINY.to_dict()
 
 
+def test_multi_style_networks_are_not_listed_as_models_and_the_shared_one_ships(tmp_path, monkeypatch):
+    from painterly.models.files import list_model_names
+    from painterly.train.styles import SHARED_MODEL
+
+    monkeypatch.setenv("PAINTERLY_MODELS_DIR", str(tmp_path))
+    net = cin_net()
+    table = [{"name": f"style-{index}", "credit": "", "file": f"p{index}.png"} for index in range(3)]
+    save_model(net, tmp_path / "several.safetensors", ModelInfo(TINY_CIN, name="several", styles=table), half=False)
+    save_model(net.single_style(1), tmp_path / "one.safetensors", half=False)
+    names = list_model_names()
+    assert "one" in names and "several" not in names
+    # The start of every fine-tune ships inside the package, not beside the source tree.
+    assert SHARED_MODEL.is_file() and SHARED_MODEL.parent.parent.name == "models"
+    assert load_model(SHARED_MODEL)[0].config.styles > 1
+
+
 def tiny_styles_config(tmp_path: Path, **changes) -> StylesConfig:
     values = dict(
         styles=str(tmp_path / "paintings"), data=str(tmp_path / "photos"), out=str(tmp_path / "shared.safetensors"),

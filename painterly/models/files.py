@@ -242,21 +242,31 @@ def model_dirs() -> list[Path]:
     return [user_models_dir(), _pretrained_dir()]
 
 
-def _is_decoder(path: Path) -> bool:
-    """Whether ``path`` holds an AdaIN decoder (same folders and suffix, but not a style model)."""
+def _not_a_style_model(path: Path) -> bool:
+    """Whether ``path`` holds no one-style model that paints by name: an AdaIN decoder or a
+    multi-style network (same folders and suffix; a multi-style network is a start for training)."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), "pt") as handle:
-            return "painterly.decoder" in (handle.metadata() or {})
+            metadata = handle.metadata() or {}
     except Exception:  # an unreadable file is listed; using it then gives the clear error
         return False
+    return "painterly.decoder" in metadata or _style_count(metadata) > 1
+
+
+def _style_count(metadata: dict[str, str]) -> int:
+    """How many styles the model file with this metadata paints (0 when it is no painterly model)."""
+    try:
+        return max(1, len(json.loads(metadata[METADATA_KEY]).get("styles", [])))
+    except (KeyError, ValueError, AttributeError):
+        return 0
 
 
 def _names_in(folder: Path) -> list[str]:
     if not folder.is_dir():
         return []
-    return [path.name[: -len(MODEL_SUFFIX)] for path in folder.glob(f"*{MODEL_SUFFIX}") if not _is_decoder(path)]
+    return [path.name[: -len(MODEL_SUFFIX)] for path in folder.glob(f"*{MODEL_SUFFIX}") if not _not_a_style_model(path)]
 
 
 def list_pretrained() -> list[str]:

@@ -43,7 +43,7 @@ STYLE_LOSSES = ("gram", "meancov")
 TRAINABLE = ("all", "norm")
 LOSS_NAMES = ("total", "content", "style", "tv")
 #: Where ``--init shared`` finds the shared network (a committed fp16 model file).
-SHARED_MODEL = Path(__file__).resolve().parents[2] / "checkpoints" / "shared.safetensors"
+SHARED_MODEL = Path(__file__).resolve().parents[1] / "models" / "shared" / "shared.safetensors"
 #: Crop sides are drawn in steps of this (the network needs multiples of 4; VGG pools by 8).
 CROP_STEP = 16
 
