@@ -55,8 +55,16 @@ def field_defaults(config_type: type) -> dict[str, Any]:
 
 
 def field_help(config_type: type) -> dict[str, str]:
-    """Per-field help texts from the ``Attributes:`` section of a dataclass docstring."""
-    doc = config_type.__doc__ or ""
+    """Per-field help texts from the ``Attributes:`` sections of a dataclass's docstring and its
+    base classes' (a class's own text wins)."""
+    helps: dict[str, str] = {}
+    for klass in reversed(config_type.__mro__):
+        if "Attributes:" in (klass.__doc__ or ""):
+            helps.update(_attribute_help(klass.__doc__))
+    return helps
+
+
+def _attribute_help(doc: str) -> dict[str, str]:
     section = doc.split("Attributes:", 1)[-1]
     helps: dict[str, str] = {}
     current: list[str] = []

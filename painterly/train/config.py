@@ -14,6 +14,30 @@ from painterly.models.transformer import VARIANTS, TransformerConfig, variant_co
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
+@dataclass(kw_only=True)
+class RunSettings:
+    """How a training run is seeded, kept and reported: the fields every trainer's config shares
+    (a trainer with other defaults redeclares a field with ``field(default=…, kw_only=True)``).
+
+    Attributes:
+        seed: seed of the network's initialization and of the crops; equal seeds train alike.
+        checkpoint_every: save a resumable checkpoint every N steps (0: only at the end).
+        sample_every: write a sample image every N steps (0: never).
+        log_every: append to the loss log and report progress every N steps.
+        keep_checkpoints: how many recent checkpoints to keep in the run folder.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        resume: continue from the latest checkpoint in the run folder, if there is one.
+    """
+
+    seed: int = 0
+    checkpoint_every: int = 200
+    sample_every: int = 200
+    log_every: int = 10
+    keep_checkpoints: int = 2
+    device: str = "auto"
+    resume: bool = False
+
+
 def check_run_options(config: Any) -> None:
     """The checks every trainer's config shares: counts at least 1, and (where the config has them)
     a known precision and checkpoint/sample/worker counts of 0 or more."""
@@ -75,7 +99,7 @@ class NetworkTraining:
 
 
 @dataclass
-class TrainConfig(NetworkTraining):
+class TrainConfig(RunSettings, NetworkTraining):
     """Options of feed-forward style training; the defaults train a usable light model on a CPU.
 
     Attributes:
@@ -114,15 +138,8 @@ class TrainConfig(NetworkTraining):
             discriminator already learns), before the adversarial loss is added.
         r1_weight: weight of the R1 gradient penalty on the painting's patches (0: off; 1–10
             when the discriminator runs away).
-        seed: seed of the network's initialization and of the crops; equal seeds train alike.
-        checkpoint_every: save a resumable checkpoint every N steps (0: only at the end).
-        sample_every: write a sample image every N steps (0: never).
-        log_every: append to the loss log and report progress every N steps.
-        keep_checkpoints: how many recent checkpoints to keep in the run folder.
         precision: ``auto`` (bf16 where the hardware runs it fast), ``bf16`` or ``fp32``.
-        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         workers: photo-decoding worker processes (0: decode in the training process).
-        resume: continue from the latest checkpoint in the run folder, if there is one.
         init: start the network from the weights of this model (a file or a built-in name)
             instead of at random: fine-tune a shipped style, or go on from a finished model
             whose run folder is gone. Its network shape is used; ``variant`` is ignored.
@@ -155,15 +172,8 @@ class TrainConfig(NetworkTraining):
     d_learning_rate: float = 4e-4
     warmup_steps: int = 100
     r1_weight: float = 0.0
-    seed: int = 0
-    checkpoint_every: int = 200
-    sample_every: int = 200
-    log_every: int = 10
-    keep_checkpoints: int = 2
     precision: str = "auto"
-    device: str = "auto"
     workers: int = 0
-    resume: bool = False
     init: Optional[str] = None
     name: str = ""
     #: Overrides ``variant`` with an explicit network shape (tests, experiments).

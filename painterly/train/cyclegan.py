@@ -18,7 +18,7 @@ scales, flipped at random (:class:`painterly.train.data.PhotoCrops`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -35,7 +35,7 @@ from painterly.progress import ProgressCallback
 from painterly.train import distributed
 from painterly.train.adversarial import GAN_BETAS, Adversary
 from painterly.train.checkpoints import checkpoint_paths
-from painterly.train.config import NetworkTraining
+from painterly.train.config import NetworkTraining, RunSettings
 from painterly.train.data import Batch, PhotoCrops, list_photos
 from painterly.train.loop import SAMPLE_COUNT, Run, Sample, StepZip, TrainResult, fit, image_grid
 
@@ -44,7 +44,7 @@ LOSS_NAMES = ("total", "adversarial", "cycle", "identity", "discriminator_a", "d
 
 
 @dataclass
-class CycleGANConfig(NetworkTraining):
+class CycleGANConfig(RunSettings, NetworkTraining):
     """Options of collection-to-collection training; the defaults suit a CPU (light networks, small crops).
 
     Attributes:
@@ -72,13 +72,6 @@ class CycleGANConfig(NetworkTraining):
         r1_weight: weight of the R1 gradient penalty on real images (0: off).
         pool_size: past fakes kept per domain; the discriminators see a random mix of those and
             the newest (0: only the newest).
-        seed: seed of the networks' initialization, the crops and the pools; equal seeds train alike.
-        checkpoint_every: save a resumable checkpoint every N steps (0: only at the end).
-        sample_every: write a sample grid every N steps (0: never).
-        log_every: append to the loss log and report progress every N steps.
-        keep_checkpoints: how many recent checkpoints to keep in the run folder.
-        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-        resume: continue from the latest checkpoint in the run folder, if there is one.
     """
 
     domain_a: str = "photos"
@@ -100,13 +93,8 @@ class CycleGANConfig(NetworkTraining):
     discriminator_spectral_norm: bool = True
     r1_weight: float = 0.0
     pool_size: int = 50
-    seed: int = 0
-    checkpoint_every: int = 250
-    sample_every: int = 250
-    log_every: int = 10
-    keep_checkpoints: int = 2
-    device: str = "auto"
-    resume: bool = False
+    checkpoint_every: int = field(default=250, kw_only=True)
+    sample_every: int = field(default=250, kw_only=True)
     #: Overrides ``variant`` with an explicit generator shape (tests, experiments).
     network: Optional[TransformerConfig] = None
 

@@ -17,7 +17,7 @@ run folder, checkpoints, exact resume, progress and the loss log.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -33,7 +33,7 @@ from painterly.models.transformer import VARIANTS, TransformerConfig, Transforme
 from painterly.ops.resize import resize_to_long_side
 from painterly.ops.stats import channel_mean_cov
 from painterly.progress import ProgressCallback
-from painterly.train.config import check_run_options, run_folder
+from painterly.train.config import RunSettings, check_run_options, run_folder
 from painterly.train.data import Batch, PhotoCrops
 from painterly.train.loop import SAMPLE_COUNT, Run, Sample, TrainResult, fit, image_grid
 from painterly.train.trainer import _loss_network
@@ -49,7 +49,7 @@ CROP_STEP = 16
 
 
 @dataclass
-class StylesConfig:
+class StylesConfig(RunSettings):
     """Options of the multi-style recipe (pre-training and fine-tuning); defaults made for a CPU.
 
     Attributes:
@@ -77,8 +77,7 @@ class StylesConfig:
         content_layers: VGG19 layers whose activations the output keeps from the photo.
         style_layers: VGG19 layers whose statistics the output takes from the painting.
         channels_last: channels-last memory layout for the network and VGG19.
-        seed, checkpoint_every, sample_every, log_every, keep_checkpoints, precision, device,
-            workers, resume: as in ``painterly train``.
+        precision, workers: as in ``painterly train``.
         name: display name stored in a one-style model (default: the painting's name).
     """
 
@@ -104,15 +103,9 @@ class StylesConfig:
     content_layers: tuple[str, ...] = ("relu2_2",)
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
     channels_last: bool = True
-    seed: int = 0
-    checkpoint_every: int = 100
-    sample_every: int = 200
-    log_every: int = 10
-    keep_checkpoints: int = 2
+    checkpoint_every: int = field(default=100, kw_only=True)
     precision: str = "auto"
-    device: str = "auto"
     workers: int = 0
-    resume: bool = False
     name: str = ""
     #: Overrides ``variant`` with an explicit network shape (tests, experiments).
     network: Optional[TransformerConfig] = None
