@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -362,6 +363,10 @@ def test_gan_commands_end_to_end(tmp_path, monkeypatch):
                                        "--max-images", "3", "--max-references", "2", "--device", "cpu"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "gan-a2b" in result.output
+    frechet = [line for line in result.stdout.splitlines() if "Fréchet distance to the target domain" in line]
+    assert len(frechet) == 1 and float(frechet[0].split()[-1]) >= 0
+    notes = json.loads((report / "report.json").read_text())["notes"]
+    assert [note for note in notes if note.startswith("Fréchet distance") and note.endswith(frechet[0].split()[-1])]
     assert (report / "grid.jpg").is_file() and (report / "report.html").is_file()
     assert Image.open(report / "grid.jpg").size == (3 * 32, 2 * 32)
     with (report / "report.csv").open() as handle:
@@ -381,3 +386,17 @@ def test_train_command_takes_the_adversarial_options(tmp_path, photos):
     assert info.training["gan_loss"] == "lsgan" and "discriminator" in info.record["losses"]
     result = CliRunner().invoke(train_command, [*arguments[:-8], "--gan-loss", "wgan"])
     assert result.exit_code == 2
+
+
+def test_the_vgg_frechet_distance_is_zero_for_one_set_and_grows_as_sets_part():
+    from painterly.evaluate.measure import vgg_frechet_distance
+
+    vgg = make_random_vgg("relu5_1")
+    generator = torch.Generator().manual_seed(0)
+    photos = [torch.rand(1, 3, 32, 32, generator=generator) for _ in range(6)]
+    darker = [photo * 0.8 for photo in photos]
+    darkest = [photo * 0.3 for photo in photos]
+    apart, further = vgg_frechet_distance(vgg, darker, photos), vgg_frechet_distance(vgg, darkest, photos)
+    assert 0 < apart < further
+    assert abs(vgg_frechet_distance(vgg, photos, photos)) < 0.01 * apart  # zero, up to round-off
+

@@ -134,7 +134,9 @@ def gan_test_command(run: Path, data: Path, report_dir: Path, direction: str, re
     """Translate the images of --data with RUN, measure content and style distances, write a grid and a report.
 
     Style distances are measured against the target domain's images (normalized: 0 = a
-    reference image, 1 = the input itself); content distances against the input.
+    reference image, 1 = the input itself); content distances against the input; the
+    Fréchet distance (VGG19 features, no downloads) between all translations and up to 64
+    images of the target domain says how close they come to the domain as a whole.
 
     \b
     Example:
@@ -154,7 +156,11 @@ def gan_test_command(run: Path, data: Path, report_dir: Path, direction: str, re
         )  # fmt: skip
     for line in summary_lines(evaluation):
         click.echo(line)
+    for label, values in evaluation.set_metrics.items():
+        if "vgg_frechet" in values:
+            click.echo(f"{label}: Fréchet distance to the target domain (VGG19 features) {values['vgg_frechet']:.2f}")
     for note in evaluation.notes:
-        click.echo(f"note: {note}", err=True)
+        if not note.startswith("Fréchet distance"):
+            click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {grid} and {evaluation.files['html']} in {reporter.seconds:.1f} s", err=True)
     exit_if_failed(evaluation)

@@ -193,3 +193,21 @@ def measure_output(vgg, output: torch.Tensor, reference: PairReference) -> dict[
     values["ssim_luminance"] = float(metrics.ssim_luminance(output, reference.content)[0])
     values["colourfulness"] = float(metrics.colourfulness(output)[0])
     return values
+
+
+def feature_vectors(vgg, images: list[torch.Tensor], layer: str = "relu5_1") -> torch.Tensor:
+    """One vector per image: ``layer``'s activations averaged over the image, ``(N, C)`` float32.
+
+    ``images``: ``(1, 3, H, W)`` RGB in ``[0, 1]`` (any sizes), on ``vgg``'s device. The set-level
+    features of :func:`vgg_frechet_distance`: no Inception weights to download.
+    """
+    with torch.no_grad():
+        return torch.cat([vgg(image, [layer])[layer].float().mean(dim=(2, 3)).cpu() for image in images])
+
+
+def vgg_frechet_distance(vgg, images: list[torch.Tensor], references: list[torch.Tensor], layer: str = "relu5_1") -> float:
+    """Fréchet distance between two sets of images in VGG19 feature space (``layer`` averaged over
+    each image): 0 for the same set, larger as the sets' feature distributions part. Like FID it is
+    biased upward for small sets: compare values computed on sets of the same sizes."""
+    return metrics.fid_from_features(feature_vectors(vgg, images, layer), feature_vectors(vgg, references, layer))
+

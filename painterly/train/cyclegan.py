@@ -376,6 +376,10 @@ def fit_cell(image: torch.Tensor, cell: int) -> torch.Tensor:
     return F.pad(image, (left, cell - width - left, top, cell - height - top), value=1.0)
 
 
+#: Images of the target domain the Fréchet distance of :func:`evaluate_run` compares with.
+FRECHET_REFERENCES = 64
+
+
 def evaluate_run(
     run_dir: str | Path,
     data: str | Path,
@@ -408,7 +412,10 @@ def evaluate_run(
         ``(evaluation, grid path)``.
     """
     from painterly.evaluate import evaluate
+    from painterly.evaluate.measure import vgg_frechet_distance
+    from painterly.evaluate.report import write_report
     from painterly.io.images import image_to_tensor, load_image, save_image, tensor_to_image
+    from painterly.ops.resize import resize_to_long_side
     from painterly.methods.feedforward import FastConfig, FastStylizer
     from painterly.models.files import read_model_file
 
@@ -437,4 +444,14 @@ def evaluate_run(
     results = [fit_cell(image_to_tensor(load_image(outputs[stem])), cell) for stem in translated]
     grid = image_grid([torch.cat(inputs), torch.cat(results)])
     grid_path = save_image(tensor_to_image(grid), Path(out_dir).expanduser() / "grid.jpg", protect=contents)
+    # How close the translations are to the target domain as a whole (not to one painting):
+    # a Fréchet distance on VGG19 features, against up to FRECHET_REFERENCES images of the domain.
+    domain = _spread(domain_images(references, "reference folder", "--references"), FRECHET_REFERENCES)
+    sized = [resize_to_long_side(image_to_tensor(load_image(path), device=device), size) for path in domain]
+    translations = [resize_to_long_side(image_to_tensor(load_image(outputs[stem]), device=device), size) for stem in translated]
+    distance = vgg_frechet_distance(vgg, translations, sized)
+    evaluation.set_metrics.setdefault(label, {})["vgg_frechet"] = distance
+    evaluation.notes.append(f"Fréchet distance to the target domain (VGG19 relu5_1 features, {len(translations)} translations, "
+                            f"{len(sized)} domain images): {distance:.2f}")  # fmt: skip
+    evaluation.files = write_report(evaluation, out_dir, check=False)  # the reports again, with it
     return evaluation, grid_path
