@@ -7,7 +7,9 @@ Three stages, each a ``painterly train`` command (so a GPU run and a CPU run tra
    ``checkpoints/shared-paintings.txt``;
 2. one model per built-in style, fine-tuned from that network (the four shipped paintings and
    eight credited paintings of ``train-paintings``, see :data:`STYLES`);
-3. a summary, ``summary.json``: each stage's command, exit code, seconds and model file.
+3. ``photo2impressionism``, a CycleGAN between the training photos and the 74 impressionist and
+   post-impressionist paintings of ``checkpoints/impressionism-paintings.txt``;
+4. a summary, ``summary.json``: each stage's command, exit code, seconds and model file.
 
 Every stage resumes from its checkpoints, so running the same command again (on the next lent
 machine) continues where the last one stopped. Nothing is installed: copy the models you want into
@@ -64,8 +66,11 @@ class Plan:
     crop_min: int = 128
     crop_max: int = 192
     styles: tuple[str, ...] = STYLES
+    gan_steps: int = 6000
+    gan_crop: int = 256
     photos: Path = DATA / "train-photos"
     shared_paintings: Path = REPO / "checkpoints" / "shared-paintings.txt"
+    gan_paintings: Path = REPO / "checkpoints" / "impressionism-paintings.txt"
     extra: tuple[str, ...] = ()  # more options for every `painterly train` (e.g. --precision fp32)
 
 
@@ -77,7 +82,7 @@ def committed_step() -> int:
 
 #: CPU rehearsal: every stage runs, for two steps each (past the committed checkpoint), on two styles.
 REHEARSAL = dict(device="cpu", pretrain_steps=committed_step() + 2, finetune_steps=2, batch_size=1, crop_min=64,
-                 crop_max=64, styles=STYLES[:1] + STYLES[4:5])  # fmt: skip
+                 crop_max=64, styles=STYLES[:1] + STYLES[4:5], gan_steps=2, gan_crop=32)  # fmt: skip
 
 
 @dataclass
@@ -95,8 +100,21 @@ def painting_path(name: str) -> str:
     return str(candidate) if candidate.is_file() else name
 
 
-def run_stage(name: str, arguments: list[str], model: Path, log: Path) -> StageResult:
-    command = [sys.executable, "-m", "painterly", "train", *arguments, "--out", str(model), "--resume", "-q"]
+def domain_folder(listing: Path, folder: Path) -> Path:
+    """A folder of links to the paintings ``listing`` names (``painterly gan train`` takes folders)."""
+    from painterly.train.photos import pick_paintings
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for painting in pick_paintings(str(listing)):
+        link = folder / painting.path.name
+        if not link.exists():
+            link.symlink_to(painting.path)
+    return folder
+
+
+def run_stage(name: str, arguments: list[str], model: Path, log: Path, command_words: tuple[str, ...] = ("train",),
+              out: Optional[Path] = None) -> StageResult:  # fmt: skip
+    command = [sys.executable, "-m", "painterly", *command_words, *arguments, "--out", str(out or model), "--resume", "-q"]
     print(f"[{name}] {' '.join(command[3:])}", flush=True)
     started = time.perf_counter()
     with open(log, "a", encoding="utf-8") as output:
@@ -124,6 +142,12 @@ def train_everything(plan: Plan, out: Path, resume_from_committed: bool = True) 
             arguments = ["--style", painting_path(style), "--init", str(shared_model), "--train-only", "all",
                          "--steps", str(plan.finetune_steps), "--name", style, *common]  # fmt: skip
             results.append(run_stage(style, arguments, model, log))
+    paintings = domain_folder(plan.gan_paintings, out / "impressionism")
+    gan_run = out / "photo2impressionism.run"
+    results.append(run_stage("photo2impressionism", ["--domain-a", str(plan.photos), "--domain-b", str(paintings),
+                                                     "--steps", str(plan.gan_steps), "--crop-size", str(plan.gan_crop),
+                                                     "--device", plan.device],
+                             gan_run / "a2b.safetensors", log, ("gan", "train"), out=gan_run))  # fmt: skip
     summary = {"plan": {key: str(value) if isinstance(value, Path) else value for key, value in asdict(plan).items()},
                "stages": [asdict(result) for result in results]}  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
