@@ -7,9 +7,12 @@ Three stages, each a ``painterly train`` command (so a GPU run and a CPU run tra
    ``checkpoints/shared-paintings.txt``;
 2. one model per built-in style, fine-tuned from that network (the four shipped paintings and
    eight credited paintings of ``train-paintings``, see :data:`STYLES`);
-3. ``photo2impressionism``, a CycleGAN between the training photos and the 74 impressionist and
+3. ``starry-night-adversarial``: the starry-night model fine-tuned further with a PatchGAN, to
+   measure against the plain one; ``adain-decoder``: the any-painting decoder on every training
+   photo and painting but the eight of :data:`ANY_PAINTING_HOLDOUT`, kept for measuring;
+4. ``photo2impressionism``, a CycleGAN between the training photos and the 74 impressionist and
    post-impressionist paintings of ``checkpoints/impressionism-paintings.txt``;
-4. a summary, ``summary.json``: each stage's command, exit code, seconds and model file.
+5. a summary, ``summary.json``: each stage's command, exit code, seconds and model file.
 
 Every stage resumes from its checkpoints, so running the same command again (on the next lent
 machine) continues where the last one stopped. Nothing is installed: copy the models you want into
@@ -55,6 +58,19 @@ STYLES = (
 )
 
 
+#: Paintings the any-painting decoder never sees, of varied kinds, for measuring it on unseen paintings.
+ANY_PAINTING_HOLDOUT = (
+    "francis-picabia-edtaonisl-ecclesiastic",
+    "pierre-auguste-renoir-alfred-sisley",
+    "claude-monet-etretat-the-needle-rock-and-the-porte-daval",
+    "attributed-to-anthony-van-dyck-helena-tromper-du-bois",
+    "edwaert-collier-a-vanitas-still-life-with-a-flag-candlestick-musical",
+    "victor-pierre-huguet-ravine-near-biskra",
+    "mariano-fortuny-y-marsal-african-chief",
+    "jules-dupre-on-the-road",
+)
+
+
 @dataclass
 class Plan:
     """How long each stage trains and on what."""
@@ -68,6 +84,8 @@ class Plan:
     styles: tuple[str, ...] = STYLES
     gan_steps: int = 6000
     gan_crop: int = 256
+    adain_steps: int = 8000
+    adain_crop: int = 256
     photos: Path = DATA / "train-photos"
     shared_paintings: Path = REPO / "checkpoints" / "shared-paintings.txt"
     gan_paintings: Path = REPO / "checkpoints" / "impressionism-paintings.txt"
@@ -82,7 +100,8 @@ def committed_step() -> int:
 
 #: CPU rehearsal: every stage runs, for two steps each (past the committed checkpoint), on two styles.
 REHEARSAL = dict(device="cpu", pretrain_steps=committed_step() + 2, finetune_steps=2, batch_size=1, crop_min=64,
-                 crop_max=64, styles=STYLES[:1] + STYLES[4:5], gan_steps=2, gan_crop=32)  # fmt: skip
+                 crop_max=64, styles=STYLES[:1] + STYLES[4:5], gan_steps=2, gan_crop=32, adain_steps=2,
+                 adain_crop=64)  # fmt: skip
 
 
 @dataclass
@@ -142,6 +161,17 @@ def train_everything(plan: Plan, out: Path, resume_from_committed: bool = True) 
             arguments = ["--style", painting_path(style), "--init", str(shared_model), "--train-only", "all",
                          "--steps", str(plan.finetune_steps), "--name", style, *common]  # fmt: skip
             results.append(run_stage(style, arguments, model, log))
+        plain = out / "models" / f"{STYLES[0]}.safetensors"
+        if plain.is_file():
+            arguments = ["--style", STYLES[0], "--init", str(plain), "--adversarial-weight", "1", "--warmup-steps", "0",
+                         "--steps", str(plan.finetune_steps), "--name", f"{STYLES[0]}-adversarial", *common]  # fmt: skip
+            results.append(run_stage(f"{STYLES[0]}-adversarial", arguments,
+                                     out / "models" / f"{STYLES[0]}-adversarial.safetensors", log))  # fmt: skip
+    holdout = [argument for name in ANY_PAINTING_HOLDOUT for argument in ("--holdout", name)]
+    results.append(run_stage("adain-decoder", ["--data", str(plan.photos), "--styles", str(DATA / "train-paintings"), *holdout,
+                                               "--steps", str(plan.adain_steps), "--crop-size", str(plan.adain_crop),
+                                               "--batch-size", str(plan.batch_size), "--device", plan.device, *plan.extra],
+                             out / "adain-decoder.safetensors", log, ("train-arbitrary",)))  # fmt: skip
     paintings = domain_folder(plan.gan_paintings, out / "impressionism")
     gan_run = out / "photo2impressionism.run"
     results.append(run_stage("photo2impressionism", ["--domain-a", str(plan.photos), "--domain-b", str(paintings),

@@ -25,7 +25,8 @@ def test_the_rehearsal_runs_every_stage_and_writes_models(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads((out / "summary.json").read_text())
     stages = summary["stages"]
-    assert [stage["name"] for stage in stages] == ["shared", "starry-night", "claude-monet-water-lilies", "photo2impressionism"]
+    assert [stage["name"] for stage in stages] == ["shared", "starry-night", "claude-monet-water-lilies",
+                                                    "starry-night-adversarial", "adain-decoder", "photo2impressionism"]
     assert len(list((out / "impressionism").iterdir())) == 74  # the CycleGAN's painting domain
     assert all(stage["exit_code"] == 0 and Path(stage["model"]).is_file() for stage in stages)
     # The shared network went on from the committed checkpoint, two steps further.
