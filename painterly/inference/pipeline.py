@@ -93,6 +93,7 @@ def run_files(
     run and is raised here. Stopping early (closing the generator, an interrupt) stops the threads.
     """
     started = time.perf_counter()
+    painters = max(1, painters)
     stop = threading.Event()
     loaded: "queue.Queue[Any]" = queue.Queue(maxsize=max(1, depth))
     painted: "queue.Queue[Any]" = queue.Queue(maxsize=max(1, depth))
@@ -166,12 +167,11 @@ def run_files(
                 ready = paint_entry(item, value)
             del value
             in_flight.append(ready)
-            while in_flight and (len(in_flight) >= max(1, painters) or not isinstance(in_flight[0], Future)):
-                oldest = in_flight.popleft()
-                yield from hand_over(oldest.result() if isinstance(oldest, Future) else oldest)
+            # Keep `painters` items painting; the oldest goes on once due (one that failed to read, at once).
+            while in_flight and (len(in_flight) >= painters or not isinstance(in_flight[0], Future)):
+                yield from hand_over(_settled(in_flight.popleft()))
         while in_flight:
-            oldest = in_flight.popleft()
-            yield from hand_over(oldest.result() if isinstance(oldest, Future) else oldest)
+            yield from hand_over(_settled(in_flight.popleft()))
         _put_checked(painted, _DONE, writer)
         writer.join()
         if writer.failure is not None:
@@ -183,6 +183,11 @@ def run_files(
         stop.set()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _settled(entry: Any) -> Any:
+    """A painted entry, waiting for it when it is still being painted (a future)."""
+    return entry.result() if isinstance(entry, Future) else entry
 
 
 def _next(source: "queue.Queue[Any]", worker: _Worker) -> Any:
