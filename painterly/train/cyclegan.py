@@ -426,7 +426,8 @@ def evaluate_run(
     if references is None:
         training = read_model_file(model_path)[0].training
         references = training.get("domain_b" if direction == "a2b" else "domain_a", "")
-    target = _spread(domain_images(references, "reference folder", "--references"), max_references)
+    domain_paths = domain_images(references, "reference folder", "--references")
+    target = _spread(domain_paths, max_references)
     device = resolve_device(device)
     stylizer = FastStylizer(FastConfig(model=str(model_path), precision="fp32"), device)
     label = f"gan-{direction}"
@@ -446,7 +447,7 @@ def evaluate_run(
     grid_path = save_image(tensor_to_image(grid), Path(out_dir).expanduser() / "grid.jpg", protect=contents)
     # How close the translations are to the target domain as a whole (not to one painting):
     # a Fréchet distance on VGG19 features, against up to FRECHET_REFERENCES images of the domain.
-    domain = _spread(domain_images(references, "reference folder", "--references"), FRECHET_REFERENCES)
+    domain = _spread(domain_paths, FRECHET_REFERENCES)
     sized = [resize_to_long_side(image_to_tensor(load_image(path), device=device), size) for path in domain]
     translations = [resize_to_long_side(image_to_tensor(load_image(outputs[stem]), device=device), size) for stem in translated]
     distance = vgg_frechet_distance(vgg, translations, sized)
