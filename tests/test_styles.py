@@ -132,7 +132,8 @@ def test_pre_training_then_fine_tuning_scale_and_shift_only(folders, random_vgg)
     config = tiny_styles_config(tmp_path, styles=one, init=str(shared_path), train_only="norm",
                                 out=str(tmp_path / "norm.safetensors"))  # fmt: skip
     tuned, tuned_info = load_model(train_styles(config, vgg=random_vgg).model_path)
-    start = shared.single_style(torch.full((3,), 1 / 3)).state_dict()
+    # painting-1 is one of the shared network's paintings: its own scale and shift are the start.
+    start = shared.single_style(torch.tensor([0.0, 1.0, 0.0])).state_dict()
     changed = {key for key, value in tuned.state_dict().items() if not torch.equal(value, start[key].half().float())}
     assert tuned.config.styles == 0 and tuned_info.record["credit"] == "Work 1, 1891 — Painter 1"
     assert changed and all(".norm" in key for key in changed)
@@ -141,6 +142,23 @@ def test_pre_training_then_fine_tuning_scale_and_shift_only(folders, random_vgg)
     everything, _ = load_model(train_styles(config, vgg=random_vgg).model_path)
     changed = {key for key, value in everything.state_dict().items() if not torch.equal(value, start[key].half().float())}
     assert any(".norm" not in key for key in changed)
+
+
+def test_a_new_painting_starts_at_the_average_style(folders, random_vgg):
+    tmp_path = folders
+    shared_path = train_styles(tiny_styles_config(tmp_path), vgg=random_vgg).model_path
+    shared, _ = load_model(shared_path)
+    new = tmp_path / "new-painting.png"
+    Image.fromarray(make_gradient_image(40, 48, seed=99)).save(new)
+    config = tiny_styles_config(tmp_path, styles=str(new), init=str(shared_path), steps=1, learning_rate=1e-12,
+                                out=str(tmp_path / "new.safetensors"))  # fmt: skip
+    tuned, info = load_model(train_styles(config, vgg=random_vgg).model_path)
+    average = shared.single_style(torch.full((3,), 1 / 3)).state_dict()
+    own = shared.single_style(torch.tensor([1.0, 0.0, 0.0])).state_dict()
+    key = next(key for key in average if ".norm.weight" in key)
+    assert torch.allclose(tuned.state_dict()[key], average[key], atol=1e-3)
+    assert not torch.allclose(tuned.state_dict()[key], own[key], atol=1e-3)
+    assert info.record["initialized_from"]["model"] == str(shared_path)
 
 
 def test_norm_only_needs_a_trained_start(folders):
@@ -214,6 +232,46 @@ def test_train_command_pre_trains_with_styles_and_fine_tunes_from_it(folders):
     assert load_model(tuned)[0].config.styles == 0 and load_model(tuned)[1].name == "painting-2"
     result = CliRunner().invoke(train_command, ["--style", one, "--styles", one, "--out", str(tuned), *common])
     assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_a_new_style_fine_tunes_the_shipped_shared_network_by_default(folders, monkeypatch):
+    from click.testing import CliRunner
+
+    from painterly.cli.train import train_command
+
+    tmp_path = folders
+    monkeypatch.setenv("PAINTERLY_MODELS_DIR", str(tmp_path / "models"))
+    painting = tmp_path / "My Painting.png"
+    Image.fromarray(make_gradient_image(48, 40, seed=5)).save(painting)
+    arguments = ["--style", str(painting), "--data", str(tmp_path / "photos"), "--steps", "2", "--batch-size", "1",
+                 "--crop-min", "32", "--crop-max", "32", "--style-size", "48", "--device", "cpu", "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(train_command, arguments)
+    assert result.exit_code == 0, result.output
+    model = tmp_path / "models" / "my-painting.safetensors"
+    net, info = load_model(model)
+    assert net.config.styles == 0 and net.config.variant == "light"
+    assert info.training["init"] == "shared" and info.record["initialized_from"]["model"] == "shared"
+    assert result.output.strip().endswith("paint with it: painterly stylize PHOTO --model my-painting")
+    before = model.read_bytes()
+    result = CliRunner().invoke(train_command, arguments)
+    assert result.exit_code == 2 and "exists already" in result.output and "--name" in result.output
+    assert model.read_bytes() == before
+
+
+def test_the_recipe_follows_the_options():
+    from painterly.cli.train import training_recipe
+    from painterly.train.styles import FINE_TUNE_STEPS, fine_tune_config
+
+    assert training_recipe({"style": "a.jpg"}, from_scratch=False) == "fine-tune shared"
+    assert training_recipe({"style": "a.jpg"}, from_scratch=True) == "from scratch"
+    assert training_recipe({"style": "a.jpg", "variant": "johnson"}, from_scratch=False) == "from scratch"
+    assert training_recipe({"style": "a.jpg", "adversarial_weight": 1.0}, from_scratch=False) == "from scratch"
+    assert training_recipe({"styles": "paintings/"}, from_scratch=False) == "multi-style"
+    with pytest.raises(PainterlyError, match="--from-scratch"):
+        training_recipe({"style": "a.jpg", "train_only": "norm"}, from_scratch=True)
+    config = fine_tune_config(styles="a.jpg")
+    assert (config.init, config.steps, config.train_only) == ("shared", FINE_TUNE_STEPS, "all")
+    assert fine_tune_config(styles="a.jpg", steps=5).steps == 5
 
 
 def test_an_interrupted_pre_training_resumes_exactly(folders, random_vgg):

@@ -180,10 +180,11 @@ def test_train_and_export_commands(tmp_path, photos):
 
     model = tmp_path / "light.safetensors"
     arguments = ["--style", "starry-night", "--data", str(photos), "--out", str(model), "--steps", "2",
-                 "--batch-size", "1", "--crop-size", "32", "--style-size", "64", "--device", "cpu", "--quiet"]  # fmt: skip
+                 "--batch-size", "1", "--crop-size", "32", "--style-size", "64", "--device", "cpu", "--quiet", "--from-scratch"]  # fmt: skip
     result = CliRunner().invoke(train_command, arguments)
     assert result.exit_code == 0, result.output
     assert model.is_file() and "images/s" in result.output
+    assert load_model(model)[1].training["variant"] == "light" and "initialized_from" not in load_model(model)[1].record
     result = CliRunner().invoke(export_command, [str(model), "--format", "torchscript", "-o", str(tmp_path / "m.pt")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m.pt").is_file()
@@ -198,7 +199,7 @@ def test_train_command_names_unreadable_files_and_shows_progress_without_a_termi
         (photos / f"broken{index}.jpg").write_bytes(b"not a jpeg")
     model = tmp_path / "light.safetensors"
     arguments = ["--style", "starry-night", "--data", str(photos), "--out", str(model), "--steps", "4",
-                 "--batch-size", "4", "--crop-size", "32", "--style-size", "64", "--device", "cpu"]  # fmt: skip
+                 "--batch-size", "4", "--crop-size", "32", "--style-size", "64", "--device", "cpu", "--from-scratch"]  # fmt: skip
     with pytest.warns(UserWarning, match="5 training files could not be read and were skipped: .*broken0.jpg"):
         result = CliRunner().invoke(train_command, arguments)
     assert result.exit_code == 0, result.output

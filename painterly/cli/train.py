@@ -12,7 +12,7 @@ from painterly.errors import PainterlyError
 from painterly.io.files import name_files
 from painterly.losses.adversarial import GAN_LOSSES
 from painterly.train.config import PRECISIONS, TrainConfig
-from painterly.train.styles import STYLE_LOSSES, TRAINABLE, StylesConfig
+from painterly.train.styles import FINE_TUNE_STEPS, STYLE_LOSSES, TRAINABLE, StylesConfig, fine_tune_config
 
 TRAIN_OPTIONS = [
     "style", "data", "out", "steps", "batch_size", "variant", "resume", "device", "crop_size", "scale_jitter",
@@ -28,7 +28,11 @@ TRAIN_OPTIONS = [
     "style": {"metavar": "PAINTING", "help": "The painting: a built-in style name or an image path."},
     "data": {"required": True, "metavar": "PHOTO_DIR",
              "help": "Folder of training photos, searched recursively (COCO train2014 on a GPU)."},
-    "out": {"required": True, "metavar": "MODEL", "help": "The model file to write (.safetensors)."},
+    "out": {"metavar": "MODEL", "help": "The model file to write (.safetensors); default: NAME in your models "
+            "folder, so `--model NAME` paints with it at once."},
+    "steps": {"help": f"Optimizer steps  [default: {FINE_TUNE_STEPS} fine-tuning the shared network, "
+              "2000 from scratch]"},
+    "name": {"help": "The model's name (default: the painting's name)."},
     "variant": {"type": click.Choice(["light", "johnson"])},
     "precision": {"type": click.Choice(list(PRECISIONS))},
     "gan_loss": {"type": click.Choice(list(GAN_LOSSES))},
@@ -42,25 +46,33 @@ TRAIN_OPTIONS = [
     "train_only": {"type": click.Choice(list(TRAINABLE))},
     "style_loss": {"type": click.Choice(list(STYLE_LOSSES))},
 })  # fmt: skip
+@click.option("--from-scratch", is_flag=True, help="Train a new network from random weights (hours on a CPU) "
+              "instead of fine-tuning the shipped shared network (minutes).")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @handle_errors
-def train_command(quiet: bool, **values: Any) -> None:
+def train_command(quiet: bool, from_scratch: bool, **values: Any) -> None:
     """Train a feed-forward network that paints photos in one style, in one pass.
+
+    By default a new style is fine-tuned from the shipped shared network (a few minutes on a CPU)
+    and saved in your models folder under the painting's name.
 
     \b
     Examples:
-      painterly train --style starry-night --data photos/ --out starry.safetensors
+      painterly train --style my-painting.jpg --data photos/
+      painterly stylize photo.jpg --model my-painting
+      painterly train --style starry-night --data photos/ --out starry.safetensors --from-scratch
       torchrun --nproc-per-node 4 -m painterly train --style scream.jpg --data coco/train2014 \\
           --out scream.safetensors --variant johnson --steps 40000 --device cuda
       painterly train --style starry-night --data photos/ --out starry-gan.safetensors \\
           --adversarial-weight 1 --discriminator-channels 32
       painterly train --styles ../shared/data/train-paintings --data ../shared/data/train-photos \\
           --out shared.safetensors --steps 20000
-      painterly train --style my-painting.jpg --init shared --train-only norm --steps 300 \\
+      painterly train --style my-painting.jpg --train-only norm --steps 300 \\
           --data ../shared/data/train-photos --out my-painting.safetensors
 
-    --styles and --init shared use the multi-style recipe (held-out photos skipped, 128-192 px
-    crops, VGG19 to relu4_1, style statistics computed once).
+    Fine-tuning and --styles use the multi-style recipe (held-out photos skipped, 128-192 px
+    crops, VGG19 to relu4_1, style statistics computed once); --from-scratch, --variant johnson
+    and --adversarial-weight train one network from random weights.
 
     Checkpoints, sample images and losses.csv go to OUT's run folder (OUT without its suffix,
     plus .run); --resume continues from its last checkpoint.
@@ -68,19 +80,25 @@ def train_command(quiet: bool, **values: Any) -> None:
     from painterly.train import train
     from painterly.train.styles import train_styles
 
-    if values.get("styles") or values.get("train_only") or _is_multi_style(values.get("init")):
-        if values.get("styles") and values.get("style"):
-            raise PainterlyError("give either --style (one painting) or --styles (several), not both")
+    if values.get("styles") and values.get("style"):
+        raise PainterlyError("give either --style (one painting) or --styles (several), not both")
+    if not values.get("styles") and not values.get("style"):
+        raise PainterlyError("name the painting with --style PAINTING (or several with --styles DIR_OR_LIST)")
+    recipe = training_recipe(values, from_scratch)
+    if not values.get("out"):
+        if values.get("styles"):
+            raise PainterlyError("name the multi-style model file to write with --out FILE.safetensors")
+        values["out"] = str(_default_model_path(values))
+    if recipe == "from scratch":
+        config: Any = TrainConfig(**config_kwargs(TrainConfig, values))
+        run = train
+    else:
         values["styles"] = values.get("styles") or values.get("style")
         if values.get("crop_size"):
             values["crop_min"] = values["crop_max"] = values["crop_size"]
-        config: Any = StylesConfig(**config_kwargs(StylesConfig, values))
+        kwargs = config_kwargs(StylesConfig, values)
+        config = fine_tune_config(**kwargs) if recipe == "fine-tune shared" else StylesConfig(**kwargs)
         run = train_styles
-    else:
-        if not values.get("style"):
-            raise PainterlyError("name the painting with --style PAINTING (or several with --styles DIR_OR_LIST)")
-        config = TrainConfig(**config_kwargs(TrainConfig, values))
-        run = train
     with ProgressReporter("training", enabled=not quiet) as reporter:
         result = run(config, progress=reporter)
     if result.model_path is not None:
@@ -92,6 +110,46 @@ def train_command(quiet: bool, **values: Any) -> None:
         )
         if result.unreadable:
             click.echo(f"warning: skipped {len(result.unreadable)} unreadable files: {name_files(result.unreadable)}", err=True)
+        if not values.get("styles") or recipe == "fine-tune shared":
+            click.echo(f"paint with it: painterly stylize PHOTO --model {_model_reference(result.model_path)}", err=True)
+
+
+def training_recipe(values: dict[str, Any], from_scratch: bool) -> str:
+    """Which trainer the options call for: ``multi-style`` (--styles, --train-only or a multi-style
+    --init), ``from scratch`` (asked for, or what only it trains: the johnson variant, an adversarial
+    loss, a one-style --init) or, by default, ``fine-tune shared``."""
+    init = values.get("init")
+    if values.get("styles") or values.get("train_only") or _is_multi_style(init):
+        if from_scratch and values.get("style"):
+            raise PainterlyError("--from-scratch trains a new network: leave out --init and --train-only")
+        return "multi-style"
+    scratch_only = (values.get("variant") or "light") != "light" or (values.get("adversarial_weight") or 0) > 0
+    return "from scratch" if from_scratch or scratch_only or init else "fine-tune shared"
+
+
+def _default_model_path(values: dict[str, Any]) -> Path:
+    """``NAME.safetensors`` in the user's models folder; an existing model there is never overwritten."""
+    from painterly.models.files import MODEL_SUFFIX, user_models_dir
+
+    name = values.get("name") or Path(str(values["style"])).stem
+    slug = "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split()) or "my-style"
+    path = user_models_dir() / f"{slug}{MODEL_SUFFIX}"
+    if path.exists() and not values.get("resume"):
+        raise PainterlyError(f"a model named {slug!r} exists already ({path}): choose another with --name or --out")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _model_reference(path: Path) -> str:
+    """How ``--model`` names ``path``: its name when found by name from the models folders, else the path."""
+    from painterly.models.files import MODEL_SUFFIX, resolve_model_path
+
+    name = path.name[: -len(MODEL_SUFFIX)] if path.name.endswith(MODEL_SUFFIX) else ""
+    try:
+        found = bool(name) and resolve_model_path(name).resolve() == path.resolve()
+    except PainterlyError:
+        found = False
+    return name if found else str(path)
 
 
 def _is_multi_style(init: Optional[str]) -> bool:

@@ -27,7 +27,7 @@ class StyleEntry:
     name: str
     title: str
     artist: str
-    year: int
+    year: int | str  # "early 19th c." where no single year is known
     file: str
     licence: str
 

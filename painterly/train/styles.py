@@ -44,6 +44,8 @@ TRAINABLE = ("all", "norm")
 LOSS_NAMES = ("total", "content", "style", "tv")
 #: Where ``--init shared`` finds the shared network (a committed fp16 model file).
 SHARED_MODEL = Path(__file__).resolve().parents[1] / "models" / "shared" / "shared.safetensors"
+#: Steps of ``painterly train --style PAINTING`` by default: all weights fine-tuned from the shared network.
+FINE_TUNE_STEPS = 600
 #: Crop sides are drawn in steps of this (the network needs multiples of 4; VGG pools by 8).
 CROP_STEP = 16
 
@@ -148,6 +150,12 @@ class StylesConfig(RunSettings):
     def network_config(self, styles: int) -> TransformerConfig:
         base = self.network if self.network is not None else variant_config(self.variant)
         return replace(base, styles=styles)
+
+
+def fine_tune_config(**options: Any) -> StylesConfig:
+    """The default recipe for one new style: the shipped shared network fine-tuned for
+    :data:`FINE_TUNE_STEPS` steps (``options`` override any field; ``styles`` names the painting)."""
+    return StylesConfig(**{"init": "shared", "steps": FINE_TUNE_STEPS, **options})
 
 
 def train_styles(
@@ -316,7 +324,7 @@ class MultiStyleStep:
         )  # fmt: skip
 
         torch.manual_seed(config.seed)  # the start does not depend on how VGG19 was loaded
-        net, self.started_from = _initial_network(config, len(self.paintings))
+        net, self.started_from = _initial_network(config, len(self.paintings), self.paintings[0].path)
         self.net = net.to(device, memory_format=self.memory_format)
         self.trained = run.parallel(self.net)
         self.optimizer = torch.optim.Adam(trainable_parameters(self.net, config.train_only), lr=config.learning_rate)
@@ -409,15 +417,18 @@ def resolve_init(init: str) -> Path:
     return resolve_model_path(init)
 
 
-def _initial_network(config: StylesConfig, paintings: int) -> tuple[TransformerNet, Optional[dict[str, Any]]]:
+def _initial_network(
+    config: StylesConfig, paintings: int, painting: Optional[Path] = None
+) -> tuple[TransformerNet, Optional[dict[str, Any]]]:
     """The network to train and where it started: at random (``styles`` rows for several paintings),
-    or from ``config.init`` (a multi-style start collapses to the average style for one painting)."""
+    or from ``config.init``. For one painting, a multi-style start collapses to that painting's own
+    style when the start was pre-trained on it, else to the average style."""
     if not config.init:
         return TransformerNet(config.network_config(paintings if paintings > 1 else 0)), None
     path = resolve_init(config.init)
     net, info = load_model(path)
     if net.config.styles and paintings == 1:
-        net = net.single_style(torch.full((net.config.styles,), 1.0 / net.config.styles))
+        net = net.single_style(_start_weights(info.styles or [], net.config.styles, painting))
     elif net.config.styles != (paintings if paintings > 1 else 0):
         raise PainterlyError(
             f"{config.init} holds {net.config.styles or 1} styles but {paintings} paintings were given: "
@@ -425,6 +436,15 @@ def _initial_network(config: StylesConfig, paintings: int) -> tuple[TransformerN
         )
     net.train().requires_grad_(True)
     return net, {"model": str(config.init), "steps": (info.record or {}).get("steps"), "name": info.name}
+
+
+def _start_weights(table: Sequence[dict[str, Any]], styles: int, painting: Optional[Path]) -> torch.Tensor:
+    """``(styles,)`` mixing weights of a multi-style start: one-hot at ``painting``'s row of ``table``
+    (matched by file name), else uniform."""
+    names = [row.get("file") for row in table]
+    if painting is not None and painting.name in names:
+        return torch.nn.functional.one_hot(torch.tensor(names.index(painting.name)), styles).float()
+    return torch.full((styles,), 1.0 / styles)
 
 
 def _load_painting(path: Path, long_side: int, device: torch.device) -> torch.Tensor:
