@@ -1,20 +1,18 @@
 """The Python API: ``painterly.stylize(content, style, **options) -> PIL.Image``.
 
 A :class:`Stylizer` keeps the device and the loaded VGG19 network between calls (a folder, a web
-server); the module-level :func:`stylize` makes a fresh one for a single call.
+server); the module-level :func:`stylize` makes a fresh one for a single call. torch is imported
+when a method needs it, not here.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-import torch
 from PIL import Image
 
-from painterly.devices import parse_memory, resolve_device
-from painterly.features.vgg import VGG19
-from painterly.features.weights import VGGWeights, find_weights, load_vgg19
+from painterly.devices import is_plain_cpu, parse_memory, resolve_device
 from painterly.io.images import DEFAULT_MAX_PIXELS, load_image, restore_alpha, split_alpha, tensor_to_image
 from painterly.methods.spec import MethodStylizer
 from painterly.options import as_number
@@ -22,6 +20,12 @@ from painterly.progress import ProgressCallback
 from painterly.registry import create_stylizer
 from painterly.styles.catalog import (ImageSource, StyleSource, describe_source, load_style_image, normalize_styles,
                                       parse_style_spec)  # fmt: skip
+
+if TYPE_CHECKING:
+    import torch
+
+    from painterly.features.vgg import VGG19
+    from painterly.features.weights import VGGWeights
 
 
 class Stylizer:
@@ -37,15 +41,27 @@ class Stylizer:
 
     def __init__(self, device: str | torch.device | None = None, vgg_weights: str | Path | None = None,
                  max_pixels: int = DEFAULT_MAX_PIXELS, max_memory: str | int | None = None):  # fmt: skip
-        self.device = resolve_device(device)
+        # A device that surely is the CPU is resolved when a method needs it (resolving imports torch);
+        # any other is checked now, so a wrong one is said before any work.
+        self._device_name = device
+        self._device = None if is_plain_cpu(device) else resolve_device(device)
         self.vgg_weights = vgg_weights
         self.max_pixels = None if max_pixels is None else as_number("max_pixels", max_pixels, int)
         self.max_memory = parse_memory(max_memory)
         self._weights: Optional[VGGWeights] = None
         self._networks: dict[tuple[str, str], VGG19] = {}
 
+    @property
+    def device(self) -> torch.device:
+        """The device methods run on, resolved (and torch imported) on first use."""
+        if self._device is None:
+            self._device = resolve_device(self._device_name)
+        return self._device
+
     def feature_network(self, last_layer: str = "relu5_1", pooling: str = "max") -> VGG19:
         """The VGG19 network up to ``last_layer``, loaded once per (layer, pooling)."""
+        from painterly.features.weights import find_weights, load_vgg19
+
         key = (last_layer, pooling)
         if key not in self._networks:
             if self._weights is None:
@@ -59,14 +75,16 @@ class Stylizer:
 
     def method(self, method: Optional[str], *, model: Any = None, paintings: Sequence[tuple[Image.Image, float]] = (),
                options: Optional[dict[str, Any]] = None, image_size: Optional[tuple[int, int]] = None,
-               frames: bool = False) -> MethodStylizer:  # fmt: skip
+               frames: bool = False, torch_free: bool = False) -> MethodStylizer:  # fmt: skip
         """The stylizer of ``method`` on this device, sharing this feature network (see
         :func:`painterly.registry.create_stylizer`): for a folder of images or a video's frames.
         With ``image_size`` (``(width, height)``; ``frames``: of video frames, painted at that size),
-        the output size and memory are checked first."""
-        return create_stylizer(method, model=model, paintings=list(paintings), options=options, device=self.device,
+        the output size and memory are checked first. ``torch_free``: one image, painted without
+        importing torch where the method can."""
+        device = self._device if self._device is not None else self._device_name
+        return create_stylizer(method, model=model, paintings=list(paintings), options=options, device=device,
                                feature_network=self.feature_network, image_size=image_size, max_pixels=self.max_pixels,
-                               max_memory=self.max_memory, frames=frames)  # fmt: skip
+                               max_memory=self.max_memory, frames=frames, torch_free=torch_free)  # fmt: skip
 
     def stylize(
         self,
@@ -87,15 +105,18 @@ class Stylizer:
         return split_alpha(load_image(content, max_pixels=self.max_pixels, keep_alpha=True))
 
     def prepare(self, style: StyleSource | Sequence[StyleSource] | None = None, *, method: Optional[str] = None,
-                image_size: Optional[tuple[int, int]] = None, **options: Any) -> "PreparedStylizer":  # fmt: skip
+                image_size: Optional[tuple[int, int]] = None, torch_free: bool = False,
+                **options: Any) -> "PreparedStylizer":  # fmt: skip
         """The method with its model loaded and paintings read, once, for many photos (a folder).
 
         With ``image_size`` (``(width, height)`` of the largest photo), the output size and the
-        memory estimate are checked first, before anything loads.
+        memory estimate are checked first, before anything loads. ``torch_free``: for one photo of
+        that size, painted without importing torch where the method can (see
+        :func:`painterly.registry.create_stylizer`).
         """
         style_sources = normalize_styles(style) if style is not None else []
         stylizer = self.method(method, model=options.pop("model", None), paintings=self.load_paintings(style_sources),
-                               options=options, image_size=image_size)  # fmt: skip
+                               options=options, image_size=image_size, torch_free=torch_free)  # fmt: skip
         return PreparedStylizer(stylizer, method, style_sources)
 
 

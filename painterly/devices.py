@@ -1,13 +1,24 @@
-"""Choosing the device and the compute precision, explicitly and once, at the edge."""
+"""Choosing the device and the compute precision, explicitly and once, at the edge.
+
+torch is imported by the functions that need it, so a run that never touches it (a photo through
+onnxruntime) does not pay for importing it; :func:`cuda_ruled_out` tells such a run, without torch,
+that ``auto`` means the CPU.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
-
-import torch
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from painterly.errors import PainterlyError
+
+if TYPE_CHECKING:
+    import torch
 
 #: Compute precisions a method may be asked for.
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -15,6 +26,8 @@ PRECISIONS = ("auto", "bf16", "fp32")
 
 def resolve_device(name: str | torch.device | None = None) -> torch.device:
     """``None``/``"auto"`` → CUDA when available, else CPU; otherwise the named device, checked."""
+    import torch
+
     if isinstance(name, torch.device):
         return name
     if name in (None, "", "auto"):
@@ -30,6 +43,8 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
 
 def autocast(device: torch.device, dtype: torch.dtype | None):
     """A bf16/fp16 autocast context on ``device``, or a no-op when ``dtype`` is None or float32."""
+    import torch
+
     if dtype is None or dtype == torch.float32:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
@@ -37,6 +52,8 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
 
 def pick_precision(precision: str, device: torch.device) -> torch.dtype:
     """The autocast dtype for ``precision`` on ``device``."""
+    import torch
+
     if precision == "fp32":
         return torch.float32
     if precision == "bf16":
@@ -140,14 +157,60 @@ def process_memory() -> int:
 
 
 def available_memory(device: torch.device | str | None = None) -> int | None:
-    """Bytes this process may still allocate on ``device``; ``None`` when unknown.
+    """Bytes this process may still allocate on ``device``; ``None`` when unknown (``"cpu"`` is
+    answered without importing torch).
 
     On a CPU the smallest of the system's available memory (``MemAvailable`` in ``/proc/meminfo``),
     the room left under the cgroup's limit (a container) and under ``ulimit -v``; on a GPU its
     free memory.
     """
-    device = resolve_device(device) if not isinstance(device, torch.device) else device
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
+    if device != "cpu" and getattr(device, "type", None) != "cpu":
+        device = resolve_device(device)
+        if device.type == "cuda":
+            import torch
+
+            return int(torch.cuda.mem_get_info(device)[0])
     rooms = [room for room in (_meminfo_available(), _cgroup_room(), _address_space_room()) if room is not None]
     return min(rooms) if rooms else None
+
+
+#: Device files of the GPUs PyTorch may use on Linux (NVIDIA, AMD ROCm, WSL's GPU).
+_GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+
+
+def _torch_build_has_gpu() -> bool:
+    """Whether the installed torch was built for CUDA or ROCm, read from its ``version.py`` without
+    importing it (``True`` when that cannot be read: then only torch can tell)."""
+    try:
+        spec = importlib.util.find_spec("torch")
+        text = (Path(spec.origin).parent / "version.py").read_text(encoding="utf-8")  # type: ignore[union-attr, arg-type]
+    except (ImportError, ValueError, AttributeError, TypeError, OSError):
+        return True
+    builds = re.findall(r"^(cuda|hip)\b[^=\n]*=\s*(.+)$", text, flags=re.MULTILINE)
+    return len(builds) < 2 or any(value.strip() != "None" for _, value in builds)
+
+
+def cuda_ruled_out() -> bool:
+    """Whether ``resolve_device("auto")`` is certain to answer the CPU, told without importing torch:
+    on macOS, with a torch built for neither CUDA nor ROCm, or on Linux with no GPU device file.
+
+    ``False`` means "maybe": only torch can say, so callers then go through :func:`resolve_device`.
+    """
+    if sys.platform == "darwin" or not _torch_build_has_gpu():
+        return True
+    return sys.platform.startswith("linux") and not any(Path(name).exists() for name in _GPU_DEVICE_FILES)
+
+
+def is_plain_cpu(name: object) -> bool:
+    """Whether the device ``name`` (``None``, ``"auto"``, ``"cpu"`` …, as users give it) surely means
+    the CPU, told without importing torch (see :func:`cuda_ruled_out`)."""
+    if getattr(name, "type", None) == "cpu" or name == "cpu":
+        return True
+    return name in (None, "", "auto") and cuda_ruled_out()
+
+
+def onnx_threads() -> int | None:
+    """Threads for onnxruntime on the CPU: torch's when torch is loaded (``--threads`` sets them),
+    else ``None``, onnxruntime's default (one per physical core, as torch's default)."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None

@@ -7,9 +7,10 @@ never prints. Returning ``False`` from the callable asks the work to stop early 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass

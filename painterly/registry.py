@@ -4,20 +4,22 @@ The methods are their :class:`~painterly.methods.spec.MethodSpec`s (one next to 
 code); ``painterly styles`` prints :func:`list_styles`, :func:`list_methods` and
 :func:`list_models`. :func:`create_stylizer` turns what a user asked for (method, model,
 paintings, options, device) into a stylizer for images, folders and video frames; every interface
-calls it.
+calls it. The registry and the specs import no torch: a method's code (and torch) is imported when its
+stylizer is built, and a photo the fast method paints through onnxruntime never imports it.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Mapping, Optional, Sequence
-
-import torch
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from painterly.errors import PainterlyError
-from painterly.methods import adain, feedforward, optimize_stylizer
+from painterly.methods import adain_spec, fast_spec, optimize_spec
 from painterly.methods.spec import FeatureNetwork, MethodSpec, MethodStylizer, Paintings
 from painterly.styles.catalog import StyleEntry, find_style, list_styles, resolve_style_path, style_names
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "MethodSpec",
@@ -36,7 +38,7 @@ __all__ = [
     "style_names",
 ]
 
-_METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (optimize_stylizer.SPEC, feedforward.SPEC, adain.SPEC)}
+_METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (optimize_spec.SPEC, fast_spec.SPEC, adain_spec.SPEC)}
 
 
 def register_method(spec: MethodSpec) -> MethodSpec:
@@ -87,6 +89,7 @@ def create_stylizer(
     max_pixels: Optional[int] = None,
     max_memory: Optional[int] = None,
     frames: bool = False,
+    torch_free: bool = False,
 ) -> MethodStylizer:
     """The stylizer of ``method`` with its model loaded and its paintings prepared, once.
 
@@ -103,6 +106,10 @@ def create_stylizer(
             image is a video frame, painted at its own size.
         max_pixels: largest output accepted, in pixels; max_memory: a memory budget in bytes
             (default: what the machine has available).
+        torch_free: paint without importing torch where the method can (its
+            :class:`~painterly.methods.spec.TorchFreePath` says so for this config, device and
+            ``image_size``): for one image, not frames. Otherwise, and whenever torch is needed, the
+            method's own stylizer.
 
     Returns:
         A :class:`~painterly.methods.spec.MethodStylizer`: ``stylize_image`` for images,
@@ -120,6 +127,12 @@ def create_stylizer(
             raise PainterlyError(f"{spec.owner} takes no model: leave the model out")
         values.setdefault(spec.model_option, str(model))
     config = spec.make_config(values)
+    # The one place the torch-free path is chosen, before the device is resolved (which imports torch).
+    without_torch = spec.without_torch if torch_free and not frames and image_size is not None else None
+    if without_torch is not None and without_torch.torch_needed(config, device, image_size) is None:
+        spec.check_resources(config, *image_size, device="cpu", max_pixels=max_pixels, max_memory=max_memory,  # type: ignore[misc]
+                             compute_bytes=without_torch.value_bytes)  # fmt: skip
+        return without_torch.build(config)
     device = resolve_device(device)
     if image_size is not None:
         spec.check_resources(config, *image_size, device=device, max_pixels=max_pixels, max_memory=max_memory,

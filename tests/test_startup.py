@@ -64,7 +64,7 @@ def test_method_options_are_added_when_the_command_parses(tmp_path):
 
 def test_a_feed_forward_run_loads_no_vgg_and_no_dynamo(tmp_path, monkeypatch):
     """The fast method needs neither the VGG19 network nor torch's compiler stack; the second run of a
-    model (its graph already exported) does not even import torch._dynamo."""
+    model (its graph already exported) does not even import torch, and through PyTorch not torch._dynamo."""
     from PIL import Image
 
     from conftest import make_gradient_image
@@ -81,8 +81,10 @@ def test_a_feed_forward_run_loads_no_vgg_and_no_dynamo(tmp_path, monkeypatch):
     Image.fromarray(make_gradient_image(32, 40)).save(photo)
     run = ["stylize", str(photo), "--model", str(model), "-o", str(tmp_path / "out.png"), "--overwrite"]
     assert CliRunner().invoke(cli, run).exit_code == 0
-    code = f"from painterly.cli.main import main\ntry:\n    main({run!r})\nexcept SystemExit as end:\n    assert not end.code, end.code"
-    loaded = _modules_after(code)
+    code = "from painterly.cli.main import main\ntry:\n    main({!r})\nexcept SystemExit as end:\n    assert not end.code, end.code"
+    loaded = _modules_after(code.format(run))
+    assert "painterly.methods.fast_onnx" in loaded and "torch" not in loaded
+    loaded = _modules_after(code.format([*run, "--runtime", "torch"]))
     assert "painterly.methods.feedforward" in loaded
     assert "torch._dynamo" not in loaded
 

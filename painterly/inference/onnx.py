@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
-import torch
 
 from painterly.errors import PainterlyError
 from painterly.io.files import cache_dir
+
+if TYPE_CHECKING:
+    import torch
 
 
 def onnxruntime_installed() -> bool:
@@ -45,8 +47,14 @@ def onnx_session(path: str | Path, threads: int | None = None) -> Any:
 
 def run_onnx(session: Any, image: torch.Tensor) -> torch.Tensor:
     """Run an exported style network on ``image`` ``(B, 3, H, W)`` in ``[0, 1]``; same shape out."""
-    pixels = np.ascontiguousarray(image.detach().float().cpu().numpy())
-    return torch.from_numpy(session.run(None, {"image": pixels})[0])
+    import torch
+
+    return torch.from_numpy(run_onnx_array(session, image.detach().float().cpu().numpy()))
+
+
+def run_onnx_array(session: Any, image: np.ndarray) -> np.ndarray:
+    """:func:`run_onnx` on arrays: ``(B, 3, H, W)`` float32 in ``[0, 1]`` → the network's output, same shape."""
+    return session.run(None, {"image": np.ascontiguousarray(image, dtype=np.float32)})[0]
 
 
 def exported_name(model_path: Path, kind: str = "onnx") -> str:

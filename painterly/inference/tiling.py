@@ -12,15 +12,16 @@ result exactly.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
-
-import torch
+from typing import TYPE_CHECKING, Callable, Optional
 
 from painterly.errors import PainterlyError
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 
+if TYPE_CHECKING:  # the tile arithmetic is plain; only blending tiles needs torch
+    import torch
+
 #: A function stylizing a ``(1, 3, h, w)`` tile into ``(1, 3, h, w)``.
-TileFunction = Callable[[torch.Tensor], torch.Tensor]
+TileFunction = Callable[["torch.Tensor"], "torch.Tensor"]
 
 
 def tile_ranges(length: int, tile_size: int, overlap: int, multiple: int = 4) -> list[tuple[int, int]]:
@@ -89,6 +90,8 @@ def blend_weights(length: int, fade_in: int, fade_out: int) -> torch.Tensor:
 
     Cosine ramps, strictly positive, so every pixel keeps some weight.
     """
+    import torch
+
     weights = torch.ones(length)
     for fade, reverse in ((fade_in, False), (fade_out, True)):
         fade = min(fade, length)
@@ -109,7 +112,7 @@ def stylize_tiled(
     tile_overlap: int = 64,
     multiple: int = 4,
     scale: float = 1,
-    dtype: torch.dtype = torch.float32,
+    dtype: Optional[torch.dtype] = None,
     progress: Optional[ProgressCallback] = None,
 ) -> torch.Tensor:
     """Apply ``function`` to ``image`` ``(B, C, H, W)`` tile by tile and blend the tiles.
@@ -119,13 +122,16 @@ def stylize_tiled(
         scale: the output's size over the input's: 1 for image → image, 1/8 for an encoder
             that downsamples 8 times, 8 for a decoder. ``multiple * scale`` must be a whole
             number, so every tile maps onto whole output pixels.
-        dtype: of the result (bf16 halves the memory of a large feature map; the blend
+        dtype: of the result, float32 when ``None`` (bf16 halves the memory of a large feature map; the blend
             itself is computed in float32 tile by tile).
 
     Returns:
         ``(B, C', H * scale, W * scale)`` in ``dtype`` on ``image``'s device; ``function(image)``
         itself (in ``dtype``) when the image fits in one tile.
     """
+    import torch
+
+    dtype = torch.float32 if dtype is None else dtype
     if multiple * scale != round(multiple * scale) or (image.shape[-2] * scale) % 1 or (image.shape[-1] * scale) % 1:
         raise PainterlyError(f"tiles of a {tuple(image.shape[-2:])} image cannot be scaled by {scale} in steps of {multiple}")
     height, width = image.shape[-2:]

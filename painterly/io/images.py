@@ -15,15 +15,17 @@ import struct
 import warnings
 import zlib
 from pathlib import Path
-from typing import Any, Iterable, Union
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
 import numpy as np
-import torch
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from painterly.errors import PainterlyError
 from painterly.io.files import atomic_write
 from painterly.io.formats import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
+
+if TYPE_CHECKING:  # imported where tensors are made, so reading and writing images never loads torch
+    import torch
 
 #: Pillow formats :func:`load_image` decodes ("JPEG" covers camera MPO files too).
 _READ_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
@@ -333,12 +335,20 @@ def _to_srgb(image: Image.Image) -> Image.Image:
 
 
 def image_to_tensor(
-    image: Image.Image, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+    image: Image.Image, *, device: str | torch.device = "cpu", dtype: Optional[torch.dtype] = None
 ) -> torch.Tensor:
-    """A PIL image → ``(1, 3, H, W)`` RGB tensor in ``[0, 1]`` on ``device``."""
+    """A PIL image → ``(1, 3, H, W)`` RGB tensor in ``[0, 1]`` on ``device``, in ``dtype`` (default float32)."""
+    import torch
+
     pixels = np.array(image.convert("RGB"), dtype=np.uint8)
     tensor = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).float().div_(255)
-    return tensor.contiguous().to(device=device, dtype=dtype)
+    return tensor.contiguous().to(device=device, dtype=dtype or torch.float32)
+
+
+def image_to_array(image: Image.Image) -> np.ndarray:
+    """A PIL image → ``(1, 3, H, W)`` float32 RGB array in ``[0, 1]``: :func:`image_to_tensor`'s values, without torch."""
+    pixels = np.array(image.convert("RGB"), dtype=np.uint8)
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255)
 
 
 def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
@@ -350,8 +360,21 @@ def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
         tensor = tensor[0]
     if tensor.dim() != 3 or tensor.shape[0] != 3:
         raise ValueError(f"expected a (1, 3, H, W) or (3, H, W) tensor, got {tuple(tensor.shape)}")
+    import torch
+
     pixels = torch.nan_to_num(tensor.detach().float().cpu(), nan=0.0).clamp(0, 1).mul(255).round()
     return Image.fromarray(pixels.to(torch.uint8).permute(1, 2, 0).numpy(), "RGB")
+
+
+def array_to_image(array: np.ndarray) -> Image.Image:
+    """A ``(1, 3, H, W)`` or ``(3, H, W)`` float array in ``[0, 1]`` → an 8-bit RGB PIL image, rounded
+    as :func:`tensor_to_image` does (clamped, NaN → 0, to the nearest level, ties to even)."""
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 3 or array.shape[0] != 3:
+        raise ValueError(f"expected a (1, 3, H, W) or (3, H, W) array, got {array.shape}")
+    pixels = np.rint(np.clip(np.nan_to_num(array.astype(np.float32), nan=0.0), 0, 1) * np.float32(255))
+    return Image.fromarray(np.ascontiguousarray(pixels.astype(np.uint8).transpose(1, 2, 0)), "RGB")
 
 
 def resize_long_side(image: Image.Image, long_side: int) -> Image.Image:
@@ -475,6 +498,7 @@ def pixels_digest(images: list[Any]) -> str:
 
     digest = hashlib.sha256()
     for image in images:
-        data = image.detach().cpu().float().numpy().tobytes() if isinstance(image, torch.Tensor) else image.tobytes()
+        is_tensor = hasattr(image, "detach")  # a torch tensor (a PIL image has no ``detach``)
+        data = image.detach().cpu().float().numpy().tobytes() if is_tensor else image.tobytes()
         digest.update(data)
     return digest.hexdigest()[:16]

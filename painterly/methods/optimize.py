@@ -10,144 +10,29 @@ which keeps one set of default weights good for any image, size and weights file
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from painterly.devices import PRECISIONS, autocast, pick_precision
+from painterly.devices import autocast, pick_precision
 from painterly.errors import PainterlyError
 from painterly.features.vgg import LAYER_NAMES, VGG19, deepest_layer, layer_channels, layer_index
 from painterly.losses.gatys import StyleTargets, style_content_losses, style_targets, temporal_loss
 from painterly.losses.perceptual import total_variation
-from painterly.ops.color import PRESERVE_COLOR_MODES
+from painterly.methods.optimize_spec import INIT_MODES, PARAMETERIZATIONS, OptimizeConfig, ScaleStage, plan_scales
 from painterly.ops.pyramid import collapse_laplacian_pyramid, laplacian_pyramid
 from painterly.ops.resize import resize_to_long_side
-from painterly.options import check_limits, limits
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
 
-INIT_MODES = ("content", "noise")
-PARAMETERIZATIONS = ("pixels", "laplacian")
+__all__ = ["INIT_MODES", "PARAMETERIZATIONS", "OptimizeConfig", "ScaleStage", "TemporalTerm", "estimate_memory", "optimize",
+           "plan_scales"]  # fmt: skip
+
 #: Steps over which ``stop_tolerance`` measures a scale's relative loss change.
 STOP_WINDOW = 5
 #: Long side (px) of the coarsest band of the ``"laplacian"`` parameterization, at most.
 PYRAMID_COARSEST = 32
-
-
-@dataclass
-class OptimizeConfig:
-    """Options of the optimization method; the defaults give a good result on any painting.
-
-    Attributes:
-        size: long side of the output in pixels (a photo smaller than the default keeps its own size).
-        steps: optimizer iterations over all scales together, at most (default: 140, or 100
-            above 512 px); a scale may stop early, see ``stop_tolerance``.
-        min_size: long side of the coarsest scale; scales double from there up to ``size``.
-        fine_share: steps at each scale relative to the scale below it (1: as many at every
-            scale; 0.5: half as many at twice the size, faster but less refined).
-        full_size_layers: above the coarsest scale, the style layers that see the image at its
-            full size; the other layers see a half-size copy, whose targets are those of the scale
-            below (faster; the layout is settled there). Empty, the default: every layer at full size.
-        stop_tolerance: a scale stops when its loss fell by less than this fraction over its last
-            5 steps (0, the default: always run the planned steps).
-        parameterization: ``"pixels"`` (optimize the pixels) or ``"laplacian"`` (optimize the
-            levels of a Laplacian pyramid of the image).
-        optimizer: ``"lbfgs"`` (best quality per step) or ``"adam"``.
-        learning_rate: Adam's step size in ``[0, 1]`` pixel units (L-BFGS uses 1).
-        content_weight: weight of the content loss (keeping the photo's layout).
-        style_weight: weight of the style loss (taking the painting's textures).
-        tv_weight: weight of the total-variation loss (smoothing pixel noise).
-        content_layers: VGG19 layers whose activations the output keeps from the photo.
-        style_layers: VGG19 layers whose Gram matrices the output takes from the painting.
-        style_layer_weights: one weight per style layer, comma-separated (default: equal).
-        strength: multiplies the style weight; 0 returns the photo, 2 paints harder.
-        style_scale: size of the painting's brush strokes relative to the default.
-        preserve_color: keep the photo's colours: ``"luminance"`` (transfer brightness only) or
-            ``"histogram"`` (recolour the painting to the photo's palette first); default off.
-        init: ``"content"``, ``"noise"``, or a path to an image to start from.
-        seed: seed of the noise initialization and of anything random.
-        precision: ``"auto"`` (bf16 where the hardware runs it fast), ``"bf16"`` or ``"fp32"``.
-        channels_last: channels-last memory layout for the convolutions (default: on with bf16,
-            where it is faster).
-        pooling: VGG19 pooling, ``"max"`` or ``"avg"``.
-        preview_every: send a preview image with the progress event every N steps (0: never).
-        detail_transfer: how much of the photo's fine detail to add back when moving up a scale
-            (0: plain upsampling).
-    """
-
-    size: int = field(default=512, metadata=limits(16))
-    steps: Optional[int] = field(default=None, metadata=limits(1))
-    min_size: int = field(default=128, metadata=limits(1))
-    fine_share: float = field(default=1.0, metadata=limits(0.01, 2))
-    full_size_layers: tuple[str, ...] = ()
-    stop_tolerance: float = field(default=0.0, metadata=limits(0, 1))
-    parameterization: str = field(default="pixels", metadata=limits(choices=PARAMETERIZATIONS))
-    optimizer: str = field(default="lbfgs", metadata=limits(choices=("lbfgs", "adam")))
-    learning_rate: float = field(default=0.02, metadata=limits(0))
-    content_weight: float = field(default=1.2, metadata=limits(0))
-    style_weight: float = field(default=10.0, metadata=limits(0))
-    tv_weight: float = field(default=0.05, metadata=limits(0))
-    content_layers: tuple[str, ...] = ("relu4_2",)
-    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-    style_layer_weights: Optional[tuple[float, ...]] = None
-    strength: float = field(default=1.0, metadata=limits(0, 2))
-    style_scale: float = field(default=1.0, metadata=limits(0.1, 4))
-    preserve_color: Optional[str] = field(default=None, metadata=limits(choices=PRESERVE_COLOR_MODES, label="colour mode"))
-    init: str = "content"
-    seed: int = 0
-    precision: str = field(default="auto", metadata=limits(choices=PRECISIONS))
-    channels_last: Optional[bool] = None
-    pooling: str = field(default="max", metadata=limits(choices=("max", "avg")))
-    preview_every: int = field(default=0, metadata=limits(0))
-    detail_transfer: float = field(default=1.0, metadata=limits(0))
-
-    def validate(self) -> "OptimizeConfig":
-        """Check every option; raise a PainterlyError naming the bad one."""
-        check_limits(self, "the optimize method")
-        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
-            raise PainterlyError("give one style layer weight per style layer")
-        return self
-
-    @property
-    def total_steps(self) -> int:
-        """``steps``, or its default for ``size`` when it is not set."""
-        if self.steps is not None:
-            return self.steps
-        return 140 if self.size <= 512 else 100
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class ScaleStage:
-    """One rung of the coarse-to-fine ladder."""
-
-    long_side: int
-    steps: int
-
-
-def plan_scales(size: int, min_size: int, steps: int, fine_share: float) -> list[ScaleStage]:
-    """Split ``steps`` over sizes ``size / 2^k ≥ min_size``, coarsest first.
-
-    Each scale gets ``fine_share`` times the steps of the one below it, and at least one step.
-
-    Example:
-        >>> [(s.long_side, s.steps) for s in plan_scales(512, 128, 70, 0.5)]
-        [(128, 40), (256, 20), (512, 10)]
-    """
-    sides = [size]
-    while sides[-1] // 2 >= min_size:
-        sides.append(sides[-1] // 2)
-    sides.reverse()
-    shares = [fine_share**index for index in range(len(sides))]
-    raw = [steps * share / sum(shares) for share in shares]
-    counts = [max(1, int(round(value))) for value in raw]
-    counts[0] += steps - sum(counts)  # rounding leftovers go to the cheapest scale
-    if counts[0] < 1:
-        counts = [max(1, steps // len(sides))] * len(sides)
-    return [ScaleStage(side, count) for side, count in zip(sides, counts)]
 
 
 @dataclass

@@ -7,21 +7,27 @@ the studio, the REST schema and ``painterly styles`` are generated from the spec
 :mod:`painterly.registry`.
 
 A stylizer built by a spec is a :class:`MethodStylizer`: the method loaded once (model read,
-paintings encoded), ready for single images, folders and video frames.
+paintings encoded), ready for single images, folders and video frames. A method that can paint an
+image without torch (the fast method through onnxruntime) says how in its :class:`TorchFreePath`.
+
+This module, the specs and their configs import neither torch nor numpy: the command line builds its
+options from them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol
 
-import torch
 from PIL import Image
 
 from painterly.devices import available_memory, format_bytes, pick_precision, process_memory, resolve_device
 from painterly.errors import PainterlyError
 from painterly.options import config_from_options, field_defaults, field_help, field_limits
 from painterly.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    import torch
 
 #: ``[(painting as an RGB PIL image, weight)]``.
 Paintings = list[tuple[Image.Image, float]]
@@ -57,11 +63,41 @@ class MethodStylizer(Protocol):
 #: ``build(config, *, paintings, device, feature_network) -> MethodStylizer``.
 Builder = Callable[..., MethodStylizer]
 #: ``memory(config, width, height, dtype) -> bytes``: the method's peak memory (the whole process,
-#: Python and PyTorch included) painting a ``width × height`` output in compute dtype ``dtype``.
-MemoryEstimate = Callable[[Any, int, int, torch.dtype], int]
+#: Python and PyTorch included) painting a ``width × height`` output in compute dtype ``dtype`` (a
+#: torch dtype, or its size in bytes: see :func:`value_bytes`).
+MemoryEstimate = Callable[[Any, int, int, Any], int]
 
 #: Bytes per input pixel held besides the method's own memory: the decoded photo and its float tensor.
 INPUT_BYTES_PER_PIXEL = 16
+
+
+def value_bytes(dtype: Any) -> int:
+    """Bytes per value of a compute dtype given as a torch (or numpy) dtype or as that number itself.
+
+    Example:
+        >>> value_bytes(4)
+        4
+    """
+    return dtype if isinstance(dtype, int) else int(dtype.itemsize)
+
+
+@dataclass(frozen=True)
+class TorchFreePath:
+    """How a method paints one image without importing torch, where it can (the fast method: its
+    exported graph through onnxruntime, the colour finish in numpy).
+
+    Attributes:
+        torch_needed: ``(config, device, (width, height)) -> reason``: why this image needs the torch
+            path (one line), or ``None`` when it paints without torch. ``device`` is as the user gave
+            it (``"auto"``, ``"cpu"`` …), not resolved: resolving it imports torch. The one place the
+            choice is made; it must be cheap (no model loaded).
+        build: ``(config) -> MethodStylizer``, painting without torch.
+        value_bytes: bytes per value it computes in, for the memory estimate.
+    """
+
+    torch_needed: Callable[[Any, Any, tuple[int, int]], Optional[str]]
+    build: Callable[[Any], "MethodStylizer"]
+    value_bytes: int = 4
 
 
 @dataclass(frozen=True)
@@ -84,6 +120,7 @@ class MethodSpec:
         aliases: other names accepted for the method.
         memory: estimates the method's peak memory before it starts (see :data:`MemoryEstimate`);
             ``None``: not known, never refused.
+        without_torch: how it paints one image without importing torch, where it can; ``None``: never.
     """
 
     name: str
@@ -101,6 +138,7 @@ class MethodSpec:
     kind: str = "other"
     aliases: tuple[str, ...] = field(default=())
     memory: Optional[MemoryEstimate] = None
+    without_torch: Optional[TorchFreePath] = None
 
     @property
     def owner(self) -> str:
@@ -134,19 +172,22 @@ class MethodSpec:
         scale = size / max(width, height)
         return max(1, round(width * scale)), max(1, round(height * scale))
 
-    def estimate_memory(self, config: Any, width: int, height: int, device: torch.device | str | None = None) -> Optional[int]:
-        """Peak memory in bytes of painting a ``width × height`` output on ``device``; ``None`` when unknown."""
+    def estimate_memory(self, config: Any, width: int, height: int, device: torch.device | str | None = None,
+                        compute_bytes: Optional[int] = None) -> Optional[int]:  # fmt: skip
+        """Peak memory in bytes of painting a ``width × height`` output on ``device``; ``None`` when unknown.
+        ``compute_bytes``: bytes per value computed in (default: the config's precision on ``device``)."""
         if self.memory is None:
             return None
-        dtype = pick_precision(getattr(config, "precision", "fp32"), resolve_device(device))
+        dtype = compute_bytes or pick_precision(getattr(config, "precision", "fp32"), resolve_device(device))
         return int(self.memory(config, width, height, dtype))
 
     def check_resources(self, config: Any, width: int, height: int, *, device: torch.device | str | None = None,
-                        max_pixels: Optional[int] = None, max_memory: Optional[int] = None, frames: bool = False) -> None:  # fmt: skip
+                        max_pixels: Optional[int] = None, max_memory: Optional[int] = None, frames: bool = False,
+                        compute_bytes: Optional[int] = None) -> None:  # fmt: skip
         """Refuse, before anything is loaded, to paint a ``width × height`` input whose output would
         have more than ``max_pixels`` pixels, or would need more memory than is available (or than
         ``max_memory`` bytes). ``frames``: video frames, painted at their own size (the video's
-        ``--size``), not at the config's.
+        ``--size``), not at the config's. ``compute_bytes``: see :meth:`estimate_memory`.
 
         Raises:
             PainterlyError: one line saying what fits and which option to change.
@@ -157,7 +198,7 @@ class MethodSpec:
                 f"the output would be {out_width}×{out_height} ({out_width * out_height / 1e6:g} megapixels), more than the "
                 f"limit of {max_pixels / 1e6:g} megapixels: use a smaller --size or raise --max-pixels"
             )
-        needed = self.estimate_memory(config, out_width, out_height, device)
+        needed = self.estimate_memory(config, out_width, out_height, device, compute_bytes)
         if needed is None:
             return
         needed += INPUT_BYTES_PER_PIXEL * width * height
@@ -170,19 +211,21 @@ class MethodSpec:
         budget, which = min(budgets)
         if needed <= budget:
             return
-        fits = self._largest_fitting_side(config, out_width, out_height, budget - INPUT_BYTES_PER_PIXEL * width * height, device)
+        fits = self._largest_fitting_side(config, out_width, out_height, budget - INPUT_BYTES_PER_PIXEL * width * height, device,
+                                          compute_bytes)  # fmt: skip
         advice = (f"it fits up to about {fits} px here: use --size {fits} or less" if fits
                   else "not even a small image fits: close other programs or raise --max-memory")  # fmt: skip
         raise PainterlyError(f"painting {out_width}×{out_height} with {self.owner} needs about {format_bytes(needed)} of "
                              f"memory, more than {which}: {advice}")  # fmt: skip
 
-    def _largest_fitting_side(self, config: Any, width: int, height: int, budget: int, device: Any) -> int:
+    def _largest_fitting_side(self, config: Any, width: int, height: int, budget: int, device: Any,
+                              compute_bytes: Optional[int] = None) -> int:  # fmt: skip
         """The largest long side (same proportions, at least 16 px) whose estimate fits ``budget``; 0 if none."""
         long_side = max(width, height)
 
         def fits(side: int) -> bool:
             scale = side / long_side
-            return (self.estimate_memory(config, max(1, round(width * scale)), max(1, round(height * scale)), device)
+            return (self.estimate_memory(config, max(1, round(width * scale)), max(1, round(height * scale)), device, compute_bytes)
                     or 0) <= budget  # fmt: skip
 
         if not fits(16):

@@ -21,15 +21,13 @@ from painterly.errors import PainterlyError
 from painterly.features.vgg import PREPROCESSINGS, VGG19
 from painterly.models.transformer import pad_to_multiple
 from painterly.ops.adain import adain, adain_to_statistics, apply_strength, blend_styles, masked_targets, resize_mask, wct
+from painterly.models.shapes import ADAIN_ENCODER_LAYER as ENCODER_LAYER
+from painterly.models.shapes import ADAIN_SIZE_MULTIPLE as SIZE_MULTIPLE
+from painterly.models.shapes import ADAIN_TRANSFORMS as TRANSFORMS
 from painterly.ops.stats import mean_std
 
-#: The encoder layer whose features are restyled.
-ENCODER_LAYER = "relu4_1"
 #: The layers the style loss and the statistics come from.
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
-#: relu4_1 is at 1/8 of the input size, so inputs are padded to a multiple of this.
-SIZE_MULTIPLE = 8
-TRANSFORMS = ("adain", "wct")
 #: Channels of VGG19 at relu4_1, 1/4, 1/2 and full resolution: what the decoder mirrors.
 _VGG_CHANNELS = (512, 256, 128, 64)
 

@@ -27,9 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from painterly.errors import PainterlyError
-
-#: The encoder downsamples twice by 2, so inputs are padded to a multiple of this.
-SIZE_MULTIPLE = 4
+from painterly.models.shapes import TRANSFORMER_SIZE_MULTIPLE as SIZE_MULTIPLE
 
 #: How a multi-style network is told which style to paint: an index, indices, or blend weights.
 StyleChoice = Optional[int | Sequence[int] | torch.Tensor]

@@ -19,19 +19,11 @@ from typing import Optional
 
 import torch
 
+from painterly.ops.colorspace import PRESERVE_COLOR_MODES, RGB_TO_YIQ, YIQ_TO_RGB
 from painterly.ops.stats import channel_mean_cov, symmetric_matrix_power
 
-#: The colour-preservation modes of every method.
-PRESERVE_COLOR_MODES = ("luminance", "histogram")
-
-#: RGB → YIQ (FCC NTSC). Y is luminance; I and Q carry the colour.
-_RGB_TO_YIQ = (
-    (0.299, 0.587, 0.114),
-    (0.595716, -0.274453, -0.321263),
-    (0.211456, -0.522591, 0.311135),
-)
-#: The exact inverse, computed once in float64 (rounded published inverses lose ~1e-4).
-_YIQ_TO_RGB = tuple(map(tuple, torch.linalg.inv(torch.tensor(_RGB_TO_YIQ, dtype=torch.float64)).tolist()))
+__all__ = ["PRESERVE_COLOR_MODES", "finish_stylized", "grey", "luminance", "match_color", "match_luminance", "rgb_to_yiq",
+           "transfer_luminance", "yiq_to_rgb"]  # fmt: skip
 
 
 def _work_dtype(tensor: torch.Tensor) -> torch.dtype:
@@ -59,12 +51,12 @@ def rgb_to_yiq(image: torch.Tensor) -> torch.Tensor:
         >>> torch.allclose(rgb_to_yiq(white).flatten(), torch.tensor([1.0, 0.0, 0.0]), atol=1e-6)  # no colour
         True
     """
-    return _apply_matrix(_RGB_TO_YIQ, image)
+    return _apply_matrix(RGB_TO_YIQ, image)
 
 
 def yiq_to_rgb(image: torch.Tensor) -> torch.Tensor:
     """YIQ → RGB, the inverse of :func:`rgb_to_yiq`; ``(B, 3, H, W)`` → ``(B, 3, H, W)``, not clamped."""
-    return _apply_matrix(_YIQ_TO_RGB, image)
+    return _apply_matrix(YIQ_TO_RGB, image)
 
 
 def luminance(image: torch.Tensor) -> torch.Tensor:
