@@ -30,7 +30,7 @@ import torch
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE_PHOTO = REPO.parent / "shared" / "data" / "photos" / "tubingen.jpg"
+EXAMPLE_PHOTO = REPO / "painterly" / "examples" / "astronaut.jpg"  # public domain (NASA), a face
 METRICS = ("style_gram_normalized", "style_meancov_normalized", "content_distance_normalized")
 
 
@@ -42,10 +42,10 @@ class StyleCase:
 
 
 def builtin_cases() -> list[StyleCase]:
-    from painterly.models import list_models
+    from painterly.models.files import list_pretrained
     from painterly.styles.catalog import list_styles
 
-    shipped = {entry.name for entry in list_models()}
+    shipped = set(list_pretrained())
     return [StyleCase(entry.name, entry.name, entry.path) for entry in list_styles() if entry.name in shipped]
 
 

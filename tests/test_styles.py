@@ -260,7 +260,7 @@ def test_a_new_style_fine_tunes_the_shipped_shared_network_by_default(folders, m
 
 def test_the_recipe_follows_the_options():
     from painterly.cli.train import training_recipe
-    from painterly.train.styles import FINE_TUNE_STEPS, fine_tune_config
+    from painterly.train.styles import FINE_TUNE_CONTENT_WEIGHT, FINE_TUNE_STEPS, fine_tune_config
 
     assert training_recipe({"style": "a.jpg"}, from_scratch=False) == "fine-tune shared"
     assert training_recipe({"style": "a.jpg"}, from_scratch=True) == "from scratch"
@@ -271,6 +271,7 @@ def test_the_recipe_follows_the_options():
         training_recipe({"style": "a.jpg", "train_only": "norm"}, from_scratch=True)
     config = fine_tune_config(styles="a.jpg")
     assert (config.init, config.steps, config.train_only) == ("shared", FINE_TUNE_STEPS, "all")
+    assert config.content_weight == FINE_TUNE_CONTENT_WEIGHT < StylesConfig().content_weight
     assert fine_tune_config(styles="a.jpg", steps=5).steps == 5
 
 

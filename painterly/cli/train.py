@@ -12,7 +12,9 @@ from painterly.errors import PainterlyError
 from painterly.io.files import name_files
 from painterly.losses.adversarial import GAN_LOSSES
 from painterly.train.config import PRECISIONS, TrainConfig
-from painterly.train.styles import FINE_TUNE_STEPS, STYLE_LOSSES, TRAINABLE, StylesConfig, fine_tune_config
+from painterly.train.styles import (
+    FINE_TUNE_CONTENT_WEIGHT, FINE_TUNE_STEPS, STYLE_LOSSES, TRAINABLE, StylesConfig, fine_tune_config,
+)  # fmt: skip
 
 TRAIN_OPTIONS = [
     "style", "data", "out", "steps", "batch_size", "variant", "resume", "device", "crop_size", "scale_jitter",
@@ -33,6 +35,8 @@ TRAIN_OPTIONS = [
     "steps": {"help": f"Optimizer steps  [default: {FINE_TUNE_STEPS} fine-tuning the shared network, "
               "2000 from scratch]"},
     "name": {"help": "The model's name (default: the painting's name)."},
+    "content_weight": {"help": "Weight of the relative content loss (how much of the photo is kept)  "
+                       f"[default: {FINE_TUNE_CONTENT_WEIGHT} fine-tuning, 1.0 from scratch, 3.0 with --styles]"},
     "variant": {"type": click.Choice(["light", "johnson"])},
     "precision": {"type": click.Choice(list(PRECISIONS))},
     "gan_loss": {"type": click.Choice(list(GAN_LOSSES))},

