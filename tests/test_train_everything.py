@@ -25,7 +25,7 @@ def test_the_rehearsal_runs_every_stage_and_writes_models(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads((out / "summary.json").read_text())
     stages = summary["stages"]
-    assert [stage["name"] for stage in stages] == ["shared", "starry-night", "claude-monet-water-lilies",
+    assert [stage["name"] for stage in stages] == ["shared", "starry-night", "water-lilies",
                                                     "starry-night-adversarial", "adain-decoder", "photo2impressionism"]
     assert len(list((out / "impressionism").iterdir())) == 74  # the CycleGAN's painting domain
     assert all(stage["exit_code"] == 0 and Path(stage["model"]).is_file() for stage in stages)
@@ -37,3 +37,16 @@ def test_the_rehearsal_runs_every_stage_and_writes_models(tmp_path):
 
     net, info = load_model(out / "models" / "starry-night.safetensors")
     assert info.name == "starry-night"
+
+
+def test_the_script_fine_tunes_with_the_default_recipe():
+    import importlib.util
+
+    from painterly.registry import style_names
+    from painterly.train.styles import FINE_TUNE_CONTENT_WEIGHT
+
+    spec = importlib.util.spec_from_file_location("train_everything", REPO / "scripts" / "train_everything.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.FINE_TUNE_CONTENT_WEIGHT == FINE_TUNE_CONTENT_WEIGHT
+    assert list(script.STYLES) == style_names()
