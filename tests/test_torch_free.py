@@ -54,7 +54,8 @@ def test_torch_is_needed_where_the_numpy_path_cannot_paint(changes, device, size
     assert reason in torch_needed(config, device, size)
 
 
-def test_a_model_without_its_graph_goes_through_torch_which_exports_it(tmp_path):
+def test_a_model_without_its_graph_goes_through_torch_which_exports_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAINTERLY_CACHE_DIR", str(tmp_path / "cache"))  # another test may have exported this tiny model
     model = str(tiny_model_file(tmp_path))
     assert "not exported" in torch_needed(FastConfig(model=model), "auto", (40, 32))
     FastStylizer(FastConfig(model=model))  # exports the graph into the (test's) cache

@@ -24,6 +24,7 @@ from painterly.inference.tiling import fits_one_tile, stylize_tiled
 from painterly.io.images import image_to_tensor, load_image, pixels_digest, resize_long_side, tensor_to_image
 from painterly.methods.adain_spec import (ADAIN_BASE_BYTES, ADAIN_IMAGE_BYTES, ADAIN_NETWORK_BYTES, SPEC, STYLE_WORKING_SIZE,
                                           AdaINConfig, MaskSource, adain_memory, painting_size)  # fmt: skip
+from painterly.methods.spec import FeatureNetwork, Paintings
 from painterly.models.adain import ENCODER_LAYER, AdaINNetwork
 from painterly.ops.adain import check_mask_proportions, resize_mask
 from painterly.ops.color import finish_stylized
@@ -185,3 +186,10 @@ class AdaINStylizer:
 
     def stylize_frame(self, frame: torch.Tensor, guidance: Any = None) -> torch.Tensor:
         return self.stylize_tensor(frame)
+
+
+def build_stylizer(config: AdaINConfig, *, paintings: Paintings, device: Any,
+                   feature_network: Optional[FeatureNetwork] = None, **_: Any) -> "AdaINStylizer":  # fmt: skip
+    """The adain method's stylizer (:class:`painterly.methods.adain.AdaINStylizer`), paintings encoded."""
+    encoder = feature_network(ENCODER_LAYER, "max") if feature_network is not None else None
+    return AdaINStylizer(paintings, config, device, encoder)

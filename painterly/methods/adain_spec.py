@@ -14,8 +14,7 @@ from PIL import Image
 from painterly.devices import PRECISIONS
 from painterly.errors import PainterlyError
 from painterly.inference.tiling import fits_one_tile, largest_tile
-from painterly.methods.spec import FeatureNetwork, MethodSpec, Paintings, value_bytes
-from painterly.models.shapes import ADAIN_ENCODER_LAYER as ENCODER_LAYER
+from painterly.methods.spec import MethodSpec, lazy, value_bytes
 from painterly.models.shapes import ADAIN_SIZE_MULTIPLE as SIZE_MULTIPLE
 from painterly.models.shapes import ADAIN_TRANSFORMS as TRANSFORMS
 from painterly.ops.colorspace import PRESERVE_COLOR_MODES
@@ -132,20 +131,11 @@ def adain_memory(config: AdaINConfig, width: int, height: int, dtype: Any, batch
     return ADAIN_BASE_BYTES + per_pixel * at_once + ADAIN_IMAGE_BYTES * batch * width * height
 
 
-def build(config: AdaINConfig, *, paintings: Paintings, device: Any, feature_network: Optional[FeatureNetwork] = None,
-          **_: Any) -> Any:  # fmt: skip
-    """The adain method's stylizer (:class:`painterly.methods.adain.AdaINStylizer`), paintings encoded."""
-    from painterly.methods.adain import AdaINStylizer
-
-    encoder = feature_network(ENCODER_LAYER, "max") if feature_network is not None else None
-    return AdaINStylizer(paintings, config, device, encoder)
-
-
 SPEC = MethodSpec(
     name="adain",
     summary="any painting in one pass through a trained AdaIN decoder (seconds on a CPU; --decoder FILE or the shipped one)",
     config=AdaINConfig,
-    build=build,
+    build=lazy("painterly.methods.adain:build_stylizer"),
     options=("decoder", "size", "strength", "style_scale", "preserve_color", "precision", "work_scale", "mask", "invert_mask"),
     needs_painting=True,
     takes_model=True,

@@ -12,7 +12,7 @@ from typing import Any, Optional
 from painterly.devices import PRECISIONS
 from painterly.errors import PainterlyError
 from painterly.inference.tiling import fits_one_tile, largest_tile, tile_ranges
-from painterly.methods.spec import MethodSpec, TorchFreePath, value_bytes
+from painterly.methods.spec import MethodSpec, TorchFreePath, lazy, value_bytes
 from painterly.models.shapes import TRANSFORMER_SIZE_MULTIPLE as SIZE_MULTIPLE
 from painterly.ops.colorspace import PRESERVE_COLOR_MODES
 from painterly.options import check_limits, limits
@@ -108,30 +108,11 @@ def fast_memory(config: FastConfig, width: int, height: int, dtype: Any, batch: 
     return FAST_BASE_BYTES + FAST_NETWORK_BYTES[size] * at_once + FAST_IMAGE_BYTES[size] * batch * width * height
 
 
-def build(config: FastConfig, *, device: Any, **_: Any) -> Any:
-    """The fast method's stylizer (:class:`painterly.methods.feedforward.FastStylizer`) on ``device``."""
-    from painterly.methods.feedforward import FastStylizer
-
-    return FastStylizer(config, device)
-
-
-def _torch_needed(config: FastConfig, device: Any, image_size: tuple[int, int]) -> Optional[str]:
-    from painterly.methods.fast_onnx import torch_needed
-
-    return torch_needed(config, device, image_size)
-
-
-def _build_without_torch(config: FastConfig) -> Any:
-    from painterly.methods.fast_onnx import OnnxFastStylizer
-
-    return OnnxFastStylizer(config)
-
-
 SPEC = MethodSpec(
     name="fast",
     summary="one pass through a trained feed-forward network (milliseconds to a second; needs --model)",
     config=FastConfig,
-    build=build,
+    build=lazy("painterly.methods.feedforward:build_stylizer"),
     options=("model", "size", "strength", "preserve_color", "precision", "work_scale", "runtime"),
     needs_painting=False,
     needs_model=True,
@@ -139,5 +120,6 @@ SPEC = MethodSpec(
     label="Fast model",
     kind="fast",
     memory=fast_memory,
-    without_torch=TorchFreePath(_torch_needed, _build_without_torch),
+    without_torch=TorchFreePath(lazy("painterly.methods.fast_onnx:torch_needed"),
+                                lazy("painterly.methods.fast_onnx:OnnxFastStylizer")),
 )

@@ -186,3 +186,8 @@ def _export_onnx(model_path: Path, out: Path) -> None:
     from painterly.export.exporters import export_model
 
     export_model(model_path, out, format="onnx", check=True)
+
+
+def build_stylizer(config: FastConfig, *, device: Any, **_: Any) -> "FastStylizer":
+    """The fast method's stylizer on ``device`` (the spec's builder)."""
+    return FastStylizer(config, device)

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from painterly.devices import PRECISIONS
 from painterly.errors import PainterlyError
-from painterly.methods.spec import FeatureNetwork, MethodSpec, Paintings, value_bytes
+from painterly.methods.spec import MethodSpec, lazy, value_bytes
 from painterly.ops.colorspace import PRESERVE_COLOR_MODES
 from painterly.options import check_limits, limits
 
@@ -173,19 +173,11 @@ def optimize_memory(config: OptimizeConfig, width: int, height: int, dtype: Any,
     return OPTIMIZE_BASE_BYTES + network + OPTIMIZER_STEP_BYTES * kept_steps * pixels
 
 
-def build(config: OptimizeConfig, *, paintings: Paintings, device: Any, feature_network: FeatureNetwork,
-          given_options: frozenset = frozenset(), **_: Any) -> Any:  # fmt: skip
-    """The optimize method's stylizer (:class:`painterly.methods.optimize_stylizer.OptimizeStylizer`)."""
-    from painterly.methods.optimize_stylizer import OptimizeStylizer
-
-    return OptimizeStylizer(config, paintings, device, feature_network, size_given="size" in given_options)
-
-
 SPEC = MethodSpec(
     name="optimize",
     summary="Gatys et al. optimization, coarse to fine: best quality, any painting, about a minute",
     config=OptimizeConfig,
-    build=build,
+    build=lazy("painterly.methods.optimize_stylizer:build_stylizer"),
     options=("size", "steps", "strength", "style_scale", "preserve_color", "seed", "init", "optimizer", "precision",
              "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_layer_weights",
              "min_size", "fine_share", "full_size_layers", "stop_tolerance", "parameterization", "learning_rate", "pooling",

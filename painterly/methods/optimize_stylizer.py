@@ -109,3 +109,9 @@ class OptimizeStylizer:
         if config.preserve_color == "luminance":
             result = transfer_luminance(result, frame)
         return result
+
+
+def build_stylizer(config: OptimizeConfig, *, paintings: Paintings, device: Any, feature_network: FeatureNetwork,
+                   given_options: frozenset = frozenset(), **_: Any) -> "OptimizeStylizer":  # fmt: skip
+    """The optimize method's stylizer (:class:`painterly.methods.optimize_stylizer.OptimizeStylizer`)."""
+    return OptimizeStylizer(config, paintings, device, feature_network, size_given="size" in given_options)

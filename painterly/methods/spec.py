@@ -60,6 +60,21 @@ class MethodStylizer(Protocol):
         ...
 
 
+def lazy(target: str) -> Callable[..., Any]:
+    """A callable that imports ``"package.module:name"`` when first called and calls that: a spec
+    names its implementation without importing it (no torch at start-up; the implementation
+    imports the spec, never the reverse)."""
+    module_name, _, attribute = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module_name), attribute)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = attribute
+    return call
+
+
 #: ``build(config, *, paintings, device, feature_network) -> MethodStylizer``.
 Builder = Callable[..., MethodStylizer]
 #: ``memory(config, width, height, dtype) -> bytes``: the method's peak memory (the whole process,
