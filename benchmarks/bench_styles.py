@@ -126,12 +126,14 @@ def main() -> None:
     summary: dict[str, dict[str, list[float]]] = {}
     for case in cases:
         painting = resize_long_side(load_image(case.painting), args.size)
+        painting_tensor = image_to_tensor(painting)
+        with torch.no_grad():  # each photo's reference serves every method
+            references = [pair_reference(vgg, image_to_tensor(photo), painting_tensor) for photo in photos]
         means: dict[str, list[float]] = {}
         for method_name, paint in methods(case, painting).items():
             count = args.optimize_photos if method_name == "optimize" else len(photos)
             rows = []
-            for photo in photos[:count]:
-                reference = pair_reference(vgg, image_to_tensor(photo), image_to_tensor(painting))
+            for photo, reference in zip(photos[:count], references):
                 output = paint(photo).convert("RGB").resize(photo.size, Image.LANCZOS)
                 with torch.no_grad():
                     values = measure_output(vgg, image_to_tensor(output), reference)
