@@ -22,7 +22,6 @@ from painterly.devices import is_plain_cpu, onnx_threads
 from painterly.errors import PainterlyError
 from painterly.inference.onnx import exported_path, onnx_session, onnxruntime_installed, run_onnx_array
 from painterly.inference.tiling import fits_one_tile
-from painterly.io.files import file_identity
 from painterly.io.images import array_to_image, image_to_array, resize_long_side
 from painterly.methods.fast_spec import SPEC, FastConfig
 from painterly.models.lookup import resolve_model_path
@@ -78,8 +77,7 @@ class OnnxFastStylizer:
         self.model_path = resolve_model_path(config.model)  # type: ignore[arg-type]
         self.session = onnx_session(exported_path(self.model_path), threads=onnx_threads())
         self.runtime = "onnx"
-        options = {key: value for key, value in config.to_dict().items() if key != "model"}
-        self.settings = {"method": "fast", "model": file_identity(self.model_path), "options": options}
+        self.settings = config.settings(self.model_path)
 
     def stylize_array(self, image: np.ndarray) -> np.ndarray:
         """``(1, 3, H, W)`` float32 in ``[0, 1]`` → painted and finished, same shape and range."""
@@ -92,7 +90,7 @@ class OnnxFastStylizer:
         if self.config.size is not None:
             image = resize_long_side(image, self.config.size)
         result = array_to_image(self.stylize_array(image_to_array(image)))
-        result.info["painterly"] = {key: value for key, value in self.config.to_dict().items() if value is not None}
+        result.info["painterly"] = self.config.image_info()
         return result
 
     def stylize_frame(self, frame: torch.Tensor, guidance: Any = None) -> torch.Tensor:

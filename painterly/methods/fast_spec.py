@@ -7,11 +7,13 @@ onnxruntime never loads torch, see :mod:`painterly.methods.fast_onnx`). The meth
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from painterly.devices import PRECISIONS
 from painterly.errors import PainterlyError
 from painterly.inference.tiling import fits_one_tile, largest_tile, tile_ranges
+from painterly.io.files import file_identity
 from painterly.methods.spec import MethodSpec, TorchFreePath, lazy, value_bytes
 from painterly.models.shapes import TRANSFORMER_SIZE_MULTIPLE as SIZE_MULTIPLE
 from painterly.ops.colorspace import PRESERVE_COLOR_MODES
@@ -73,6 +75,16 @@ class FastConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def image_info(self) -> dict[str, Any]:
+        """What a painted image's ``info["painterly"]`` records: the options that are set."""
+        return {key: value for key, value in self.to_dict().items() if value is not None}
+
+    def settings(self, model_path: Path) -> dict[str, Any]:
+        """The stylizer's ``settings`` (what a folder's or a video's resume record compares): the
+        method, the model file's identity and the other options."""
+        options = {key: value for key, value in self.to_dict().items() if key != "model"}
+        return {"method": "fast", "model": file_identity(model_path), "options": options}
 
 
 #: Peak memory of the fast method, measured with ``/usr/bin/time -v`` (see docs/methods.md): the

@@ -21,7 +21,6 @@ from painterly.devices import pick_precision, resolve_device
 from painterly.errors import PainterlyError
 from painterly.inference.onnx import cached_onnx_session, onnxruntime_installed, run_onnx
 from painterly.inference.tiling import fits_one_tile, stylize_tiled
-from painterly.io.files import file_identity
 from painterly.io.images import image_to_tensor, resize_long_side, tensor_to_image
 from painterly.methods.fast_spec import (FAST_BASE_BYTES, FAST_IMAGE_BYTES, FAST_NETWORK_BYTES, RUNTIMES, SPEC, FastConfig,
                                          fast_memory)  # fmt: skip
@@ -60,8 +59,7 @@ class FastStylizer:
         self.session = _onnx_session(config.runtime, model_path, self.device)
         self.runtime = "torch" if self.session is None else "onnx"
         self.model_path = model_path
-        options = {key: value for key, value in config.to_dict().items() if key != "model"}
-        self.settings = {"method": "fast", "model": file_identity(model_path), "options": options}
+        self.settings = config.settings(model_path)
 
     def stylize_tensor(self, image: torch.Tensor, progress: Optional[ProgressCallback] = None) -> torch.Tensor:
         """``(B, 3, H, W)`` in ``[0, 1]`` → stylized, same shape (float32, on this stylizer's device)."""
@@ -112,7 +110,7 @@ class FastStylizer:
 
     def stylize_image(self, image: Image.Image, progress: Optional[ProgressCallback] = None) -> Image.Image:
         result = self(image, progress)
-        result.info["painterly"] = {key: value for key, value in self.config.to_dict().items() if value is not None}
+        result.info["painterly"] = self.config.image_info()
         return result
 
     def stylize_frame(self, frame: torch.Tensor, guidance: Any = None) -> torch.Tensor:
