@@ -108,8 +108,8 @@ def create_stylizer(
             (default: what the machine has available).
         torch_free: paint without importing torch where the method can (its
             :class:`~painterly.methods.spec.TorchFreePath` says so for this config, device and
-            ``image_size``): for one image, not frames. Otherwise, and whenever torch is needed, the
-            method's own stylizer.
+            ``image_size``): for images (one, or the largest of a folder), not frames. Otherwise,
+            and whenever torch is needed, the method's own stylizer.
 
     Returns:
         A :class:`~painterly.methods.spec.MethodStylizer`: ``stylize_image`` for images,

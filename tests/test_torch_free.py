@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 from PIL import Image
 
 from conftest import make_gradient_image
@@ -85,11 +88,26 @@ def test_the_numpy_path_is_within_two_levels_of_pytorch_fp32():
     assert _levels_apart(ours, reference) <= LEVELS
 
 
-def test_frames_folders_and_other_devices_keep_the_torch_path():
+def test_frames_and_other_devices_keep_the_torch_path():
     size = (64, 48)
     assert isinstance(create_stylizer("fast", model="starry-night", image_size=size, frames=True, torch_free=True), FastStylizer)
     assert isinstance(create_stylizer("fast", model="starry-night", image_size=size), FastStylizer)
     assert isinstance(create_stylizer("fast", model="starry-night", torch_free=True), FastStylizer)  # size unknown
+
+
+def test_photos_painted_side_by_side_equal_those_painted_one_by_one():
+    """A folder's photos go two at a time through one session, one thread each."""
+    stylizer = create_stylizer("fast", model="starry-night", image_size=(64, 48), torch_free=True)
+    assert isinstance(stylizer, OnnxFastStylizer)
+    photos = [_photo(48, 64), _photo(40, 40).transpose(Image.Transpose.ROTATE_90), _photo(32, 48)]
+    alone = [np.asarray(stylizer.stylize_image(photo)) for photo in photos]
+    assert stylizer.concurrent_images(2, 48, 64) == 2
+    assert stylizer.session.get_session_options().intra_op_num_threads >= 1
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda photo: np.asarray(stylizer.stylize_image(photo)), photos * 2))
+    for index, painted in enumerate(together):
+        assert np.array_equal(painted, alone[index % len(photos)])
+    assert stylizer.concurrent_images(1, 48, 64) == 1
 
 
 def test_the_stylizer_written_image_matches_the_torch_path(tmp_path):
@@ -124,17 +142,41 @@ def test_image_arrays_round_as_image_tensors_do():
     assert np.array_equal(np.asarray(array_to_image(values)), np.asarray(tensor_to_image(torch.from_numpy(values))))
 
 
-def test_the_one_photo_command_imports_no_torch(tmp_path):
-    """``painterly stylize photo --model NAME`` under the default runtime, in a fresh interpreter."""
-    photo, output = tmp_path / "photo.jpg", tmp_path / "out.jpg"
-    _photo().save(photo)
-    run = ["stylize", str(photo), "--model", "starry-night", "-o", str(output)]
+def _run_without_torch(arguments: list[str]) -> None:
+    """Run the CLI in a fresh interpreter; fail if it imported torch."""
     script = (
         "import sys\nfrom painterly.cli.main import main\n"
-        f"try:\n    main({run!r})\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
+        f"try:\n    main({arguments!r})\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
         "print('TORCH', sorted(name for name in sys.modules if name == 'torch' or name.startswith('torch.')))"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.rpartition("TORCH")[2].strip() == "[]"
+
+
+def test_a_folder_command_imports_no_torch_and_paints_what_torch_paints(tmp_path):
+    """``painterly stylize FOLDER --model NAME``: photos of several sizes, painted two at a time
+    through onnxruntime, each within two levels of PyTorch's in fp32."""
+    from painterly.cli.main import cli
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    sizes = {"wide.png": (48, 64), "tall.png": (64, 40), "small.png": (24, 32)}
+    for name, (height, width) in sizes.items():
+        _photo(height, width).save(folder / name)
+    _run_without_torch(["stylize", str(folder), "--model", "starry-night", "-o", str(tmp_path / "free")])
+    done = CliRunner().invoke(cli, ["stylize", str(folder), "--model", "starry-night", "--runtime", "torch", "--precision", "fp32",
+                                    "-o", str(tmp_path / "torch")])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    for name, (height, width) in sizes.items():
+        free, torched = (Image.open(tmp_path / kind / f"{Path(name).stem}-stylized.png") for kind in ("free", "torch"))
+        assert free.size == torched.size == (width, height)
+        assert _levels_apart(free.convert("RGB"), torched.convert("RGB")) <= LEVELS
+
+
+def test_the_one_photo_command_imports_no_torch(tmp_path):
+    """``painterly stylize photo --model NAME`` under the default runtime, in a fresh interpreter."""
+    photo, output = tmp_path / "photo.jpg", tmp_path / "out.jpg"
+    _photo().save(photo)
+    _run_without_torch(["stylize", str(photo), "--model", "starry-night", "-o", str(output)])
     assert Image.open(output).size == (64, 48)
     assert read_metadata(output)["model"] == "starry-night"

@@ -144,8 +144,9 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
         loaded = stylizer.load_content(pairs[0][0])
     # Memory and output size are checked before anything loads, for the largest photo of a folder.
     largest = loaded[0].size if len(pairs) == 1 else _largest_size([source for source, _ in pairs])
-    # One photo: painted without importing torch where the method can (a shipped model through onnxruntime).
-    prepared = stylizer.prepare(list(styles) or None, method=spec.name, image_size=largest, torch_free=len(pairs) == 1,
+    # Painted without importing torch where the method can (a shipped model through onnxruntime): one
+    # photo, or a folder whose largest photo fits (the others are smaller).
+    prepared = stylizer.prepare(list(styles) or None, method=spec.name, image_size=largest, torch_free=largest is not None,
                                 **options)  # fmt: skip
     # A folder through a feed-forward network: two photos painted at once, one thread each (more work done per thread).
     concurrent = getattr(prepared.stylizer, "concurrent_images", None)

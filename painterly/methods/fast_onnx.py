@@ -2,17 +2,19 @@
 colour finish in numpy.
 
 Importing torch takes longer than painting a 1024×768 photo through onnxruntime, so a one-photo
-command (``painterly stylize photo.jpg --model starry-night``) runs here when nothing needs torch:
+command (``painterly stylize photo.jpg --model starry-night``), or a folder of photos that all fit one
+tile, runs here when nothing needs torch:
 :func:`torch_needed` is the one place that decides (called by
 :func:`painterly.registry.create_stylizer`, before the device is resolved), and
 :class:`OnnxFastStylizer` paints exactly what :class:`painterly.methods.feedforward.FastStylizer`
 paints with the ONNX runtime: the same graph on the same float32 pixels, the same finish. Anything
-else (tiles, ``work_scale``, a GPU, no exported graph yet, folders and video) goes through
+else (tiles, ``work_scale``, a GPU, no exported graph yet, video) goes through
 ``FastStylizer``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -78,6 +80,21 @@ class OnnxFastStylizer:
         self.session = onnx_session(exported_path(self.model_path), threads=onnx_threads())
         self.runtime = "onnx"
         self.settings = config.settings(self.model_path)
+
+    def concurrent_images(self, workers: int, height: int, width: int) -> int:
+        """Get ready to paint ``workers`` images (photos of a folder) at once from as many threads;
+        how many it can take.
+
+        Each call of the session then gets ``threads / workers`` threads, as
+        :meth:`painterly.methods.feedforward.FastStylizer.concurrent_images` does (one thread per
+        photo does more work per thread than two on one photo); onnxruntime sessions may be run
+        from several threads at once. ``height × width`` fit one tile here (:func:`torch_needed`).
+        """
+        if workers <= 1:
+            return 1
+        threads = max(1, (onnx_threads() or os.cpu_count() or 1) // workers)
+        self.session = onnx_session(exported_path(self.model_path), threads=threads)
+        return workers
 
     def stylize_array(self, image: np.ndarray) -> np.ndarray:
         """``(1, 3, H, W)`` float32 in ``[0, 1]`` → painted and finished, same shape and range."""
