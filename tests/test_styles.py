@@ -14,7 +14,7 @@ from feedforward_helpers import TINY, photo_folder
 from painterly.errors import PainterlyError
 from painterly.models import ModelInfo, TransformerNet, load_model, save_model
 from painterly.train.photos import held_out_photos, list_paintings, pick_paintings, split_photos
-from painterly.train.styles import StylesConfig, VaryingCrops, styles_at, train_styles
+from painterly.train.styles import StylesConfig, VaryingCrops, steer_content_weight, styles_at, train_styles
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -260,7 +260,9 @@ def test_a_new_style_fine_tunes_the_shipped_shared_network_by_default(folders, m
 
 def test_the_recipe_follows_the_options():
     from painterly.cli.train import training_recipe
-    from painterly.train.styles import FINE_TUNE_CONTENT_WEIGHT, FINE_TUNE_STEPS, fine_tune_config
+    from painterly.train.styles import (
+        FINE_TUNE_CONTENT_TARGET, FINE_TUNE_CONTENT_WEIGHT, FINE_TUNE_STEPS, fine_tune_config,
+    )  # fmt: skip
 
     assert training_recipe({"style": "a.jpg"}, from_scratch=False) == "fine-tune shared"
     assert training_recipe({"style": "a.jpg"}, from_scratch=True) == "from scratch"
@@ -272,7 +274,53 @@ def test_the_recipe_follows_the_options():
     config = fine_tune_config(styles="a.jpg")
     assert (config.init, config.steps, config.train_only) == ("shared", FINE_TUNE_STEPS, "all")
     assert config.content_weight == FINE_TUNE_CONTENT_WEIGHT < StylesConfig().content_weight
+    assert config.content_target == FINE_TUNE_CONTENT_TARGET and StylesConfig().content_target is None
     assert fine_tune_config(styles="a.jpg", steps=5).steps == 5
+    # A weight the user chose is kept fixed, unless a target is asked for as well.
+    assert fine_tune_config(styles="a.jpg", content_weight=2.0).content_target is None
+    assert fine_tune_config(styles="a.jpg", content_weight=2.0, content_target=0.3).content_target == 0.3
+
+
+def test_the_content_weight_steps_toward_the_target_distance():
+    assert steer_content_weight(1.0, 0.44, 0.4) == pytest.approx(1.1)  # the photo is being lost: keep more
+    assert steer_content_weight(1.0, 0.30, 0.4) == pytest.approx(0.75)  # kept better than asked: more painting
+    assert steer_content_weight(1.0, 0.9, 0.3) == pytest.approx(1.5)  # one step is at most ×1.5
+    assert steer_content_weight(1.0, 0.01, 0.3) == pytest.approx(1 / 1.5)
+    assert steer_content_weight(19.0, 0.9, 0.3) == 20.0 and steer_content_weight(0.21, 0.01, 0.3) == 0.2  # bounds
+    assert steer_content_weight(1.3, float("nan"), 0.3) == 1.3
+
+
+def test_a_steered_fine_tune_measures_content_and_moves_its_weight(folders, random_vgg, monkeypatch):
+    """The content check paints fixed photos, measures them as `painterly evaluate` does, and the
+    weight follows; a resumed run carries the weight on exactly."""
+    import csv
+    import math
+
+    import painterly.train.styles as styles
+
+    monkeypatch.setattr(styles, "CHECK_PHOTOS", 2)
+    monkeypatch.setattr(styles, "CHECK_SIZE", 48)
+    tmp_path = folders
+    one = str(tmp_path / "paintings" / "painting-1.png")
+    # A target far below what 4 steps can reach: the weight must rise at every check.
+    config = tiny_styles_config(tmp_path, styles=one, steps=4, content_target=0.01, content_check_every=1,
+                                content_weight=1.0, out=str(tmp_path / "steered.safetensors"))  # fmt: skip
+    result = train_styles(config, vgg=random_vgg)
+    with open(Path(result.run_dir) / "losses.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    weights = [float(row["content_weight"]) for row in rows]
+    checks = [float(row["content_check"]) for row in rows]
+    assert weights == sorted(weights) and weights[-1] > weights[0] == 1.0
+    assert all(math.isfinite(value) and value > 0 for value in checks[1:])  # measured from the first step on
+    _, info = load_model(result.model_path)
+    assert info.record["content_weight"] == pytest.approx(weights[-1], abs=1e-3)
+
+    part = replace(config, steps=2, checkpoint_every=2, out=str(tmp_path / "part.safetensors"))
+    train_styles(part, vgg=random_vgg)
+    resumed = train_styles(replace(part, steps=4, resume=True), vgg=random_vgg)
+    assert load_model(resumed.model_path)[1].record["content_weight"] == info.record["content_weight"]
+    with pytest.raises(PainterlyError, match="one style"):
+        train_styles(tiny_styles_config(tmp_path, content_target=0.3), vgg=random_vgg)
 
 
 def test_an_interrupted_pre_training_resumes_exactly(folders, random_vgg):

