@@ -6,6 +6,8 @@ content loss = relative relu4_2 error to the photo (the losses Painterly optimiz
 
     python benchmarks/bench_optimize.py                       # tubingen × starry-night, 512 px
     python benchmarks/bench_optimize.py --all                 # every shared photo × painting
+    python benchmarks/bench_optimize.py --pairs three --baseline-time-steps 20   # the docs' figures
+    python benchmarks/bench_optimize.py --pairs three --quality draft --no-baseline
     python benchmarks/bench_optimize.py --size 1024 --no-baseline
     python benchmarks/bench_optimize.py --startup             # seconds to the first progress event
 
@@ -34,9 +36,14 @@ from painterly.methods.optimize import OptimizeConfig, estimate_memory, optimize
 from painterly.ops.resize import resize_to_long_side
 from painterly.registry import list_styles
 
-#: Options of the default before the split top scale and early stopping: as many steps at every
-#: scale, every layer at full size, all planned steps run.
-PREVIOUS_DEFAULT = dict(fine_share=1.0, full_size_layers=(), stop_tolerance=0.0, parameterization="pixels")
+#: Options of the previous default that can still be chosen: Gram matrices multiplied in float32
+#: (as many steps at every scale, every layer at full size, all planned steps run, as now). What
+#: cannot be chosen any more is in both: Gram matrices of channels-last features multiplied without
+#: a copy, max pooling without stored indices, L-BFGS's history capped in bytes.
+PREVIOUS_DEFAULT = dict(fine_share=1.0, full_size_layers=(), stop_tolerance=0.0, parameterization="pixels",
+                        half_gram=False)
+#: Photo × painting pairs of ``--pairs three``: a townscape, a night scene, a bridge; three painters.
+THREE_PAIRS = ("tubingen.jpg:starry-night", "hoovertowernight.jpg:the-scream", "golden_gate.jpg:woman-with-hat")
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
@@ -138,6 +145,8 @@ def main() -> None:
     parser.add_argument("--photo", default="tubingen.jpg", help="file in ../shared/data/photos")
     parser.add_argument("--style", default="starry-night", help="built-in style name")
     parser.add_argument("--all", action="store_true", help="every shared photo × every built-in style")
+    parser.add_argument("--pairs", nargs="+", metavar="PHOTO:STYLE", help="these pairs ('three': THREE_PAIRS)")
+    parser.add_argument("--quality", default="default", help="the preset of Painterly's run (draft, default, best)")
     parser.add_argument("--baseline-steps", type=int, default=300)
     parser.add_argument("--baseline-time-steps", type=int,
                         help="time the baseline over this many steps and scale to --baseline-steps (its steps all cost the same)")
@@ -160,7 +169,7 @@ def main() -> None:
         return
 
     stylizer = Stylizer(device=args.device)
-    default = OptimizeConfig(size=args.size, **({"steps": args.steps} if args.steps else {}))
+    default = OptimizeConfig(size=args.size, quality=args.quality, **({"steps": args.steps} if args.steps else {}))
     previous = OptimizeConfig(size=args.size, **PREVIOUS_DEFAULT, steps=args.previous_steps or (140 if args.size <= 512 else 100))
     vgg = stylizer.feature_network(deepest_layer([*default.content_layers, *default.style_layers]))
     # The classic setup: one scale, fp32, L-BFGS from the photo, Gatys-style weights (content 1, style 10).
@@ -169,44 +178,49 @@ def main() -> None:
         size=args.size, steps=timed_steps, min_size=args.size, precision="fp32", channels_last=False,
         content_weight=1.0, style_weight=10.0, tv_weight=0.05, full_size_layers=(),
     )
-    photos = sorted(PHOTOS.glob("*.jpg")) if args.all else [PHOTOS / args.photo]
-    styles = list(list_styles()) if args.all else [entry for entry in list_styles() if entry.name == args.style]
+    entries = {entry.name: entry for entry in list_styles()}
+    if args.pairs:
+        named = THREE_PAIRS if args.pairs == ["three"] else args.pairs
+        pairs = [(PHOTOS / photo, entries[style]) for photo, style in (pair.split(":") for pair in named)]
+    elif args.all:
+        pairs = [(photo, entry) for photo in sorted(PHOTOS.glob("*.jpg")) for entry in entries.values()]
+    else:
+        pairs = [(PHOTOS / args.photo, entries[args.style])]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, size {args.size}, best of {args.repeats}")
     print(f"{'photo':<22} {'style':<15} {'method':<30} {'seconds':>8} {'peak MiB':>9} {'style loss':>11} {'content loss':>13}")
     speedups, quality = [], []
-    for photo in photos:
+    for photo, entry in pairs:
         content = resize_to_long_side(image_to_tensor(load_image(photo), device=stylizer.device), args.size)
         height, width = content.shape[-2:]
-        for entry in styles:
-            style = image_to_tensor(load_image(entry.path), device=stylizer.device)
-            saved = (lambda kind: args.out / f"{photo.stem}-{entry.name}-{kind}.png" if args.out else None)  # noqa: E731
-            estimate = estimate_memory(default, height, width, stylizer.device) / 2**20
-            print(f"{photo.name:<22} {entry.name:<15} memory estimate of the default: {estimate:.0f} MiB above the loaded network",
-                  flush=True)  # fmt: skip
-            # The default first: the allocator keeps freed memory, so a later run would inherit an earlier peak.
-            ours = run_one("default", vgg, content, style, default, saved("default"), args.repeats)
-            results = [ours]
-            if not args.no_previous:
-                results.append(run_one(f"previous default, {previous.total_steps} steps", vgg, content, style, previous,
-                                       saved("previous"), args.repeats))  # fmt: skip
-            if not args.no_baseline:
-                name = f"baseline fp32 {args.baseline_steps} steps" + (f" (×{args.baseline_steps}/{timed_steps})" if timed_steps != args.baseline_steps else "")
-                base = run_one(name, vgg, content, style, baseline, saved("baseline") if timed_steps == args.baseline_steps else None,
-                               1, measured=timed_steps == args.baseline_steps)  # fmt: skip
-                base.seconds *= args.baseline_steps / timed_steps
-                results.append(base)
-            for result in results:
-                print(f"{photo.name:<22} {entry.name:<15} {result.name:<30} {result.seconds:8.1f} {result.peak_mib:9.0f} "
-                      f"{result.style:11.4f} {result.content:13.4f}", flush=True)  # fmt: skip
-            line = []
-            if not args.no_previous:
-                old = results[1]
-                quality.append((old.seconds / ours.seconds, ours.style / old.style, ours.content / old.content))
-                line.append(f"×{quality[-1][0]:.2f} faster than the previous default, style {quality[-1][1]:.2f}×, content {quality[-1][2]:.2f}×")
-            if not args.no_baseline:
-                speedups.append(results[-1].seconds / ours.seconds)
-                line.append(f"×{speedups[-1]:.1f} faster than the classic baseline")
-            print(f"{'':<22} {'':<15} ratios: " + "; ".join(line), flush=True)
+        style = image_to_tensor(load_image(entry.path), device=stylizer.device)
+        saved = (lambda kind: args.out / f"{photo.stem}-{entry.name}-{kind}.png" if args.out else None)  # noqa: E731
+        estimate = estimate_memory(default, height, width, stylizer.device) / 2**20
+        print(f"{photo.name:<22} {entry.name:<15} memory estimate of the default: {estimate:.0f} MiB above the loaded network",
+              flush=True)  # fmt: skip
+        # The default first: the allocator keeps freed memory, so a later run would inherit an earlier peak.
+        ours = run_one(args.quality, vgg, content, style, default, saved(args.quality), args.repeats)
+        results = [ours]
+        if not args.no_previous:
+            results.append(run_one(f"previous default, {previous.total_steps} steps", vgg, content, style, previous,
+                                   saved("previous"), args.repeats))  # fmt: skip
+        if not args.no_baseline:
+            name = f"baseline fp32 {args.baseline_steps} steps" + (f" (×{args.baseline_steps}/{timed_steps})" if timed_steps != args.baseline_steps else "")
+            base = run_one(name, vgg, content, style, baseline, saved("baseline") if timed_steps == args.baseline_steps else None,
+                           1, measured=timed_steps == args.baseline_steps)  # fmt: skip
+            base.seconds *= args.baseline_steps / timed_steps
+            results.append(base)
+        for result in results:
+            print(f"{photo.name:<22} {entry.name:<15} {result.name:<30} {result.seconds:8.1f} {result.peak_mib:9.0f} "
+                  f"{result.style:11.4f} {result.content:13.4f}", flush=True)  # fmt: skip
+        line = []
+        if not args.no_previous:
+            old = results[1]
+            quality.append((old.seconds / ours.seconds, ours.style / old.style, ours.content / old.content))
+            line.append(f"×{quality[-1][0]:.2f} faster than the previous default, style {quality[-1][1]:.2f}×, content {quality[-1][2]:.2f}×")
+        if not args.no_baseline:
+            speedups.append(results[-1].seconds / ours.seconds)
+            line.append(f"×{speedups[-1]:.1f} faster than the classic baseline")
+        print(f"{'':<22} {'':<15} ratios: " + "; ".join(line), flush=True)
     if len(quality) > 1:
         mean = [sum(column) / len(column) for column in zip(*quality)]
         worst = [min(row[0] for row in quality), max(row[1] for row in quality), max(row[2] for row in quality)]

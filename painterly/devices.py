@@ -214,3 +214,17 @@ def onnx_threads() -> int | None:
     else ``None``, onnxruntime's default (one per physical core, as torch's default)."""
     torch = sys.modules.get("torch")
     return torch.get_num_threads() if torch is not None else None
+
+
+def release_free_memory() -> None:
+    """Hand memory that the C allocator holds but no tensor uses back to the system (glibc's
+    ``malloc_trim``; nothing elsewhere). Between the scales of an optimization, so that the freed
+    buffers of a smaller scale do not stay counted beside the larger scale's."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

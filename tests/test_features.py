@@ -39,6 +39,22 @@ def test_truncated_network_has_no_deeper_layers_and_returns_named_shapes(random_
         random_vgg(torch.rand(1, 3, 16, 16), ["relu9_9"])
 
 
+@pytest.mark.parametrize(("dtype", "layout"), [(torch.float32, torch.contiguous_format), (torch.bfloat16, torch.channels_last)])
+def test_max_pooling_without_stored_indices_has_max_poolings_gradient(dtype, layout):
+    from painterly.features.vgg import LeanMaxPool2d
+
+    generator = torch.Generator().manual_seed(0)
+    values = torch.randn(2, 6, 10, 14, generator=generator).to(dtype).contiguous(memory_format=layout)
+    grad = torch.randn(2, 6, 5, 7, generator=generator).to(dtype)
+    ours, theirs = values.clone().requires_grad_(True), values.clone().requires_grad_(True)
+    LeanMaxPool2d()(ours).backward(grad)
+    torch.nn.MaxPool2d(2, 2)(theirs).backward(grad)
+    assert torch.equal(ours.grad, theirs.grad)
+    assert torch.equal(LeanMaxPool2d()(values), torch.nn.MaxPool2d(2, 2)(values))
+    odd = torch.rand(1, 2, 7, 9, dtype=torch.double, generator=generator, requires_grad=True)
+    assert torch.autograd.gradcheck(LeanMaxPool2d(), (odd,))
+
+
 def test_network_is_frozen(random_vgg):
     assert all(not parameter.requires_grad for parameter in random_vgg.parameters())
 

@@ -22,6 +22,19 @@ def test_gram_matrix_does_not_grow_with_image_size():
     assert torch.allclose(gram_matrix(small), gram_matrix(tiled), atol=1e-6)
 
 
+def test_gram_matrix_of_channels_last_features_is_the_same_without_a_copy():
+    torch.manual_seed(0)
+    features = torch.rand(2, 5, 6, 7, dtype=torch.double, requires_grad=True)
+    last = features.contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(gram_matrix(last), gram_matrix(features), atol=1e-12)
+    assert torch.autograd.gradcheck(lambda x: gram_matrix(x.contiguous(memory_format=torch.channels_last)), (features,))
+    half = last.detach().bfloat16()
+    for products in (False, True):  # float32 products, or bf16 ones summed in float32 by the kernel
+        value = gram_matrix(half, half_products=products)
+        assert value.dtype == torch.float32
+        assert ((value - gram_matrix(features.detach())).norm() / value.norm()).item() < 0.01
+
+
 def test_gram_matrix_gradcheck():
     features = torch.rand(1, 3, 2, 3, dtype=torch.double, requires_grad=True)
     assert torch.autograd.gradcheck(gram_matrix, (features,))

@@ -200,6 +200,46 @@ def test_memory_estimate_grows_with_size_and_history():
 
     small = estimate_memory(OptimizeConfig(size=512, precision="fp32"), 384, 512)
     large = estimate_memory(OptimizeConfig(size=1024, precision="fp32"), 768, 1024)
-    assert 3 * small < large < 4.5 * small
+    assert 2.5 * small < large < 4.5 * small
+    # L-BFGS keeps a pair of image-sized vectors per step, up to its cap in bytes (14 pairs at 1024×768).
     more_steps = estimate_memory(OptimizeConfig(size=1024, steps=400, fine_share=1.0, precision="fp32"), 768, 1024)
-    assert more_steps > large + 2 * 20 * 3 * 768 * 1024 * 4  # 20+ more L-BFGS pairs at the top scale
+    assert more_steps == large
+    few = estimate_memory(OptimizeConfig(size=256, steps=12, precision="fp32"), 192, 256)
+    many = estimate_memory(OptimizeConfig(size=256, steps=120, precision="fp32"), 192, 256)
+    assert many == few + 2 * (50 - 6) * 3 * 192 * 256 * 4  # 6 → 60 steps at the top scale, 50 of them kept
+
+
+def test_lbfgs_history_is_capped_in_bytes():
+    from painterly.methods.optimize_spec import LBFGS_HISTORY, LBFGS_HISTORY_BYTES, lbfgs_history
+
+    assert lbfgs_history(3 * 64 * 64) == LBFGS_HISTORY
+    for numel in (3 * 1024 * 768, 3 * 2048 * 1536):
+        kept = lbfgs_history(numel)
+        assert kept < LBFGS_HISTORY and (kept == 5 or kept * 2 * 4 * numel <= LBFGS_HISTORY_BYTES)
+
+
+def test_quality_presets_set_the_steps_unless_given():
+    assert [OptimizeConfig(quality=q).total_steps for q in ("draft", "default", "best")] == [60, 140, 300]
+    assert [OptimizeConfig(quality=q, size=1024).total_steps for q in ("draft", "default", "best")] == [40, 100, 200]
+    assert OptimizeConfig(quality="best", steps=9).total_steps == 9
+    with pytest.raises(PainterlyError, match="quality"):
+        OptimizeConfig(quality="ultra").validate()
+
+
+def test_the_half_precision_gram_matrix_follows_the_float32_one(vgg):
+    """bf16 Gram products (float32 sums in the kernel) stay within 1 % of float32's on real features,
+    and an optimization with them lands where one with float32 products does."""
+    from painterly.devices import autocast
+    from painterly.losses import gram_matrix
+
+    with torch.no_grad(), autocast(torch.device("cpu"), torch.bfloat16):
+        features = vgg(photo(seed=4).contiguous(memory_format=torch.channels_last), ["relu1_1", "relu3_1"])
+    for value in features.values():
+        exact, half = gram_matrix(value), gram_matrix(value, half_products=True)
+        assert half.dtype == exact.dtype == torch.float32
+        assert ((half - exact).norm() / exact.norm()).item() < 0.01
+    content, style = photo(seed=5), photo(seed=6)
+    results = [optimize(vgg, content, [(style, 1.0)], OptimizeConfig(size=64, min_size=32, steps=6, precision="bf16",
+                                                                        half_gram=half))
+               for half in (False, True)]  # fmt: skip
+    assert (results[0] - results[1]).abs().mean().item() < 0.02

@@ -49,11 +49,14 @@ def style_content_losses(
     content_targets: dict[str, torch.Tensor],
     targets: StyleTargets,
     style_layer_weights: dict[str, float],
+    *,
+    half_products: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Relative content and style losses of one forward pass.
 
     Content: ``Σ ‖F − F_t‖² / ‖F_t‖²`` averaged over content layers. Style: per layer
     ``‖G − G_t‖² / ‖G_t‖²``, weighted by ``style_layer_weights`` (which sum to 1).
+    ``half_products``: see :func:`painterly.losses.perceptual.gram_matrix`.
 
     Returns:
         ``(content, style)`` scalars.
@@ -63,7 +66,8 @@ def style_content_losses(
         for layer, target in content_targets.items()
     ) / max(1, len(content_targets))
     style = sum(
-        weight * (gram_matrix(features[layer]) - targets.grams[layer]).pow(2).mean() / targets.energy[layer]
+        weight * (gram_matrix(features[layer], half_products=half_products) - targets.grams[layer]).pow(2).mean()
+        / targets.energy[layer]
         for layer, weight in style_layer_weights.items()
     )
     return content, style  # type: ignore[return-value]

@@ -16,12 +16,14 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from painterly.devices import autocast, pick_precision
+from painterly.devices import autocast, pick_precision, release_free_memory
 from painterly.errors import PainterlyError
 from painterly.features.vgg import LAYER_NAMES, VGG19, deepest_layer, layer_channels, layer_index
 from painterly.losses.gatys import StyleTargets, style_content_losses, style_targets, temporal_loss
 from painterly.losses.perceptual import total_variation
-from painterly.methods.optimize_spec import INIT_MODES, PARAMETERIZATIONS, OptimizeConfig, ScaleStage, plan_scales
+from painterly.methods.optimize_spec import (
+    INIT_MODES, PARAMETERIZATIONS, OptimizeConfig, ScaleStage, lbfgs_history, plan_scales,
+)  # fmt: skip
 from painterly.ops.pyramid import collapse_laplacian_pyramid, laplacian_pyramid
 from painterly.ops.resize import resize_to_long_side
 from painterly.progress import Cancelled, ProgressCallback, ProgressEvent
@@ -86,12 +88,8 @@ def _initial_image(config: OptimizeConfig, content: torch.Tensor, init_image: Op
     return content.clone()
 
 
-#: Past steps L-BFGS keeps to shape its next step (two image-sized vectors each).
-LBFGS_HISTORY = 50
-
-
 def _activation_bytes(layers: Sequence[str], height: int, width: int, dtype: torch.dtype, pooling: str,
-                      style_layers: Sequence[str]) -> int:  # fmt: skip
+                      style_layers: Sequence[str], half_gram: bool = False) -> int:  # fmt: skip
     """Bytes autograd keeps for one VGG19 pass up to the deepest of ``layers`` on an ``H × W`` image."""
     if not layers:
         return 0
@@ -104,7 +102,7 @@ def _activation_bytes(layers: Sequence[str], height: int, width: int, dtype: tor
         channels = layer_channels(name)
         if name.startswith("relu"):
             total += channels * positions * element  # kept for the backward pass
-            if name in style_layers and element < 4:
+            if name in style_layers and element < 4 and not half_gram:
                 total += channels * positions * 4  # the float32 copy the Gram matrix is summed in
         elif name.startswith("pool") and pooling == "max":
             total += channels * positions * 8  # the argmax indices
@@ -117,17 +115,18 @@ def estimate_memory(config: OptimizeConfig, height: int, width: int, device: tor
     Counts what the top scale holds at once: the activations autograd keeps for its VGG19 passes
     (the full-size one and, where the scale is split, the half-size one), the backward pass's largest
     gradients, and L-BFGS's history of image-sized vectors (one pair per step of that scale, at most
-    ``LBFGS_HISTORY``). It is an estimate: the allocator and
+    :func:`lbfgs_history`). It is an estimate: the allocator and
     oneDNN's buffers add a few percent.
     """
     dtype = pick_precision(config.precision, device)
     plan = plan_scales(config.size, min(config.min_size, config.size), config.total_steps, config.fine_share)
     full_size, half_size = split_layers(config, split=len(plan) > 1)
-    activations = _activation_bytes(full_size, height, width, dtype, config.pooling, config.style_layers)
-    activations += _activation_bytes(half_size, (height + 1) // 2, (width + 1) // 2, dtype, config.pooling, config.style_layers)
+    activations = _activation_bytes(full_size, height, width, dtype, config.pooling, config.style_layers, config.half_gram)
+    activations += _activation_bytes(half_size, (height + 1) // 2, (width + 1) // 2, dtype, config.pooling,
+                                    config.style_layers, config.half_gram)  # fmt: skip
     largest_gradient = 2 * 64 * height * width * 4  # relu1_x's gradient in float32, and the one before it
     pixels = 3 * height * width * 4
-    pairs = min(LBFGS_HISTORY, plan[-1].steps)  # a scale keeps at most one pair per step it ran
+    pairs = min(lbfgs_history(3 * height * width), plan[-1].steps)  # at most one pair per step it ran
     optimizer = (2 * pairs + 6) * pixels if config.optimizer == "lbfgs" else 4 * pixels
     return activations + largest_gradient + optimizer
 
@@ -230,7 +229,8 @@ def loss_settled(history: Sequence[float], tolerance: float, window: int = STOP_
 
 def _optimizer_for(parameters: list[torch.Tensor], config: OptimizeConfig) -> torch.optim.Optimizer:
     if config.optimizer == "lbfgs":
-        return torch.optim.LBFGS(parameters, lr=1.0, max_iter=1, history_size=LBFGS_HISTORY)
+        numel = sum(parameter.numel() for parameter in parameters)
+        return torch.optim.LBFGS(parameters, lr=1.0, max_iter=1, history_size=lbfgs_history(numel))
     return torch.optim.Adam(parameters, lr=config.learning_rate)
 
 
@@ -319,7 +319,8 @@ def optimize(
                 if half_shape is not None:
                     features.update(vgg(downsample(current, half_shape).contiguous(memory_format=memory_format), half_size_layers))
             losses = {"content": config.content_weight, "style": style_weight, "tv": config.tv_weight}
-            content_value, style_value = style_content_losses(features, content_targets, targets, style_layer_weights)
+            content_value, style_value = style_content_losses(features, content_targets, targets, style_layer_weights,
+                                                              half_products=config.half_gram)  # fmt: skip
             values = {"content": content_value, "style": style_value}
             values["tv"] = total_variation(current)
             if temporal is not None:
@@ -352,5 +353,7 @@ def optimize(
             if stopping:
                 break
         image = _image_of(parameters, config).detach().clamp(0, 1)
+        del optimizer, parameters
+        release_free_memory()
     assert image is not None
     return image.float().contiguous()

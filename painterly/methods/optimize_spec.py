@@ -16,6 +16,9 @@ from painterly.ops.colorspace import PRESERVE_COLOR_MODES
 from painterly.options import check_limits, limits
 
 INIT_MODES = ("content", "noise")
+#: Steps of each quality preset when ``steps`` is not given: (up to 512 px, above 512 px). Their
+#: measured seconds and distances are in docs/benchmarks.md.
+QUALITY_STEPS = {"draft": (60, 40), "default": (140, 100), "best": (300, 200)}
 PARAMETERIZATIONS = ("pixels", "laplacian")
 
 
@@ -25,8 +28,10 @@ class OptimizeConfig:
 
     Attributes:
         size: long side of the output in pixels (a photo smaller than the default keeps its own size).
-        steps: optimizer iterations over all scales together, at most (default: 140, or 100
-            above 512 px); a scale may stop early, see ``stop_tolerance``.
+        quality: ``draft``, ``default`` or ``best``: the number of steps when ``steps`` is not
+            given (draft 60, default 140, best 300; above 512 px 40, 100, 200).
+        steps: optimizer iterations over all scales together, at most (default: from
+            ``quality``); a scale may stop early, see ``stop_tolerance``.
         min_size: long side of the coarsest scale; scales double from there up to ``size``.
         fine_share: steps at each scale relative to the scale below it (1: as many at every
             scale; 0.5: half as many at twice the size, faster but less refined).
@@ -54,6 +59,9 @@ class OptimizeConfig:
         precision: ``"auto"`` (bf16 where the hardware runs it fast), ``"bf16"`` or ``"fp32"``.
         channels_last: channels-last memory layout for the convolutions (default: on with bf16,
             where it is faster).
+        half_gram: with bf16, multiply the Gram matrices' bf16 features as they are (the kernels
+            sum in float32 and round the result: 0.1 % error, ~10× faster on a CPU with bf16 units);
+            off: convert them to float32 first, as before.
         pooling: VGG19 pooling, ``"max"`` or ``"avg"``.
         preview_every: send a preview image with the progress event every N steps (0: never).
         detail_transfer: how much of the photo's fine detail to add back when moving up a scale
@@ -61,6 +69,7 @@ class OptimizeConfig:
     """
 
     size: int = field(default=512, metadata=limits(16))
+    quality: str = field(default="default", metadata=limits(choices=tuple(QUALITY_STEPS)))
     steps: Optional[int] = field(default=None, metadata=limits(1))
     min_size: int = field(default=128, metadata=limits(1))
     fine_share: float = field(default=1.0, metadata=limits(0.01, 2))
@@ -82,6 +91,7 @@ class OptimizeConfig:
     seed: int = 0
     precision: str = field(default="auto", metadata=limits(choices=PRECISIONS))
     channels_last: Optional[bool] = None
+    half_gram: bool = True
     pooling: str = field(default="max", metadata=limits(choices=("max", "avg")))
     preview_every: int = field(default=0, metadata=limits(0))
     detail_transfer: float = field(default=1.0, metadata=limits(0))
@@ -95,10 +105,11 @@ class OptimizeConfig:
 
     @property
     def total_steps(self) -> int:
-        """``steps``, or its default for ``size`` when it is not set."""
+        """``steps``, or the ``quality`` preset's for ``size`` when it is not set."""
         if self.steps is not None:
             return self.steps
-        return 140 if self.size <= 512 else 100
+        small, large = QUALITY_STEPS[self.quality]
+        return small if self.size <= 512 else large
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -134,6 +145,23 @@ def plan_scales(size: int, min_size: int, steps: int, fine_share: float) -> list
     return [ScaleStage(side, count) for side, count in zip(sides, counts)]
 
 
+#: Past steps L-BFGS keeps to shape its next step (two image-sized vectors each), at most …
+LBFGS_HISTORY = 50
+#: … and at most this many bytes of them: a 1024×768 image keeps 14 (19 MB a step), a 512 px one 50.
+LBFGS_HISTORY_BYTES = 256 * 2**20
+
+
+def lbfgs_history(numel: int) -> int:
+    """Steps L-BFGS remembers when optimizing ``numel`` float32 values (an image's pixels).
+
+    Example:
+        >>> lbfgs_history(3 * 512 * 384), lbfgs_history(3 * 1024 * 768)
+        (50, 14)
+    """
+    return max(5, min(LBFGS_HISTORY, LBFGS_HISTORY_BYTES // (2 * 4 * numel)))
+
+
+
 #: Peak memory of the optimize method, measured with ``/usr/bin/time -v`` (see docs/methods.md): the
 #: process with PyTorch and VGG19 loaded (489 MB painting 64 px; about 610 MB where the line through the
 #: 512 px and 1024 px runs meets 0 pixels).
@@ -160,13 +188,13 @@ def optimize_memory(config: OptimizeConfig, width: int, height: int, dtype: Any,
 
     Example:
         >>> round(optimize_memory(OptimizeConfig(size=1024), 1024, 768, 2) / 2**30, 1)
-        2.8
+        2.5
     """
     pixels = batch * width * height
     size = 4 if value_bytes(dtype) >= 4 else 2
     finest_steps = plan_scales(max(width, height), min(config.min_size, max(width, height)), config.total_steps,
                                config.fine_share)[-1].steps  # fmt: skip
-    kept_steps = min(50, finest_steps) if config.optimizer == "lbfgs" else 1
+    kept_steps = min(lbfgs_history(3 * pixels), finest_steps) if config.optimizer == "lbfgs" else 1
     painting_side = round(max(width, height) * config.style_scale)
     painting_pixels = painting_side * painting_side * 3 // 4  # a painting of 4:3 proportions
     network = max(OPTIMIZE_PIXEL_BYTES[size] * pixels, OPTIMIZE_PAINTING_BYTES[size] * painting_pixels)
@@ -178,7 +206,7 @@ SPEC = MethodSpec(
     summary="Gatys et al. optimization, coarse to fine: best quality, any painting, about a minute",
     config=OptimizeConfig,
     build=lazy("painterly.methods.optimize_stylizer:build_stylizer"),
-    options=("size", "steps", "strength", "style_scale", "preserve_color", "seed", "init", "optimizer", "precision",
+    options=("size", "quality", "steps", "strength", "style_scale", "preserve_color", "seed", "init", "optimizer", "precision",
              "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_layer_weights",
              "min_size", "fine_share", "full_size_layers", "stop_tolerance", "parameterization", "learning_rate", "pooling",
              "channels_last", "preview_every"),
