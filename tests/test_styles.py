@@ -261,7 +261,7 @@ def test_a_new_style_fine_tunes_the_shipped_shared_network_by_default(folders, m
 def test_the_recipe_follows_the_options():
     from painterly.cli.train import training_recipe
     from painterly.train.styles import (
-        FINE_TUNE_CONTENT_TARGET, FINE_TUNE_CONTENT_WEIGHT, FINE_TUNE_STEPS, fine_tune_config,
+        FINE_TUNE_CONTENT_TARGET, FINE_TUNE_CONTENT_WEIGHT, FINE_TUNE_STEPS, FINE_TUNE_STYLE_SIZE, fine_tune_config,
     )  # fmt: skip
 
     assert training_recipe({"style": "a.jpg"}, from_scratch=False) == "fine-tune shared"
@@ -275,6 +275,8 @@ def test_the_recipe_follows_the_options():
     assert (config.init, config.steps, config.train_only) == ("shared", FINE_TUNE_STEPS, "all")
     assert config.content_weight == FINE_TUNE_CONTENT_WEIGHT < StylesConfig().content_weight
     assert config.content_target == FINE_TUNE_CONTENT_TARGET and StylesConfig().content_target is None
+    # The painting measured at the size the photos are painted at in the benchmarks.
+    assert config.style_size == FINE_TUNE_STYLE_SIZE < StylesConfig().style_size
     assert fine_tune_config(styles="a.jpg", steps=5).steps == 5
     # A weight the user chose is kept fixed, unless a target is asked for as well.
     assert fine_tune_config(styles="a.jpg", content_weight=2.0).content_target is None

@@ -13,7 +13,8 @@ from painterly.io.files import name_files
 from painterly.losses.adversarial import GAN_LOSSES
 from painterly.train.config import PRECISIONS, TrainConfig
 from painterly.train.styles import (
-    FINE_TUNE_CONTENT_TARGET, FINE_TUNE_CONTENT_WEIGHT, FINE_TUNE_STEPS, STYLE_LOSSES, TRAINABLE, StylesConfig, fine_tune_config,
+    FINE_TUNE_CONTENT_TARGET, FINE_TUNE_CONTENT_WEIGHT, FINE_TUNE_STEPS, FINE_TUNE_STYLE_SIZE, STYLE_LOSSES, TRAINABLE,
+    StylesConfig, fine_tune_config,
 )  # fmt: skip
 
 TRAIN_OPTIONS = [
@@ -35,6 +36,9 @@ TRAIN_OPTIONS = [
     "steps": {"help": f"Optimizer steps  [default: {FINE_TUNE_STEPS} fine-tuning the shared network, "
               "2000 from scratch]"},
     "name": {"help": "The model's name (default: the painting's name)."},
+    "style_size": {"help": "Long side the painting is resized to before its style statistics are taken; larger "
+                   f"gives smaller brush strokes relative to the crops  [default: {FINE_TUNE_STYLE_SIZE} fine-tuning, "
+                   "512 from scratch, 384 with --styles]"},
     "content_weight": {"help": "Weight of the relative content loss (how much of the photo is kept); fixed when "
                        "given, else fine-tuning starts here and steers it (--content-target)  "
                        f"[default: {FINE_TUNE_CONTENT_WEIGHT} fine-tuning, 1.0 from scratch, 3.0 with --styles]"},
