@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Optional
 
 REPO = Path(__file__).resolve().parents[1]
-#: As ``painterly.train.styles.FINE_TUNE_CONTENT_WEIGHT`` (this script imports no torch at start-up).
-FINE_TUNE_CONTENT_WEIGHT = 1.5
+#: As ``painterly.train.styles.FINE_TUNE_*`` (this script imports no torch at start-up).
+FINE_TUNE_CONTENT_WEIGHT, FINE_TUNE_CONTENT_TARGET, FINE_TUNE_STYLE_SIZE = 1.5, 0.37, 256
 DATA = REPO.parent / "shared" / "data"
 
 #: The built-in styles every run trains (names of ``painterly styles``): the four first paintings and
@@ -160,9 +160,11 @@ def train_everything(plan: Plan, out: Path, resume_from_committed: bool = True) 
     if results[0].exit_code == 0:
         for style in plan.styles:
             model = out / "models" / f"{style}.safetensors"
-            # The recipe of `painterly train --style` (fine-tuning's content weight), from this run's shared network.
+            # The recipe of `painterly train --style` (fine-tuning's steered content weight and painting
+            # size), from this run's shared network.
             arguments = ["--style", painting_path(style), "--init", str(shared_model), "--train-only", "all",
                          "--content-weight", str(FINE_TUNE_CONTENT_WEIGHT),
+                         "--content-target", str(FINE_TUNE_CONTENT_TARGET), "--style-size", str(FINE_TUNE_STYLE_SIZE),
                          "--steps", str(plan.finetune_steps), "--name", style, *common]  # fmt: skip
             results.append(run_stage(style, arguments, model, log))
         plain = out / "models" / f"{STYLES[0]}.safetensors"

@@ -43,7 +43,7 @@ def test_the_script_fine_tunes_with_the_default_recipe():
     import importlib.util
 
     from painterly.registry import style_names
-    from painterly.train.styles import FINE_TUNE_CONTENT_WEIGHT
+    from painterly.train import styles
 
     spec = importlib.util.spec_from_file_location("train_everything", REPO / "scripts" / "train_everything.py")
     script = importlib.util.module_from_spec(spec)
@@ -52,5 +52,6 @@ def test_the_script_fine_tunes_with_the_default_recipe():
         spec.loader.exec_module(script)
     finally:
         del sys.modules["train_everything"]
-    assert script.FINE_TUNE_CONTENT_WEIGHT == FINE_TUNE_CONTENT_WEIGHT
+    for name in ("FINE_TUNE_CONTENT_WEIGHT", "FINE_TUNE_CONTENT_TARGET", "FINE_TUNE_STYLE_SIZE"):
+        assert getattr(script, name) == getattr(styles, name), name
     assert sorted(script.STYLES) == sorted(style_names())
