@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -23,8 +23,11 @@ from painterly.errors import PainterlyError
 from painterly.evaluate.records import Record
 from painterly.io.images import image_to_tensor, save_image
 
+if TYPE_CHECKING:
+    from painterly.methods.spec import MethodStylizer
+
 #: Builds the frame stylizer of one method for one style (its name and PIL image), once per pair.
-FrameStylizerFactory = Callable[[str, Image.Image], "MethodStylizer"]  # noqa: F821 (painterly.methods.spec)
+FrameStylizerFactory = Callable[[str, Image.Image], "MethodStylizer"]
 
 #: Suffixes of the two video rows of a method: with consistency and frame by frame.
 VIDEO_SUFFIX = "+video"

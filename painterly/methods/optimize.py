@@ -279,7 +279,6 @@ def optimize(
         raise PainterlyError(f"the VGG19 network stops at {vgg.last_layer}; build it up to {deepest}")
     layer_weights = config.style_layer_weights or tuple(1.0 for _ in config.style_layers)
     style_layer_weights = {layer: w / sum(layer_weights) for layer, w in zip(config.style_layers, layer_weights)}
-    layers = sorted(set(config.content_layers) | set(config.style_layers), key=vgg.layer_names.index)
     style_weight = config.style_weight * config.strength
 
     plan = plan_scales(config.size, min(config.min_size, config.size), config.total_steps, config.fine_share)
@@ -353,7 +352,7 @@ def optimize(
             if stopping:
                 break
         image = _image_of(parameters, config).detach().clamp(0, 1)
-        del optimizer, parameters
+        optimizer.state.clear()  # L-BFGS's history: image-sized vectors, freed before the next scale
         release_free_memory()
     assert image is not None
     return image.float().contiguous()
