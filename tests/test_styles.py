@@ -300,13 +300,12 @@ def test_a_steered_fine_tune_measures_content_and_moves_its_weight(folders, rand
 
     import painterly.train.styles as styles
 
-    monkeypatch.setattr(styles, "CHECK_PHOTOS", 2)
     monkeypatch.setattr(styles, "CHECK_SIZE", 48)
     tmp_path = folders
     one = str(tmp_path / "paintings" / "painting-1.png")
     # A target far below what 4 steps can reach: the weight must rise at every check.
     config = tiny_styles_config(tmp_path, styles=one, steps=4, content_target=0.01, content_check_every=1,
-                                content_weight=1.0, out=str(tmp_path / "steered.safetensors"))  # fmt: skip
+                                content_check_photos=2, content_weight=1.0, out=str(tmp_path / "steered.safetensors"))  # fmt: skip
     result = train_styles(config, vgg=random_vgg)
     with open(Path(result.run_dir) / "losses.csv") as handle:
         rows = list(csv.DictReader(handle))
