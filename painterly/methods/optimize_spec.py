@@ -161,7 +161,6 @@ def lbfgs_history(numel: int) -> int:
     return max(5, min(LBFGS_HISTORY, LBFGS_HISTORY_BYTES // (2 * 4 * numel)))
 
 
-
 #: Peak memory of the optimize method, measured with ``/usr/bin/time -v`` (see docs/methods.md): the
 #: process with PyTorch and VGG19 loaded (489 MB painting 64 px; about 610 MB where the line through the
 #: 512 px and 1024 px runs meets 0 pixels).

@@ -26,6 +26,7 @@ import torch
 
 from painterly.devices import autocast, pick_precision
 from painterly.errors import PainterlyError
+from painterly.evaluate.metrics import CONTENT_LAYERS, layer_distances, normalized, resize_to
 from painterly.features.vgg import VGG19
 from painterly.losses import total_variation
 from painterly.losses.perceptual import gram_matrix
@@ -38,7 +39,6 @@ from painterly.train.config import RunSettings, check_run_options, run_folder
 from painterly.train.data import Batch, PhotoCrops
 from painterly.train.loop import SAMPLE_COUNT, Run, Sample, TrainResult, fit, image_grid
 from painterly.train.trainer import _loss_network
-from painterly.evaluate.metrics import CONTENT_LAYERS
 from painterly.train.photos import CROP_RANGE, Painting, default_photo_folder, pick_paintings, training_photos
 
 STYLE_LOSSES = ("gram", "meancov")
@@ -370,8 +370,6 @@ class ContentCheck:
 
     def __init__(self, vgg: VGG19, photos: Sequence[Path], painting: Path, device: torch.device, dtype: torch.dtype,
                  *, count: int = 32, size: int = CHECK_SIZE):  # fmt: skip
-        from painterly.evaluate.metrics import layer_distances, resize_to
-
         self.vgg, self.dtype = vgg, dtype
         self.photos = [photo.to(device) for photo in check_photos(photos, count, size)]
         style = _load_painting(painting, size, device)
@@ -389,8 +387,6 @@ class ContentCheck:
 
     def measure(self, net: torch.nn.Module) -> float:
         """Mean normalized content distance of ``net``'s outputs on the photos (a one-style net)."""
-        from painterly.evaluate.metrics import layer_distances, normalized
-
         distances = []
         with torch.no_grad(), autocast(self.photos[0].device, self.dtype):
             for photo, target, reference in zip(self.photos, self.targets, self.references):
