@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from painterly.errors import PainterlyError
-from painterly.methods import adain_spec, fast_spec, optimize_spec
+from painterly.methods import adain_spec, anystyle_spec, fast_spec, optimize_spec
 from painterly.methods.spec import FeatureNetwork, MethodSpec, MethodStylizer, Paintings
 from painterly.styles.catalog import StyleEntry, find_style, list_styles, resolve_style_path, style_names
 
@@ -38,7 +38,9 @@ __all__ = [
     "style_names",
 ]
 
-_METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (optimize_spec.SPEC, fast_spec.SPEC, adain_spec.SPEC)}
+_METHODS: dict[str, MethodSpec] = {
+    spec.name: spec for spec in (optimize_spec.SPEC, fast_spec.SPEC, adain_spec.SPEC, anystyle_spec.SPEC)
+}
 
 
 def register_method(spec: MethodSpec) -> MethodSpec:
@@ -129,10 +131,10 @@ def create_stylizer(
     config = spec.make_config(values)
     # The one place the torch-free path is chosen, before the device is resolved (which imports torch).
     without_torch = spec.without_torch if torch_free and not frames and image_size is not None else None
-    if without_torch is not None and without_torch.torch_needed(config, device, image_size) is None:
+    if without_torch is not None and without_torch.torch_needed(config, device, image_size, list(paintings)) is None:
         spec.check_resources(config, *image_size, device="cpu", max_pixels=max_pixels, max_memory=max_memory,  # type: ignore[misc]
                              compute_bytes=without_torch.value_bytes)  # fmt: skip
-        return without_torch.build(config)
+        return without_torch.build(config, list(paintings))
     device = resolve_device(device)
     if image_size is not None:
         spec.check_resources(config, *image_size, device=device, max_pixels=max_pixels, max_memory=max_memory,

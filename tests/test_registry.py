@@ -47,7 +47,7 @@ def test_every_spec_is_complete(spec):
 
 def test_one_strength_range_per_method():
     ranges = {spec.name: (spec.limits("strength")["low"], spec.limits("strength")["high"]) for spec in list_methods()}
-    assert ranges == {"optimize": (0, 2), "fast": (0, 1), "adain": (0, 1)}
+    assert ranges == {"optimize": (0, 2), "fast": (0, 1), "adain": (0, 1), "anystyle": (0, 1)}
     from painterly.web.catalog import registry_methods
 
     studio = {method.name: tuple(method.ranges["strength"]) for method in registry_methods()}
@@ -70,8 +70,8 @@ def test_the_method_is_chosen_in_one_place():
     assert choose_method("fast", paintings=["a painting"]).name == "adain"  # fast without a model: any painting
     assert choose_method("fast", model="m", paintings=["a painting"]).name == "fast"
     assert choose_method("arbitrary").name == "adain" and get_method("ADAIN").name == "adain"
-    assert methods_taking("steps") == ["optimize"] and methods_taking("work_scale") == ["adain", "fast"]
-    with pytest.raises(PainterlyError, match="unknown method 'alchemy': use one of adain, fast, optimize"):
+    assert methods_taking("steps") == ["optimize"] and methods_taking("work_scale") == ["adain", "anystyle", "fast"]
+    with pytest.raises(PainterlyError, match="unknown method 'alchemy': use one of adain, anystyle, fast, optimize"):
         choose_method("alchemy")
 
 
@@ -134,7 +134,7 @@ def test_cli_refuses_an_option_of_another_method(tmp_path):
     assert one_line_error(runner.invoke(cli, [*base, "--method", "fast", "--steps", "5"])) == "error: --steps applies to optimize only"
     assert one_line_error(runner.invoke(cli, [*base, "--model", "starry-night", "--seed", "1"])) == "error: --seed applies to optimize only"
     assert one_line_error(runner.invoke(cli, [*base, "-s", "starry-night", "--work-scale", "0.5"])) == (
-        "error: --work-scale applies to adain and fast only")
+        "error: --work-scale applies to adain, anystyle and fast only")
     assert one_line_error(runner.invoke(cli, [*base, "--model", "starry-night", "--decoder", "d"])) == (
         "error: --decoder applies to adain only")
     assert one_line_error(runner.invoke(cli, [*base, "--model", "starry-night", "--save-every", "2"])) == (
@@ -148,8 +148,8 @@ def test_cli_help_shows_each_methods_default_and_range():
     from painterly.cli.main import cli
 
     text = " ".join(CliRunner().invoke(cli, ["stylize", "--help"], terminal_width=400).output.split())
-    assert "[default: 512 (optimize), not set (adain, fast); range: 16 or more]" in text
-    assert "range: 0 to 2 (optimize), 0 to 1 (adain, fast)" in text
+    assert "[default: 512 (optimize), not set (anystyle, adain, fast); range: 16 or more]" in text
+    assert "range: 0 to 2 (optimize), 0 to 1 (anystyle, adain, fast)" in text
     assert "--steps INTEGER optimize:" in text
 
 

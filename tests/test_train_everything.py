@@ -26,7 +26,8 @@ def test_the_rehearsal_runs_every_stage_and_writes_models(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     stages = summary["stages"]
     assert [stage["name"] for stage in stages] == ["shared", "starry-night", "water-lilies",
-                                                    "starry-night-adversarial", "adain-decoder", "photo2impressionism"]
+                                                    "starry-night-adversarial", "anystyle", "adain-decoder",
+                                                    "photo2impressionism"]
     assert len(list((out / "impressionism").iterdir())) == 74  # the CycleGAN's painting domain
     assert all(stage["exit_code"] == 0 and Path(stage["model"]).is_file() for stage in stages)
     # The shared network went on from the committed checkpoint, two steps further.

@@ -1,4 +1,4 @@
-"""``painterly train-arbitrary``: train the AdaIN decoder that paints photos in any painting's style."""
+"""``painterly train-arbitrary`` and ``painterly train-anystyle``: train the networks that paint photos in any painting's style."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 
 from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, options_from_config
 from painterly.io.files import name_files
+from painterly.train.anystyle import AnyStyleConfig
 from painterly.train.arbitrary import ArbitraryTrainConfig
 from painterly.train.config import PRECISIONS
 
@@ -57,3 +58,49 @@ def train_arbitrary_command(quiet: bool, **values: Any) -> None:
                if result.unreadable else "")  # fmt: skip
     click.echo(f"wrote {result.model_path}: {result.steps} steps, {result.seconds / 60:.1f} min, "
                f"{result.images_per_second:.2f} images/s ({losses}){skipped}", err=True)  # fmt: skip
+
+
+TRAIN_ANYSTYLE_OPTIONS = [
+    "paintings", "holdout", "data", "out", "init", "styles", "hidden", "views", "steps", "batch_size", "crop_min",
+    "crop_max", "style_size", "style_loss", "learning_rate", "network_learning_rate", "content_weight",
+    "style_weight", "tv_weight", "resume", "device", "precision", "seed", "checkpoint_every", "sample_every",
+    "log_every", "keep_checkpoints", "workers", "run_dir",
+]  # fmt: skip
+
+
+@click.command("train-anystyle")
+@options_from_config(AnyStyleConfig, TRAIN_ANYSTYLE_OPTIONS, overrides={
+    "paintings": {"metavar": "PAINTING_DIR", "help": "Folder of training paintings [default: the shared train-paintings]."},
+    "data": {"metavar": "PHOTO_DIR", "help": "Folder of training photos [default: the shared train-photos]."},
+    "holdout": {"multiple": True, "metavar": "PAINTING",
+                "help": "A painting (file stem) never trained on; repeat for more [default: eight varied ones]."},
+    "init": {"metavar": "MODEL", "help": "Multi-style network to start from: shared (the shipped one), a file, or '' for random."},
+    "precision": {"type": click.Choice(list(PRECISIONS))},
+})  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@handle_errors
+def train_anystyle_command(quiet: bool, **values: Any) -> None:
+    """Train the any-painting network: a style predictor and a light style network, photos × paintings.
+
+    \b
+    Examples:
+      painterly train-anystyle --out anystyle.safetensors --resume          # CPU, resumable, hours
+      painterly train-anystyle --out anystyle.safetensors --device cuda --batch-size 16 --steps 20000
+
+    Checkpoints, sample images (training photos painted like held-out paintings) and losses.csv go
+    to OUT's run folder (OUT without its suffix, plus .run); --resume continues from its last
+    checkpoint. Use the result with `painterly stylize PHOTO --style PAINTING --anystyle-model OUT`.
+    """
+    from painterly.train.anystyle import train_anystyle
+
+    values = {key: value for key, value in values.items() if not (key == "holdout" and not value)}
+    if values.get("init") == "":
+        values["init"] = None
+    config = AnyStyleConfig(**config_kwargs(AnyStyleConfig, values))
+    with ProgressReporter("training any-painting network", enabled=not quiet) as reporter:
+        result = train_anystyle(config, progress=reporter)
+    if result.model_path is None:
+        return  # not the main process of a multi-process run
+    losses = ", ".join(f"{name} {value:.4g}" for name, value in result.losses.items())
+    click.echo(f"wrote {result.model_path}: {result.steps} steps, {result.seconds / 60:.1f} min, "
+               f"{result.images_per_second:.2f} images/s ({losses})", err=True)  # fmt: skip

@@ -31,6 +31,8 @@ LAZY_COMMANDS = {
               "Train a feed-forward network that paints photos in one style, in one pass."),
     "train-arbitrary": ("painterly.cli.arbitrary:train_arbitrary_command",
                         "Train the AdaIN decoder: one network that paints photos like any painting, in one pass."),
+    "train-anystyle": ("painterly.cli.arbitrary:train_anystyle_command",
+                       "Train the any-painting network: a style predictor and a light style network, photos × paintings."),
     "export": ("painterly.cli.train:export_command",
                "Export MODEL (a built-in model name or a model file) to ONNX or TorchScript."),
     "video": ("painterly.cli.video:video_command",

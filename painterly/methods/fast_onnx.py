@@ -26,6 +26,7 @@ from painterly.inference.onnx import exported_path, onnx_session, onnxruntime_in
 from painterly.inference.tiling import fits_one_tile
 from painterly.io.images import array_to_image, image_to_array, resize_long_side
 from painterly.methods.fast_spec import SPEC, FastConfig
+from painterly.methods.spec import Paintings
 from painterly.models.lookup import resolve_model_path
 from painterly.ops.color_arrays import finish_stylized
 from painterly.progress import ProgressCallback
@@ -34,9 +35,10 @@ if TYPE_CHECKING:
     import torch
 
 
-def torch_needed(config: FastConfig, device: Any, image_size: tuple[int, int]) -> Optional[str]:
+def torch_needed(config: FastConfig, device: Any, image_size: tuple[int, int], paintings: Paintings = ()) -> Optional[str]:
     """Why painting one ``(width, height)`` photo with ``config`` on ``device`` (as the user gave it,
-    not resolved) needs torch, in one line; ``None`` when :class:`OnnxFastStylizer` paints it.
+    not resolved) needs torch, in one line; ``None`` when :class:`OnnxFastStylizer` paints it
+    (``paintings`` are not used: the style is the model's).
 
     Cheap: reads no model and imports neither torch nor onnxruntime (the model file is hashed to
     find its graph). A model that cannot be found is left to the torch path, which says so.
@@ -74,7 +76,7 @@ class OnnxFastStylizer:
 
     uses_guidance = False
 
-    def __init__(self, config: FastConfig):
+    def __init__(self, config: FastConfig, paintings: Paintings = ()):
         self.config = config.validate()
         self.model_path = resolve_model_path(config.model)  # type: ignore[arg-type]
         self.session = onnx_session(exported_path(self.model_path), threads=onnx_threads())

@@ -102,16 +102,16 @@ class TorchFreePath:
     exported graph through onnxruntime, the colour finish in numpy).
 
     Attributes:
-        torch_needed: ``(config, device, (width, height)) -> reason``: why this image needs the torch
-            path (one line), or ``None`` when it paints without torch. ``device`` is as the user gave
-            it (``"auto"``, ``"cpu"`` …), not resolved: resolving it imports torch. The one place the
-            choice is made; it must be cheap (no model loaded).
-        build: ``(config) -> MethodStylizer``, painting without torch.
+        torch_needed: ``(config, device, (width, height), paintings) -> reason``: why this image
+            needs the torch path (one line), or ``None`` when it paints without torch. ``device`` is
+            as the user gave it (``"auto"``, ``"cpu"`` …), not resolved: resolving it imports torch.
+            The one place the choice is made; it must be cheap (no model loaded).
+        build: ``(config, paintings) -> MethodStylizer``, painting without torch.
         value_bytes: bytes per value it computes in, for the memory estimate.
     """
 
-    torch_needed: Callable[[Any, Any, tuple[int, int]], Optional[str]]
-    build: Callable[[Any], "MethodStylizer"]
+    torch_needed: Callable[[Any, Any, tuple[int, int], Paintings], Optional[str]]
+    build: Callable[[Any, Paintings], "MethodStylizer"]
     value_bytes: int = 4
 
 

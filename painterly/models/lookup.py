@@ -12,6 +12,8 @@ from painterly.errors import PainterlyError
 #: Metadata key under which the model description is stored.
 METADATA_KEY = "painterly.model"
 MODEL_SUFFIX = ".safetensors"
+#: The shipped any-painting network (a style predictor and a style network; not a model to paint by name).
+SHIPPED_ANYSTYLE = Path(__file__).resolve().parent / "shared" / "anystyle.safetensors"
 
 
 def _pretrained_dir() -> Path:

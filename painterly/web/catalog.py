@@ -91,7 +91,11 @@ def check_range(method: Optional[MethodInfo], name: str, value: Optional[float],
 
 
 def _usable(name: str) -> bool:
-    """Arbitrary style needs a trained decoder: the studio does not offer it before one is installed."""
+    """Arbitrary style needs a trained network: the studio does not offer it before one is installed."""
+    if name == "anystyle":
+        from painterly.models.lookup import SHIPPED_ANYSTYLE
+
+        return SHIPPED_ANYSTYLE.is_file()
     if name != "adain":
         return True
     from painterly.errors import PainterlyError

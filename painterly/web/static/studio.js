@@ -150,6 +150,7 @@ async function loadStyles() {
 // What each method does, in the words of someone choosing one (the registry's summaries speak to the CLI).
 const METHOD_WORDS = {
   optimize: "The best result, with any painting or your own; about a minute, and you watch it paint.",
+  anystyle: "Any painting or your own, in about a second.",
   adain: "Any painting or your own, in a few seconds.",
   fast: "A painting's style learned in advance: a second or less.",
   feedforward: "A painting's style learned in advance: a second or less.",
