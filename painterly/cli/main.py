@@ -104,10 +104,14 @@ def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> lis
 @click.option("--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file (never an input).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line per image instead of a progress bar.")
+@click.option("--cluster", metavar="ADDRESS", help="Paint on a Ray cluster: auto (the local one, or a new one), local:N (N "
+              "workers here), or ray://HOST:PORT; CONTENT may then also be a .txt list of files or URIs. Needs "
+              "pip install 'painterly[cluster]'.")
+@click.option("--workers", type=click.IntRange(min=1), help="With --cluster: painters to start (default: one per CPU of the cluster).")
 @handle_errors
 def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], method: Optional[str], model: Optional[str],
             save_every: int, device: str, vgg_weights: Optional[Path], max_pixels: int, max_memory: Optional[str],
-            overwrite: bool, as_json: bool, **option_values: Any) -> None:  # fmt: skip
+            overwrite: bool, as_json: bool, cluster: Optional[str], workers: Optional[int], **option_values: Any) -> None:  # fmt: skip
     """Stylize CONTENT (an image or a folder of images) with one or more paintings.
 
     Method options apply to the methods named before their help; another method refuses them.
@@ -135,6 +139,14 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
         options["preview_every"] = save_every
     if model is not None:
         options["model"] = model
+    if workers is not None and cluster is None:
+        fail("--workers applies with --cluster only")
+    if cluster is not None:
+        from painterly.cli.cluster import stylize_on_cluster
+
+        return stylize_on_cluster(content, output, address=cluster, workers=workers, method=spec.name, styles=styles,
+                                  options=options, device=device, vgg_weights=vgg_weights, max_pixels=max_pixels,
+                                  overwrite=overwrite, as_json=as_json)  # fmt: skip
     pairs = _output_paths(content, output, content.is_dir())
     style_paths = [Path(parse_style_spec(spec)[0]) for spec in styles]
     for source, target in pairs:
