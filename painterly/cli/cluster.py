@@ -60,7 +60,12 @@ def stylize_on_cluster(content: Path, output: Optional[Path], *, address: str, w
     failures = []
     with connected(address) as ray:
         rate = Rate(len(todo))
-        for outcome in paint_on_cluster(todo, job, ray, workers=workers):
+
+        def workers_up(actors: list) -> None:  # files/s of the cluster at work, not of its start
+            rate.restart()
+            click.echo(f"{len(actors)} workers ready", err=True)
+
+        for outcome in paint_on_cluster(todo, job, ray, workers=workers, started=workers_up):
             if outcome.error is not None:
                 failures.append(outcome)
                 click.echo(f"error: {Path(outcome.source).name}: {outcome.error} (after {outcome.attempts} tries)", err=True)

@@ -209,6 +209,9 @@ class Rate:
     def __init__(self, total: int):
         self.total, self.done, self.started = total, 0, time.perf_counter()
 
+    def restart(self) -> None:
+        self.started = time.perf_counter()
+
     def add(self) -> str:
         self.done += 1
         seconds = time.perf_counter() - self.started

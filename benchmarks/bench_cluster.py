@@ -1,0 +1,77 @@
+"""Throughput of ``painterly stylize --cluster`` on a local Ray cluster, 1 and 2 workers, against one machine.
+
+A folder of ``--photos`` photos (the shared example photos, repeated, resized to ``--size`` px long
+side) is painted with a shipped model three ways, each a whole ``painterly stylize`` command in a
+fresh output folder: on one machine (the baseline), on a local Ray cluster of one worker, and of
+two. Each prints seconds and files/s; the ratio is against the baseline of the same run. On a real
+cluster start Ray first (``ray start --head`` on one machine, ``ray start --address HEAD:6379`` on the
+others) and give ``--cluster auto`` (on the head) or ``--cluster ray://HEAD:10001``.
+
+    python benchmarks/bench_cluster.py
+    python benchmarks/bench_cluster.py --photos 48 --size 1024 --model the-scream
+
+Not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PHOTOS = [REPO.parent / "shared" / "data" / "photos", REPO / "painterly" / "examples"]
+
+
+def make_folder(folder: Path, count: int, size: int) -> Path:
+    from PIL import Image
+
+    sources = sorted(path for base in PHOTOS for path in base.glob("*.jpg"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        image = Image.open(sources[index % len(sources)]).convert("RGB")
+        image.thumbnail((size, size), Image.LANCZOS)
+        image.save(folder / f"photo-{index:03d}.jpg", quality=92)
+    return folder
+
+
+def timed(command: list[str]) -> tuple[float, str]:
+    """Seconds of the whole command, and its last line on stderr."""
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(command)}\n{done.stderr[-2000:]}")
+    return seconds, (done.stderr.strip().splitlines() or [""])[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=24)
+    parser.add_argument("--size", type=int, default=1024, help="long side of the photos")
+    parser.add_argument("--model", default="starry-night")
+    parser.add_argument("--cluster", default="local", help="local (a new local cluster per run), auto or ray://HOST:PORT")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = make_folder(Path(scratch) / "photos", args.photos, args.size)
+        base = [sys.executable, "-m", "painterly", "stylize", str(folder), "--model", args.model]
+        one, _ = timed([*base, "-o", str(Path(scratch) / "one")])
+        print(f"{args.photos} photos, {args.size} px, {args.model}")
+        print(f"one machine              {one:6.1f} s  {args.photos / one:5.2f} files/s  ×1.00")
+        for workers in args.workers:
+            address = f"local:{workers}" if args.cluster == "local" else args.cluster
+            seconds, last = timed([*base, "-o", str(Path(scratch) / f"cluster-{workers}"), "--cluster", address,
+                                   "--workers", str(workers)])  # fmt: skip
+            working = last.rsplit("; ", 1)[-1].split(", ")[1] if "files/s" in last else "?"
+            print(f"cluster, {workers} worker{'s' if workers > 1 else ' '}       {seconds:6.1f} s  "
+                  f"{args.photos / seconds:5.2f} files/s  ×{one / seconds:.2f}  (whole command, Ray started and models "
+                  f"loaded; {working} once the workers are up)")
+
+
+if __name__ == "__main__":
+    main()
