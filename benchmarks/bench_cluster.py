@@ -55,6 +55,8 @@ def main() -> None:
     parser.add_argument("--model", default="starry-night")
     parser.add_argument("--cluster", default="local", help="local (a new local cluster per run), auto or ray://HOST:PORT")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--video", type=float, default=0, metavar="SECONDS",
+                        help="also a clip of this many seconds at 480p (bench_video.py's), one machine against the cluster")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -71,6 +73,31 @@ def main() -> None:
             print(f"cluster, {workers} worker{'s' if workers > 1 else ' '}       {seconds:6.1f} s  "
                   f"{args.photos / seconds:5.2f} files/s  ×{one / seconds:.2f}  (whole command, Ray started and models "
                   f"loaded; {working} once the workers are up)")
+        if args.video:
+            from bench_video import fetch_clip, with_tone
+
+            cache = Path(tempfile.gettempdir()) / "painterly-bench-video"
+            cache.mkdir(exist_ok=True)
+            clip = with_tone(fetch_clip("bigbuckbunny.mp4", cache), cache / "bigbuckbunny-tone.mp4")
+            base = [sys.executable, "-m", "painterly", "video", str(clip), "--model", args.model, "--size", "480",
+                    "--end", str(args.video), "--json"]  # fmt: skip
+            one, _ = timed([*base, "-o", str(Path(scratch) / "one.mp4")])
+            print(f"\nvideo, {args.video:g} s at 480p, consistency on")
+            print(f"one machine              {one:6.1f} s  ×1.00")
+            workers = max(args.workers)
+            address = f"local:{workers}" if args.cluster == "local" else args.cluster
+            started = time.perf_counter()
+            done = subprocess.run([*base, "-o", str(Path(scratch) / "cluster.mp4"), "--cluster", address,
+                                   "--segment-seconds", str(args.video / workers)], capture_output=True, text=True)  # fmt: skip
+            seconds = time.perf_counter() - started
+            if done.returncode != 0:
+                raise SystemExit(done.stderr[-2000:])
+            import json
+
+            summary = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"cluster, {workers} workers       {seconds:6.1f} s  ×{one / seconds:.2f}  ({summary['segments']} segments; "
+                  f"warping error at the seams {summary['seam_warping_error']:.5f}, within segments "
+                  f"{summary['within_warping_error']:.5f}, ratio {summary['seam_warping_error'] / summary['within_warping_error']:.2f})")
 
 
 if __name__ == "__main__":

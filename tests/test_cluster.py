@@ -105,3 +105,66 @@ def test_a_list_of_files_names_outputs_as_one_machine(photos, tmp_path):
     with pytest.raises(PainterlyError, match="output folder"):
         cluster_pairs(listing, None)
     assert Path(cluster_pairs(photos, tmp_path / "o")[0][0]).name == "photo-0.png"
+
+
+def test_segments_cover_the_clip_once_and_fade_into_each_other():
+    import numpy as np
+
+    from painterly.cluster.video import join_frames, plan_segments
+
+    segments = plan_segments(30, 10, 3)
+    assert [(s.first, s.last, s.lead) for s in segments] == [(0, 10, 0), (10, 20, 3), (20, 30, 3)]
+    assert [(s.first, s.last) for s in plan_segments(25, 10, 3)] == [(0, 10), (10, 25)]  # no stub at the end
+    painted = [[np.full((2, 2, 3), 10 * k + 100, np.uint8) for _ in range(s.last - s.painted_from)] for k, s in enumerate(segments)]
+    joined = [int(frame[0, 0, 0]) for frame in join_frames(segments, painted)]
+    assert len(joined) == 30 and joined[:7] == [100] * 7 and joined[10:17] == [110] * 7 and joined[-10:] == [120] * 10
+    assert joined[7:10] == [102, 105, 108]  # the earlier segment fading into the later one
+    with pytest.raises(PainterlyError, match="paint it again"):
+        list(join_frames(segments, [painted[0], painted[1][:-1], painted[2]]))
+
+
+def test_a_video_in_three_segments_has_every_frame_its_sound_and_no_seam(local_cluster, tmp_path):
+    import json
+
+    from web_clips import write_clip
+
+    from painterly.video.media import probe_video
+
+    clip = write_clip(tmp_path / "clip.mp4", frames=30, width=64, height=48, fps=10)
+    model = str(tiny_model_file(tmp_path))
+    out = tmp_path / "painted.mp4"
+    from painterly.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["video", str(clip), "--model", model, "-o", str(out), "--cluster", "local:2",
+                                      "--segment-seconds", "1", "--overlap", "4", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["segments"] == 3 and summary["frames"] == 30 and summary["audio"]
+    info = probe_video(out)
+    assert info.frames == 30 and info.has_audio and (info.width, info.height) == (64, 48)
+    assert summary["seam_warping_error"] <= 1.5 * summary["within_warping_error"], summary
+    assert not any(path.name.endswith("painterly-segments") for path in tmp_path.iterdir())  # cleaned up
+    # Segments are kept until the video is written: a rerun paints only those missing.
+    arguments = ["video", str(clip), "--model", model, "-o", str(out), "--cluster", "local:2", "--segment-seconds", "1",
+                 "--overlap", "4", "--json", "--overwrite", "--keep-frames"]  # fmt: skip
+    first = json.loads(CliRunner().invoke(cli, arguments).output.strip().splitlines()[-1])
+    (next(tmp_path.glob(".painted.mp4.painterly-segments")) / "segment-0001.mp4").unlink()
+    again = json.loads(CliRunner().invoke(cli, arguments).output.strip().splitlines()[-1])
+    assert first["painted_segments"] == 3 and (again["painted_segments"], again["resumed_segments"]) == (1, 2)
+
+
+def test_the_studio_runs_its_jobs_on_the_cluster(local_cluster, tmp_path):
+    from test_web_api import png_bytes, studio, submit, wait_for
+
+    from painterly.web.cluster import ClusterRunner
+
+    runner = ClusterRunner("local:2", device="cpu")
+    with studio(tmp_path, runner=runner) as (client, _):
+        created = submit(client, content=png_bytes(24, 32), style="", method="fast", model="starry-night")
+        assert created.status_code in (200, 201, 202), created.text
+        job = wait_for(client, created.json()["id"], timeout=120)
+        assert job["status"] == "succeeded", job
+        result = client.get(job["result_url"])
+        assert Image.open(__import__("io").BytesIO(result.content)).size == (32, 24)
+        bad = submit(client, content=png_bytes(24, 32), style="", method="fast", model="starry-night", strength="7")
+        assert bad.status_code == 422  # checked by the studio before anything reaches the cluster

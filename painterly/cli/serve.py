@@ -19,7 +19,7 @@ from painterly.web.policy import AccessConfig, RetentionConfig
 
 SERVE_OPTIONS = ["host", "port", "data_dir", "workers", "token", "max_upload_mb", "max_pixels", "max_size",
                  "max_steps", "max_video_mb", "max_video_seconds", "max_video_size", "rate_limit_per_minute",
-                 "rate_limit_burst", "device"]
+                 "rate_limit_burst", "device", "cluster"]
 
 
 def _is_loopback(host: str) -> bool:

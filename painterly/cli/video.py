@@ -59,10 +59,17 @@ def _frame_stylizer(method: Optional[str], model: Optional[str], styles: tuple[s
 @click.option("--vgg-weights", type=click.Path(path_type=Path), help="VGG19 weights file (the optimize method).")
 @click.option("--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line instead of a progress bar.")
+@click.option("--cluster", metavar="ADDRESS", help="Paint segments of the clip in parallel on a Ray cluster: auto, local:N or "
+              "ray://HOST:PORT (pip install 'painterly[cluster]').")
+@click.option("--segment-seconds", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="With --cluster: length of each segment.")
+@click.option("--overlap", type=click.IntRange(min=1), default=8, show_default=True,
+              help="With --cluster: frames each segment starts early, cross-faded with the one before.")
 @handle_errors
 def video_command(source: Path, output: Optional[Path], model: Optional[str], styles: tuple[str, ...], method: Optional[str],
                   preview: int, report: bool, overwrite: bool, device: str, vgg_weights: Optional[Path],
-                  max_memory: Optional[str], as_json: bool, **values: Any) -> None:  # fmt: skip
+                  max_memory: Optional[str], as_json: bool, cluster: Optional[str], segment_seconds: float, overlap: int,
+                  **values: Any) -> None:  # fmt: skip
     """Stylize the video SOURCE, keeping strokes steady from frame to frame, with its sound.
 
     Frames are kept in a folder next to the output as they are done, so running the same
@@ -91,6 +98,11 @@ def video_command(source: Path, output: Optional[Path], model: Optional[str], st
     check_video_output(output, protect=[source])
     if output.exists() and not overwrite and not preview:
         fail(f"{output} exists: pass --overwrite to replace it, or choose another -o")
+    if cluster is not None:
+        if preview:
+            fail("--preview runs on this machine: leave out --cluster")
+        return _video_on_cluster(source, output, cluster, spec.name, model, styles, method_options, config, device,
+                                 vgg_weights, segment_seconds, overlap, as_json)  # fmt: skip
     frame_stylizer = _frame_stylizer(spec.name, model, styles, method_options, resolve_device(device), vgg_weights,
                                      output_size(info.width, info.height, config.size), max_memory)  # fmt: skip
     job = VideoJob(source, output, frame_stylizer, config, device="cpu")
@@ -121,3 +133,32 @@ def video_command(source: Path, output: Optional[Path], model: Optional[str], st
     if preview:
         click.echo(f"preview done: run the same command without --preview to render the whole video "
                    f"(the first {result.frames} frames are kept)", err=True)  # fmt: skip
+
+
+def _video_on_cluster(source: Path, output: Path, address: str, method: str, model: Optional[str], styles: tuple[str, ...],
+                      method_options: dict[str, Any], config: VideoConfig, device: str, vgg_weights: Optional[Path],
+                      segment_seconds: float, overlap: int, as_json: bool) -> None:  # fmt: skip
+    from dataclasses import asdict
+
+    from painterly.cluster.folder import job_for
+    from painterly.cluster.runtime import connected
+    from painterly.cluster.video import paint_video_on_cluster
+
+    options = {**method_options, **({"model": model} if model else {})}
+    job = job_for(method, styles, options, device=device, vgg_weights=str(vgg_weights) if vgg_weights else None)
+
+    def segment_done(segment: Any, done: int, total: int) -> None:
+        if not as_json:
+            click.echo(f"segment {segment.index + 1} painted ({done}/{total} segments)", err=True)
+
+    with connected(address) as ray:
+        summary = paint_video_on_cluster(source, output, job, ray, video=asdict(config), segment_seconds=segment_seconds,
+                                         overlap=overlap, progress=segment_done)  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(summary, default=str))
+        return
+    seams = (f"; warping error at the seams {summary['seam_warping_error']:.6f}, within segments "
+             f"{summary['within_warping_error']:.6f}" if "seam_warping_error" in summary else "")  # fmt: skip
+    audio = "with audio" if summary["audio"] else "no audio"
+    click.echo(f"wrote {summary['output']} ({summary['frames']} frames, {summary['width']}×{summary['height']}, {audio}) from "
+               f"{summary['segments']} segments ({summary['resumed_segments']} kept from before){seams}", err=True)  # fmt: skip

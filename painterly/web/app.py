@@ -37,6 +37,10 @@ def create_app(config: ServerConfig | None = None, runner: Optional[Runner] = No
     """The studio application for ``config``; ``runner`` runs the jobs (default: :class:`StylizeRunner`),
     ``access`` says who may reach it and by which names, ``retention`` how long finished jobs are kept."""
     config = config or ServerConfig()
+    if runner is None and config.cluster:
+        from painterly.web.cluster import ClusterRunner
+
+        runner = ClusterRunner(config.cluster, device=config.device)
     if runner is None:
         from painterly.devices import resolve_device
 

@@ -34,6 +34,9 @@ class ServerConfig:
         rate_limit_per_minute: jobs one client may create per minute, on average (0 turns the limit off).
         rate_limit_burst: jobs one client may create at once before the per-minute rate applies.
         device: device the default runner computes on (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
+        cluster: a Ray cluster address (``auto``, ``local:N``, ``ray://HOST:PORT``): jobs run there
+            (image jobs on a worker each, video jobs in segments across the workers) instead of in
+            this process; needs ``pip install 'painterly[cluster]'``.
         max_interrupted_runs: a job found ``running`` at start-up (the server stopped mid-job) is re-queued
             until it has been interrupted this many times, then marked failed, so a job that crashes the
             server cannot crash it forever.
@@ -54,6 +57,7 @@ class ServerConfig:
     rate_limit_per_minute: float = 30.0
     rate_limit_burst: int = 10
     device: str = "auto"
+    cluster: Optional[str] = None
     max_interrupted_runs: int = 2
 
     @property
