@@ -63,7 +63,7 @@ def train_arbitrary_command(quiet: bool, **values: Any) -> None:
 TRAIN_ANYSTYLE_OPTIONS = [
     "paintings", "holdout", "data", "out", "init", "styles", "hidden", "views", "steps", "batch_size", "crop_min",
     "crop_max", "style_size", "style_loss", "learning_rate", "network_learning_rate", "content_weight",
-    "style_weight", "tv_weight", "resume", "device", "precision", "seed", "checkpoint_every", "sample_every",
+    "style_weight", "tv_weight", "max_grad_norm", "resume", "device", "precision", "seed", "checkpoint_every", "sample_every",
     "log_every", "keep_checkpoints", "workers", "run_dir",
 ]  # fmt: skip
 

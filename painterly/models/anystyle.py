@@ -61,11 +61,14 @@ class PredictorConfig:
         layers: VGG19 layers it reads (see :func:`painting_statistics`).
         hidden: width of its hidden layer.
         styles: size of the embedding = rows of the style network's norm tables.
+        bound: each embedding entry is kept within ``±bound`` (softly, by ``tanh``): unbounded, one
+            run's scales grew until the network's output saturated, and it never came back.
     """
 
     layers: tuple[str, ...] = PREDICTOR_LAYERS
     hidden: int = 256
     styles: int = 64
+    bound: float = 2.0
 
     @property
     def inputs(self) -> int:
@@ -78,12 +81,13 @@ class PredictorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PredictorConfig":
-        return cls(layers=tuple(data["layers"]), hidden=int(data["hidden"]), styles=int(data["styles"]))
+        return cls(layers=tuple(data["layers"]), hidden=int(data["hidden"]), styles=int(data["styles"]),
+                   bound=float(data.get("bound", 2.0)))
 
 
 class StylePredictor(nn.Module):
     """Painting statistics ``(B, D)`` → style embedding ``(B, E)``: standardized (with statistics
-    of the training paintings, kept as buffers), then a two-layer perceptron."""
+    of the training paintings, kept as buffers), a two-layer perceptron, then ``bound · tanh(· / bound)``."""
 
     def __init__(self, config: PredictorConfig = PredictorConfig()):
         super().__init__()
@@ -100,7 +104,8 @@ class StylePredictor(nn.Module):
 
     def forward(self, stats: torch.Tensor) -> torch.Tensor:
         x = (stats.float() - self.input_mean) / self.input_std
-        return self.out(F.relu(self.hidden(x)))
+        bound = self.config.bound
+        return bound * torch.tanh(self.out(F.relu(self.hidden(x))) / bound)
 
 
 class AnyStyleNet(nn.Module):

@@ -81,6 +81,8 @@ class AnyStyleConfig(RunSettings):
         content_weight: weight of the relative content loss.
         style_weight: weight of the relative style loss.
         tv_weight: weight of the total variation loss.
+        max_grad_norm: gradients are scaled down to at most this norm (one bad batch moved a run
+            to outputs it never came back from).
         content_layers, style_layers: VGG19 layers of the losses.
         precision, channels_last, workers: as in ``painterly train``.
     """
@@ -110,6 +112,7 @@ class AnyStyleConfig(RunSettings):
     content_weight: float = 2.5
     style_weight: float = 10.0
     tv_weight: float = 0.05
+    max_grad_norm: float = 5.0
     content_layers: tuple[str, ...] = ("relu2_2",)
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
     channels_last: bool = True
@@ -217,7 +220,7 @@ class AnyStyleStep:
             steps=config.steps,
         )  # fmt: skip
         self.images_per_step = config.batch_size
-        self.loss_names = LOSS_NAMES
+        self.loss_names = (*LOSS_NAMES, "grad_norm")
         net, average = initial_network(config)
         predictor_layers = list(net.predictor.config.layers)
         layers = [*config.content_layers, *config.style_layers, *predictor_layers]
@@ -235,7 +238,8 @@ class AnyStyleStep:
         if average is not None:  # start every painting at the average style, as fine-tuning does
             with torch.no_grad():
                 net.predictor.out.weight.zero_()
-                net.predictor.out.bias.copy_(average)
+                bound = net.predictor.config.bound
+                net.predictor.out.bias.copy_(bound * torch.atanh(average / bound))
         self.net = net.to(device)
         self.net.transformer.to(memory_format=self.memory_format)
         self.trained = run.parallel(self.net)
@@ -266,8 +270,9 @@ class AnyStyleStep:
         tv_value = total_variation(output.float())
         total = config.content_weight * content_value + config.style_weight * style_value + config.tv_weight * tv_value
         total.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), config.max_grad_norm)
         self.optimizer.step()
-        return {"total": total, "content": content_value, "style": style_value, "tv": tv_value}
+        return {"total": total, "content": content_value, "style": style_value, "tv": tv_value, "grad_norm": norm}
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "extra": {}}
