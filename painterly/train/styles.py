@@ -237,6 +237,15 @@ class VaryingCrops(PhotoCrops):
             self.crop_size = max(self.sizes)
 
 
+def run_crops(run: Run, photos: Sequence[Path]) -> VaryingCrops:
+    """The crops of a run of the recipe: ``run.config``'s crop range, batch, jitter, seed and steps,
+    this process's share."""
+    config = run.config
+    return VaryingCrops(photos, sizes=crop_sizes(config.crop_min, config.crop_max), batch_size=config.batch_size,
+                        scale_jitter=config.scale_jitter, seed=config.seed, rank=run.info.rank,
+                        world_size=run.info.world_size, steps=config.steps)  # fmt: skip
+
+
 def crop_sizes(low: int, high: int) -> list[int]:
     """Crop sides from ``low`` to ``high`` in steps of :data:`CROP_STEP`."""
     return list(range(low, high + 1, CROP_STEP))
@@ -351,6 +360,22 @@ def content_distance(features: dict[str, torch.Tensor], targets: dict[str, torch
     ) / max(1, len(targets))  # type: ignore[return-value]
 
 
+def recipe_losses(vgg: VGG19, config: Any, content: torch.Tensor, paint: Any, targets: PaintingTargets,
+                  index: torch.Tensor, dtype: Optional[torch.dtype]) -> dict[str, torch.Tensor]:
+    """The recipe's unweighted losses of ``paint(content)`` (``(B, 3, H, W)`` photos in ``[0, 1]``),
+    each image against painting ``index[b]`` of ``targets``: ``content`` (at ``config.content_layers``),
+    ``style`` (``config.style_loss`` at ``config.style_layers``) and ``tv``; scalars."""
+    with torch.no_grad(), autocast(content.device, dtype):
+        content_targets = {k: v.float() for k, v in vgg(content, config.content_layers).items()}
+    with autocast(content.device, dtype):
+        output = paint(content)
+        layers = sorted(set(config.content_layers) | set(config.style_layers), key=vgg.layer_names.index)
+        features = vgg(output, layers)
+    return {"content": content_distance(features, content_targets),
+            "style": style_distance(features, targets, index, config.style_loss),
+            "tv": total_variation(output.float())}  # fmt: skip
+
+
 # --- steering the content weight -------------------------------------------------------------
 
 
@@ -441,11 +466,7 @@ class MultiStyleStep:
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.paintings: list[Painting] = pick_paintings(config.styles)
         self.photos = training_photos(config.data)
-        self.dataset = VaryingCrops(
-            self.photos, sizes=crop_sizes(config.crop_min, config.crop_max), batch_size=config.batch_size,
-            scale_jitter=config.scale_jitter, seed=config.seed, rank=run.info.rank, world_size=run.info.world_size,
-            steps=config.steps,
-        )  # fmt: skip
+        self.dataset = run_crops(run, self.photos)
         self.images_per_step = config.batch_size
         layers = [*config.content_layers, *config.style_layers]
         if config.content_target is not None:
@@ -488,19 +509,12 @@ class MultiStyleStep:
         index = styles_at(step, len(self.paintings), content.shape[0], config.seed, self.run.info.rank)
         index = index.to(self.run.device)
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.no_grad(), autocast(content.device, self.dtype):
-            content_targets = {k: v.float() for k, v in self.vgg(content, config.content_layers).items()}
-        with autocast(content.device, self.dtype):
-            output = self.trained(content, index) if self.multi else self.trained(content)
-            layers = sorted(set(config.content_layers) | set(config.style_layers), key=self.vgg.layer_names.index)
-            features = self.vgg(output, layers)
-        content_value = content_distance(features, content_targets)
-        style_value = style_distance(features, self.targets, index, config.style_loss)
-        tv_value = total_variation(output.float())
-        total = self.content_weight * content_value + config.style_weight * style_value + config.tv_weight * tv_value
+        paint = (lambda photos: self.trained(photos, index)) if self.multi else self.trained
+        values = recipe_losses(self.vgg, config, content, paint, self.targets, index, self.dtype)
+        total = self.content_weight * values["content"] + config.style_weight * values["style"] + config.tv_weight * values["tv"]
         total.backward()
         self.optimizer.step()
-        values = {"total": total, "content": content_value, "style": style_value, "tv": tv_value}
+        values = {"total": total, **values}
         if self.content_check is not None:
             values.update(content_weight=self.content_weight, content_check=self.last_check)
         return values
