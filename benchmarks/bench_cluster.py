@@ -48,6 +48,59 @@ def timed(command: list[str]) -> tuple[float, str]:
     return seconds, (done.stderr.strip().splitlines() or [""])[-1]
 
 
+class _PainterBatches:
+    """Ray Data's form of a worker's painter: a batch of ``{"name", "data"}`` rows in, PNG bytes out."""
+
+    def __init__(self, job):
+        from painterly.cluster.folder import Painter
+
+        self.painter = Painter(job)
+
+    def __call__(self, batch: dict) -> dict:
+        import io
+
+        import numpy as np
+
+        out = []
+        for name, data in zip(batch["name"], batch["data"]):
+            image, _ = self.painter.paint(str(name), bytes(data))
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            out.append(buffer.getvalue())
+        return {"name": batch["name"], "png": np.array(out, dtype=object)}
+
+
+def compare_ray_data(folder: Path, model: str, workers: int) -> None:
+    """Files/s of the actor pool (what --cluster runs) against Ray Data's map_batches, in one local
+    cluster of ``workers`` CPUs, the painters built before the clock starts in both."""
+    import ray
+
+    from painterly.cluster.folder import job_for, paint_on_cluster
+
+    files = sorted(folder.glob("*.jpg"))
+    job = job_for("fast", [], {"model": model}, device="cpu")
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        clock = {}
+        pairs = [(str(path), folder / "unused.png") for path in files]
+        outcomes = paint_on_cluster(pairs, job, ray, workers=workers, started=lambda actors: clock.setdefault("start", time.perf_counter()))
+        done = sum(outcome.error is None for outcome in outcomes)
+        actors = done / (time.perf_counter() - clock["start"])
+        rows = [{"name": path.name, "data": path.read_bytes()} for path in files]
+        # One warm-up pass builds the painters (Ray Data starts its actors lazily), then the timed pass.
+        for _ in ray.data.from_items(rows[:workers]).map_batches(_PainterBatches, fn_constructor_args=(job,), batch_size=1,
+                                                                  concurrency=workers, num_cpus=1).iter_rows():
+            pass
+        started = time.perf_counter()
+        count = sum(1 for _ in ray.data.from_items(rows).map_batches(_PainterBatches, fn_constructor_args=(job,), batch_size=1,
+                                                                      concurrency=workers, num_cpus=1).iter_rows())
+        data = count / (time.perf_counter() - started)
+        print(f"\n{workers} workers, painters built: actor pool (--cluster) {actors:.2f} files/s; "
+              f"Ray Data map_batches {data:.2f} files/s (its own start, painters included: its actors are per pipeline)")
+    finally:
+        ray.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=int, default=24)
@@ -55,6 +108,8 @@ def main() -> None:
     parser.add_argument("--model", default="starry-night")
     parser.add_argument("--cluster", default="local", help="local (a new local cluster per run), auto or ray://HOST:PORT")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--ray-data", action="store_true",
+                        help="also the same photos through Ray Data's map_batches (needs pandas and pyarrow), against the actor pool")
     parser.add_argument("--video", type=float, default=0, metavar="SECONDS",
                         help="also a clip of this many seconds at 480p (bench_video.py's), one machine against the cluster")
     args = parser.parse_args()
@@ -73,6 +128,8 @@ def main() -> None:
             print(f"cluster, {workers} worker{'s' if workers > 1 else ' '}       {seconds:6.1f} s  "
                   f"{args.photos / seconds:5.2f} files/s  ×{one / seconds:.2f}  (whole command, Ray started and models "
                   f"loaded; {working} once the workers are up)")
+        if args.ray_data:
+            compare_ray_data(folder, args.model, max(args.workers))
         if args.video:
             from bench_video import fetch_clip, with_tone
 

@@ -1,14 +1,17 @@
-"""Keep the shared network's pre-training resumable across sessions with a small committed checkpoint.
+"""Keep a long training resumable across sessions with a small committed checkpoint: the shared
+network's pre-training, or (``--network anystyle``) the any-painting network's.
 
     python scripts/shared_checkpoint.py pack /work/runs/shared      # latest checkpoint → checkpoints/
     python scripts/shared_checkpoint.py unpack /work/runs/shared    # checkpoints/ → the run folder, then --resume
+    python scripts/shared_checkpoint.py pack /work/runs/anystyle/anystyle.run --network anystyle
 
 ``pack`` writes ``checkpoints/shared-step-NNNNNN.pt`` (weights in fp16, Adam's moments in bf16:
 its second moments reach 1e-10 and below, which fp16 flushes to zero and which would blow up the
 first steps after resuming; random generator states and step count as they were) and
 ``painterly/models/shared/shared.safetensors`` (shipped in the package), the model file
 ``--init shared`` starts from, with the style
-table. ``unpack`` puts the packed checkpoint into a run folder as its latest checkpoint, so
+table (``--network anystyle``: ``checkpoints/anystyle-step-NNNNNN.pt`` and
+``painterly/models/shared/anystyle.safetensors``, the network of the anystyle method). ``unpack`` puts the packed checkpoint into a run folder as its latest checkpoint, so
 ``painterly train --styles … --resume`` goes on from it (from fp16-rounded weights: not
 bit-identical to the uninterrupted run, but the same run).
 """
@@ -51,7 +54,7 @@ def config_of(data: dict) -> StylesConfig:
     return StylesConfig(**values)
 
 
-def pack(run_dir: Path) -> None:
+def pack(run_dir: Path, network: str = "shared") -> None:
     paths = checkpoint_paths(run_dir)
     if not paths:
         raise SystemExit(f"no checkpoints in {run_dir}")
@@ -59,10 +62,12 @@ def pack(run_dir: Path) -> None:
     data["model"] = _cast(data["model"], torch.float16)
     data["optimizer"] = _cast(data["optimizer"], torch.bfloat16)
     FOLDER.mkdir(exist_ok=True)
-    for old in FOLDER.glob("shared-step-*.pt"):
+    for old in FOLDER.glob(f"{network}-step-*.pt"):
         old.unlink()
-    target = FOLDER / f"shared-step-{data['step']:06d}.pt"
+    target = FOLDER / f"{network}-step-{data['step']:06d}.pt"
     torch.save(data, target)
+    if network == "anystyle":
+        return _ship_anystyle(data, target)
 
     config = config_of(data["config"])
     paintings = pick_paintings(config.styles)
@@ -76,8 +81,29 @@ def pack(run_dir: Path) -> None:
           f"at step {data['step']}; losses {json.dumps(data['losses'])}")
 
 
-def unpack(run_dir: Path) -> None:
-    packed = sorted(FOLDER.glob("shared-step-*.pt"))
+def _ship_anystyle(data: dict, target: Path) -> None:
+    """The packed any-painting checkpoint as the shipped model file."""
+    from painterly.models.anystyle import AnyStyleInfo, AnyStyleNet, PredictorConfig, save_anystyle
+    from painterly.models.lookup import SHIPPED_ANYSTYLE
+    from painterly.models.transformer import variant_config
+    from painterly.train.anystyle import AnyStyleConfig
+
+    known = {item.name for item in fields(AnyStyleConfig)}
+    config = AnyStyleConfig(**{key: tuple(value) if isinstance(value, list) else value
+                               for key, value in data["config"].items() if key in known})  # fmt: skip
+    state = {key.removeprefix("module."): value.float() for key, value in data["model"].items()}
+    network = variant_config(config.variant, styles=config.styles)
+    net = AnyStyleNet(network, PredictorConfig(hidden=config.hidden, styles=config.styles))
+    net.load_state_dict(state)
+    record = {"steps": data["step"], "seconds": data["seconds"], "losses": data["losses"], "checkpoint": target.name}
+    training = {**config.to_dict(), "data": "train-photos (held-out share excluded)"}
+    save_anystyle(net, SHIPPED_ANYSTYLE, AnyStyleInfo(network, net.predictor.config, training, record))
+    print(f"wrote {target.relative_to(REPO)} ({target.stat().st_size / 1e6:.2f} MB) and {SHIPPED_ANYSTYLE.relative_to(REPO)} "
+          f"at step {data['step']}; losses {json.dumps(data['losses'])}")
+
+
+def unpack(run_dir: Path, network: str = "shared") -> None:
+    packed = sorted(FOLDER.glob(f"{network}-step-*.pt"))
     if not packed:
         raise SystemExit("no packed checkpoint in checkpoints/")
     data = torch.load(packed[-1], map_location="cpu", weights_only=True)
@@ -86,15 +112,17 @@ def unpack(run_dir: Path) -> None:
         raise SystemExit(f"{target} exists already: the run folder is at least as far")
     target.parent.mkdir(parents=True, exist_ok=True)
     torch.save(data, target)  # loading casts the weights and moments back to float32
-    print(f"wrote {target}: resume with painterly train --styles … --run-dir {run_dir} --resume")
+    command = "train-anystyle" if network == "anystyle" else "train --styles …"
+    print(f"wrote {target}: resume with painterly {command} --run-dir {run_dir} --resume")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["pack", "unpack"])
     parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--network", choices=["shared", "anystyle"], default="shared")
     args = parser.parse_args()
-    (pack if args.action == "pack" else unpack)(args.run_dir)
+    (pack if args.action == "pack" else unpack)(args.run_dir, args.network)
 
 
 if __name__ == "__main__":
