@@ -168,3 +168,35 @@ def test_the_studio_runs_its_jobs_on_the_cluster(local_cluster, tmp_path):
         assert Image.open(__import__("io").BytesIO(result.content)).size == (32, 24)
         bad = submit(client, content=png_bytes(24, 32), style="", method="fast", model="starry-night", strength="7")
         assert bad.status_code == 422  # checked by the studio before anything reaches the cluster
+
+
+def test_uris_are_read_by_the_driver_through_fsspec(local_cluster, photos, tmp_path):
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    for path in sorted(photos.iterdir())[:2]:
+        memory.pipe(f"/bucket/{path.name}", path.read_bytes())
+    listing = tmp_path / "files.txt"
+    listing.write_text("memory://bucket/photo-0.png\nmemory://bucket/photo-1.png\n")
+    model = str(tiny_model_file(tmp_path))
+    result = stylize(str(listing), "--model", model, "-o", str(tmp_path / "out"), "--cluster", "local:2")
+    assert result.exit_code == 0, result.output
+    one = stylize(str(photos / "photo-1.png"), "--model", model, "-o", str(tmp_path / "one.png"))
+    assert one.exit_code == 0, one.output
+    painted = Image.open(tmp_path / "out" / "photo-1-stylized.png")
+    assert painted.tobytes() == Image.open(tmp_path / "one.png").tobytes()
+
+
+def test_the_studio_runs_video_jobs_in_segments(local_cluster, tmp_path):
+    from web_clips import write_clip
+
+    from painterly.video.media import probe_video
+    from painterly.web.cluster import ClusterRunner
+    from painterly.web.jobs import JobOptions
+
+    clip = write_clip(tmp_path / "clip.mp4", frames=24, width=64, height=48, fps=12)
+    events = []
+    ClusterRunner("local:2", device="cpu").video(clip, None, JobOptions(method="fast", model="starry-night"),
+                                                 lambda event: events.append(event.step) or True,
+                                                 output=tmp_path / "out.mp4", work_folder=tmp_path / "work")  # fmt: skip
+    info = probe_video(tmp_path / "out.mp4")
+    assert info.frames == 24 and info.has_audio and events == [1]
