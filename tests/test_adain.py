@@ -468,7 +468,7 @@ def test_stylize_command_with_adain_options(tmp_path, decoder_file):
     with Image.open(out) as written:
         assert written.size == (56, 40)
     bad = CliRunner().invoke(cli, ["stylize", str(photo), "--style", str(painting), "--work-scale", "0.5", "-o", str(tmp_path / "o.png")])
-    assert bad.exit_code != 0 and "--work-scale applies to adain and fast only" in bad.output
+    assert bad.exit_code != 0 and "--work-scale applies to adain, anystyle and fast only" in bad.output
 
 
 def test_mask_proportions_are_checked():

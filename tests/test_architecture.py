@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("tensors, files and features", ("painterly.ops", "painterly.io", "painterly.features", "painterly.styles")),
     ("networks and losses", ("painterly.models", "painterly.losses")),
     ("methods", ("painterly.methods", "painterly.export", "painterly.inference", "painterly.registry", "painterly.api")),
-    ("pipelines", ("painterly.video", "painterly.evaluate", "painterly.train")),
+    ("pipelines", ("painterly.video", "painterly.evaluate", "painterly.train", "painterly.cluster")),
     ("interfaces", ("painterly.cli", "painterly.web", "painterly.__main__", "painterly")),
 ]
 

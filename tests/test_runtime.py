@@ -54,10 +54,12 @@ def test_auto_output_matches_pytorch_fp32(tmp_path):
 
 
 def test_auto_falls_back_to_pytorch(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAINTERLY_CACHE_DIR", str(tmp_path / "cache"))  # no graph of this model exported yet
     model = tiny_model_file(tmp_path)
     monkeypatch.setattr(feedforward, "onnxruntime_installed", lambda: False)
     assert FastStylizer(FastConfig(model=str(model))).runtime == "torch"
     monkeypatch.undo()
+    monkeypatch.setenv("PAINTERLY_CACHE_DIR", str(tmp_path / "cache"))
 
     def broken(model_path, out):
         raise PainterlyError("onnx is not installed: pip install onnx onnxruntime")

@@ -8,7 +8,7 @@ from typing import Any, Optional, Sequence
 
 import click
 
-from painterly.cli.common import fail
+from painterly.cli.common import fail, output_paths
 from painterly.errors import PainterlyError
 
 #: A list file: one path or URI per line (``#`` comments), painted into the output folder.
@@ -18,8 +18,6 @@ LIST_SUFFIXES = (".txt", ".list")
 def cluster_pairs(content: Path, output: Optional[Path]) -> list[tuple[str, Path]]:
     """``(source, target)`` pairs: every image of a folder, one image, or each line of a list file
     (paths or ``s3://``-style URIs), with the names one machine gives them (``<stem>-stylized.png``)."""
-    from painterly.cli.main import _output_paths
-
     if content.is_file() and content.suffix.lower() in LIST_SUFFIXES:
         if output is None or (output.exists() and not output.is_dir()):
             raise PainterlyError("CONTENT is a list of files: give an output folder with -o DIR")
@@ -28,7 +26,7 @@ def cluster_pairs(content: Path, output: Optional[Path]) -> list[tuple[str, Path
         if not sources:
             raise PainterlyError(f"{content} lists no files: write one path or URI per line")
         return [(source, output / f"{Path(source.rsplit('/', 1)[-1]).stem}-stylized.png") for source in sources]
-    return [(str(source), target) for source, target in _output_paths(content, output, content.is_dir())]
+    return [(str(source), target) for source, target in output_paths(content, output, content.is_dir())]
 
 
 def stylize_on_cluster(content: Path, output: Optional[Path], *, address: str, workers: Optional[int], method: Optional[str],

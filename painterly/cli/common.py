@@ -7,6 +7,7 @@ import functools
 import sys
 import time
 import typing
+from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import click
@@ -333,3 +334,24 @@ def _clock_time(seconds: float) -> str:
 
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def output_paths(content: Path, output: Optional[Path], is_folder: bool) -> list[tuple[Path, Path]]:
+    """(input, output) pairs for one image or every image of a folder."""
+    from painterly.io.formats import IMAGE_SUFFIXES
+    from painterly.io.images import find_images
+
+    if not is_folder:
+        if output is None:
+            output = Path.cwd() / f"{content.stem}-stylized.png"
+        elif output.is_dir():
+            output = output / f"{content.stem}-stylized.png"
+        return [(content, output)]
+    images = find_images(content)
+    if not images:
+        raise PainterlyError(f"no images in folder {content}: add {', '.join(sorted(IMAGE_SUFFIXES))} files")
+    if output is None:
+        raise PainterlyError("CONTENT is a folder: give an output folder with -o DIR")
+    if output.exists() and not output.is_dir():
+        raise PainterlyError(f"CONTENT is a folder, so -o must be a folder, but {output} is a file")
+    return [(image, output / f"{image.stem}-stylized.png") for image in images]

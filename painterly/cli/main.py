@@ -9,11 +9,11 @@ from typing import Any, Optional
 
 import click
 
-from painterly.cli.common import (MAX_MEMORY_HELP, ProgressReporter, check_paintings, chosen_method_options, fail,
+from painterly.cli.common import (MAX_MEMORY_HELP, ProgressReporter, check_paintings, chosen_method_options, fail, output_paths,
                                   handle_errors, is_out_of_memory, joined, method_options)  # fmt: skip
 from painterly.cli.lazy import LazyGroup
 from painterly.errors import PainterlyError
-from painterly.io.formats import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
+from painterly.io.formats import DEFAULT_MAX_PIXELS
 
 #: Photos of a folder a feed-forward method paints at once (see ``concurrent_images``).
 FOLDER_PAINTERS = 2
@@ -65,26 +65,6 @@ def cli(threads: Optional[int], debug: bool) -> None:
         import torch
 
         torch.set_num_threads(threads)
-
-
-def _output_paths(content: Path, output: Optional[Path], is_folder: bool) -> list[tuple[Path, Path]]:
-    """(input, output) pairs for one image or every image of a folder."""
-    from painterly.io.images import find_images
-
-    if not is_folder:
-        if output is None:
-            output = Path.cwd() / f"{content.stem}-stylized.png"
-        elif output.is_dir():
-            output = output / f"{content.stem}-stylized.png"
-        return [(content, output)]
-    images = find_images(content)
-    if not images:
-        raise PainterlyError(f"no images in folder {content}: add {', '.join(sorted(IMAGE_SUFFIXES))} files")
-    if output is None:
-        raise PainterlyError("CONTENT is a folder: give an output folder with -o DIR")
-    if output.exists() and not output.is_dir():
-        raise PainterlyError(f"CONTENT is a folder, so -o must be a folder, but {output} is a file")
-    return [(image, output / f"{image.stem}-stylized.png") for image in images]
 
 
 @cli.command()
@@ -147,7 +127,7 @@ def stylize(content: Path, styles: tuple[str, ...], output: Optional[Path], meth
         return stylize_on_cluster(content, output, address=cluster, workers=workers, method=spec.name, styles=styles,
                                   options=options, device=device, vgg_weights=vgg_weights, max_pixels=max_pixels,
                                   overwrite=overwrite, as_json=as_json)  # fmt: skip
-    pairs = _output_paths(content, output, content.is_dir())
+    pairs = output_paths(content, output, content.is_dir())
     style_paths = [Path(parse_style_spec(spec)[0]) for spec in styles]
     for source, target in pairs:
         check_output_path(target, protect=[source, *style_paths])
