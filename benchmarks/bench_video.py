@@ -19,6 +19,7 @@ The network runs once per frame: the per-frame run reuses the outputs of the con
     python benchmarks/bench_video.py --seconds 1 --clip bikes.mp4 --size 640
     python benchmarks/bench_video.py --model my-model.safetensors --consistency 0.8
     python benchmarks/bench_video.py --seconds 2 --threads 1      # on a busy shared CPU
+    python benchmarks/bench_video.py --any-painting --style the-scream   # the anystyle method
 
 Not a test: it prints figures. With no trained model it uses a light network with random
 weights and says so: the warping and speed figures then show the mechanics, not a real style.
@@ -149,6 +150,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of the cut")
     parser.add_argument("--size", type=int, default=854, help="long side (854 = 480p for 16:9)")
     parser.add_argument("--consistency", type=float, default=0.7)
+    parser.add_argument("--any-painting", action="store_true",
+                        help="paint --style with the anystyle method (the shipped any-painting network) instead of a model")
     parser.add_argument("--work-scale", type=float, default=1.0, help="the fast method's work scale (0.5: paint at half size)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a CPU shared with other work)")
     parser.add_argument("--cache", type=Path, default=None, help="where the clip is kept (default: painterly's cache)")
@@ -167,12 +170,19 @@ def main() -> None:
     source = with_tone(fetch_clip(args.clip, cache), cache / f"{Path(args.clip).stem}-tone.mp4")
     info = probe_video(source)
     work = Path(tempfile.mkdtemp(prefix="painterly-bench-video-"))
-    # The default is a style model: the first shipped model may be a CycleGAN generator (photo2painting).
-    model = args.model or ("starry-night" if "starry-night" in list_pretrained() else None)
-    trained = model is not None
-    if model is None:
-        model = str(save_model(TransformerNet(variant_config("light")), work / "light-random.safetensors"))
-    fast = fast_frame_stylizer(model, device=torch.device("cpu"), work_scale=args.work_scale)
+    if args.any_painting:
+        from painterly.registry import create_stylizer
+
+        model, trained = f"anystyle, painting {args.style}", True
+        fast = create_stylizer("anystyle", paintings=[(load_style_image(args.style, 10**8), 1.0)],
+                               options={"work_scale": args.work_scale}, device="cpu", frames=True)  # fmt: skip
+    else:
+        # The default is a style model: the first shipped model may be a CycleGAN generator (photo2painting).
+        model = args.model or ("starry-night" if "starry-night" in list_pretrained() else None)
+        trained = model is not None
+        if model is None:
+            model = str(save_model(TransformerNet(variant_config("light")), work / "light-random.safetensors"))
+        fast = fast_frame_stylizer(model, device=torch.device("cpu"), work_scale=args.work_scale)
     stylizer = recorder = Recorder(fast)
     painting_name = args.style
     config = dict(size=args.size, start=args.start or None, end=args.start + args.seconds, crf=20)

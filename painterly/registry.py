@@ -70,12 +70,15 @@ def methods_taking(option: str) -> list[str]:
 def choose_method(method: Optional[str], *, model: Any = None, paintings: Sequence[Any] = ()) -> MethodSpec:
     """The method that runs: the one named; with none, ``fast`` given a model, else ``optimize``.
 
-    ``fast`` without a model but with paintings is arbitrary style (``adain``): any painting in one pass.
+    ``fast`` without a model but with paintings paints any painting in one pass: ``anystyle``
+    (``adain`` where the any-painting network is not installed).
     """
     name = method or ("fast" if model is not None else "optimize")
     spec = get_method(name)
     if spec.name == "fast" and model is None and paintings:
-        return get_method("adain")
+        from painterly.models.lookup import SHIPPED_ANYSTYLE
+
+        return get_method("anystyle" if SHIPPED_ANYSTYLE.is_file() else "adain")
     return spec
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 from conftest import make_gradient_image
 from feedforward_helpers import TINY, photo_folder
 from painterly.errors import PainterlyError
+from painterly.ops.color import luminance
 from painterly.models import ModelInfo, TransformerNet, load_model, save_model
 from painterly.models.anystyle import (AnyStyleInfo, AnyStyleNet, PredictorConfig, load_anystyle, painting_statistics,
                                        save_anystyle)  # fmt: skip
@@ -82,6 +83,18 @@ def test_painting_views_keep_the_stroke_scale(tmp_path):
         assert 32 <= view.shape[-2] <= 52 and 64 <= view.shape[-1] <= 103
 
 
+def test_colour_views_recolour_the_views_and_keep_their_shapes(tmp_path):
+    path = tmp_path / "p.png"
+    Image.fromarray(make_gradient_image(100, 200, seed=3)).save(path)
+    views = painting_views(path, 128, 2, torch.Generator().manual_seed(0), colour_views=3)
+    assert len(views) == 5
+    for index, recoloured in enumerate(views[2:]):
+        source = views[index % 2]
+        assert recoloured.shape == source.shape and 0 <= recoloured.min() and recoloured.max() <= 1
+        assert (recoloured - source).abs().mean() > 0.01  # other colours ...
+        assert torch.allclose(luminance(recoloured).mean(), luminance(source).mean(), atol=0.03)  # ... same light
+
+
 def test_held_out_paintings_are_never_trained_on(tmp_path):
     folder = painting_folder(tmp_path / "paintings", count=4)
     training, held = split_paintings(folder, ["painting-1", "painting-3"])
@@ -105,7 +118,7 @@ def start(tmp_path):
 def tiny_config(tmp_path: Path, **changes) -> AnyStyleConfig:
     values = dict(paintings=str(tmp_path / "paintings"), holdout=("painting-3",), data=str(tmp_path / "photos"),
                   out=str(tmp_path / "any.safetensors"), init=str(tmp_path / "shared.safetensors"), styles=4, hidden=8,
-                  views=2, steps=24, batch_size=2, crop_min=32, crop_max=48, style_size=48, device="cpu",
+                  views=2, colour_views=0, steps=24, batch_size=2, crop_min=32, crop_max=48, style_size=48, device="cpu",
                   precision="fp32", learning_rate=3e-2, network_learning_rate=3e-3, log_every=4,
                   checkpoint_every=12, sample_every=0)  # fmt: skip
     values.update(changes)
@@ -131,6 +144,16 @@ def test_training_starts_at_the_shared_styles_average_and_lowers_the_style_loss(
     average = shared.single_style(torch.tensor([0.5, 0.5])).state_dict()[key]
     some_painting = first.for_painting(torch.rand(1, first.predictor.config.inputs))
     assert torch.allclose(some_painting.state_dict()[key], average, atol=2e-2)
+
+
+def test_training_continues_from_an_any_painting_model_keeping_its_predictor(start, vgg):
+    first = train_anystyle(tiny_config(start, steps=12), vgg=vgg)
+    trained, _ = load_anystyle(first.model_path)
+    further = train_anystyle(tiny_config(start, steps=1, init=str(first.model_path), colour_views=2, learning_rate=1e-12,
+                                         network_learning_rate=1e-12, out=str(start / "further.safetensors")), vgg=vgg)  # fmt: skip
+    again, _ = load_anystyle(further.model_path)
+    for key, value in trained.state_dict().items():  # one step that moves nothing: the same network, same standardization
+        assert torch.allclose(again.state_dict()[key], value, atol=1e-3), key
 
 
 def test_training_resumes_exactly(start, vgg):
@@ -172,6 +195,18 @@ def test_the_method_paints_any_painting_blends_and_masks(start, vgg, monkeypatch
     assert type(free).__name__ == "OnnxFastStylizer" and free.settings == one.settings
     difference = np.abs(np.asarray(free.stylize_image(photo), np.int16) - np.asarray(painted, np.int16))
     assert difference.max() <= 2
+    # ONNX export of the painting's network (cached above, so no VGG19 here), checked against PyTorch by the command.
+    from click.testing import CliRunner
+
+    from painterly.cli.train import export_command
+
+    painting.save(start / "painting.png")
+    exported = CliRunner().invoke(export_command, [str(result.model_path), "--style", str(start / "painting.png"),
+                                                   "-o", str(start / "painting.onnx")])  # fmt: skip
+    assert exported.exit_code == 0, exported.output
+    assert (start / "painting.onnx").stat().st_size > 10_000
+    refused = CliRunner().invoke(export_command, [str(result.model_path), "-o", str(start / "x.onnx")])
+    assert refused.exit_code == 2 and "add --style PAINTING" in refused.stderr and not (start / "x.onnx").exists()
     unseen = Image.fromarray(make_gradient_image(40, 48, seed=9))
     assert "not made yet" in torch_needed(AnyStyleMethodConfig(**options), "cpu", photo.size, [(unseen, 1.0)])
     blend = create_stylizer("anystyle", paintings=[(painting, 1.0), (other, 1.0)], options=options, device="cpu",

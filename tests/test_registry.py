@@ -64,10 +64,16 @@ def test_options_are_converted_once():
         get_method("optimize").make_config({"optimizer": "sgd"})
 
 
-def test_the_method_is_chosen_in_one_place():
+def test_the_method_is_chosen_in_one_place(tmp_path, monkeypatch):
+    import painterly.models.lookup as lookup
+
     assert choose_method(None).name == "optimize"
     assert choose_method(None, model="starry-night").name == "fast"
-    assert choose_method("fast", paintings=["a painting"]).name == "adain"  # fast without a model: any painting
+    # fast without a model: any painting, by the any-painting network where installed, else AdaIN
+    monkeypatch.setattr(lookup, "SHIPPED_ANYSTYLE", tmp_path / "anystyle.safetensors")
+    assert choose_method("fast", paintings=["a painting"]).name == "adain"
+    (tmp_path / "anystyle.safetensors").write_bytes(b"weights")
+    assert choose_method("fast", paintings=["a painting"]).name == "anystyle"
     assert choose_method("fast", model="m", paintings=["a painting"]).name == "fast"
     assert choose_method("arbitrary").name == "adain" and get_method("ADAIN").name == "adain"
     assert methods_taking("steps") == ["optimize"] and methods_taking("work_scale") == ["adain", "anystyle", "fast"]
@@ -140,7 +146,7 @@ def test_cli_refuses_an_option_of_another_method(tmp_path):
     assert one_line_error(runner.invoke(cli, [*base, "--model", "starry-night", "--save-every", "2"])) == (
         "error: --save-every applies to optimize only")
     assert one_line_error(runner.invoke(cli, [*base, "--model", "starry-night", "-s", "the-scream"])) == (
-        "error: the fast method paints in its model's style: drop --style, or drop --model for any painting (adain)")
+        "error: the fast method paints in its model's style: drop --style, or drop --model for any painting (anystyle)")
     assert not (tmp_path / "out.png").exists()
 
 

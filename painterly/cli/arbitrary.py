@@ -61,7 +61,7 @@ def train_arbitrary_command(quiet: bool, **values: Any) -> None:
 
 
 TRAIN_ANYSTYLE_OPTIONS = [
-    "paintings", "holdout", "data", "out", "init", "styles", "hidden", "views", "steps", "batch_size", "crop_min",
+    "paintings", "holdout", "data", "out", "init", "styles", "hidden", "views", "colour_views", "steps", "batch_size", "crop_min",
     "crop_max", "style_size", "style_loss", "learning_rate", "network_learning_rate", "content_weight",
     "style_weight", "tv_weight", "max_grad_norm", "resume", "device", "precision", "seed", "checkpoint_every", "sample_every",
     "log_every", "keep_checkpoints", "workers", "run_dir",
@@ -74,7 +74,7 @@ TRAIN_ANYSTYLE_OPTIONS = [
     "data": {"metavar": "PHOTO_DIR", "help": "Folder of training photos [default: the shared train-photos]."},
     "holdout": {"multiple": True, "metavar": "PAINTING",
                 "help": "A painting (file stem) never trained on; repeat for more [default: eight varied ones]."},
-    "init": {"metavar": "MODEL", "help": "Multi-style network to start from: shared (the shipped one), a file, or '' for random."},
+    "init": {"metavar": "MODEL", "help": "Network to start from: shared (the shipped one), a multi-style or any-painting model file, or '' for random."},
     "precision": {"type": click.Choice(list(PRECISIONS))},
 })  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

@@ -218,7 +218,7 @@ def check_paintings(spec: Any, styles: Sequence[str]) -> None:
     if spec.needs_painting and not styles:
         fail("no style given: add --style NAME (see `painterly styles`) or --style painting.jpg")
     if styles and not spec.needs_painting:
-        fail(f"{spec.owner} paints in its model's style: drop --style, or drop --model for any painting (adain)")
+        fail(f"{spec.owner} paints in its model's style: drop --style, or drop --model for any painting (anystyle)")
 
 
 def chosen_method_options(spec: Any, values: dict[str, Any]) -> dict[str, Any]:

@@ -186,7 +186,8 @@ def _is_multi_style(init: Optional[str]) -> bool:
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Run the exported file once and compare it with PyTorch (max difference 2/255).")  # fmt: skip
 @click.option("--style", metavar="PAINTING", help="MODEL is an AdaIN decoder: export the whole network (encoder, AdaIN "
-              "to this painting, decoder) for this painting.")  # fmt: skip
+              "to this painting, decoder) for this painting; MODEL is `anystyle` (or an any-painting model file): "
+              "export its network for this painting.")  # fmt: skip
 @click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="With --style: style strength.")
 @click.option("--style-size", type=click.IntRange(min=16), default=1024, show_default=True,
               help="With --style: long side the painting is measured at; set it to the size of the photos you will paint.")
@@ -199,13 +200,23 @@ def export_command(model: str, export_format: str, output: Optional[Path], check
     Examples:
       painterly export starry-night --format onnx -o starry-night.onnx
       painterly export my-decoder.safetensors --style my-painting.jpg -o my-painting.onnx
+      painterly export anystyle --style my-painting.jpg -o my-painting.onnx
     """
-    from painterly.export import export_arbitrary, export_model
+    from painterly.export import export_anystyle, export_arbitrary, export_model
+    from painterly.models.anystyle import is_anystyle_file
 
     if output is None:
         stem = Path(style).stem if style else Path(model).stem
         output = Path(stem + (".onnx" if export_format == "onnx" else ".pt"))
-    if style:
+    anystyle = model.strip().lower() in ("anystyle", "any") or is_anystyle_file(Path(model).expanduser())
+    if anystyle:
+        if not style:
+            raise PainterlyError("an any-painting model paints the painting it is given: add --style PAINTING")
+        if strength != 1.0:
+            raise PainterlyError("--strength is not stored in an any-painting export: blend with the photo when you run it")
+        path = None if model.strip().lower() in ("anystyle", "any") else model
+        written = export_anystyle(style, output, anystyle_model=path, format=export_format, check=check)
+    elif style:
         written = export_arbitrary(style, output, decoder=model, strength=strength, style_size=style_size,
                                    format=export_format, check=check)  # fmt: skip
     else:

@@ -183,6 +183,17 @@ def save_anystyle(net: AnyStyleNet, path: str | Path, info: AnyStyleInfo, *, hal
     return Path(path)
 
 
+def is_anystyle_file(path: str | Path) -> bool:
+    """Whether ``path`` is an any-painting model file (not a style network's)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return ANYSTYLE_KEY in (handle.metadata() or {})
+    except Exception:  # not a safetensors file: the loaders say what is wrong with it
+        return False
+
+
 def load_anystyle(path: str | Path | None = None, *, device: torch.device | str = "cpu") -> tuple[AnyStyleNet, AnyStyleInfo]:
     """The any-painting model in ``path`` (default: the shipped one), in eval mode, float32, no gradients."""
     from safetensors import safe_open

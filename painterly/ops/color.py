@@ -15,6 +15,7 @@ float32, so bf16 inputs are safe.
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
@@ -22,8 +23,8 @@ import torch
 from painterly.ops.colorspace import PRESERVE_COLOR_MODES, RGB_TO_YIQ, YIQ_TO_RGB
 from painterly.ops.stats import channel_mean_cov, symmetric_matrix_power
 
-__all__ = ["PRESERVE_COLOR_MODES", "finish_stylized", "grey", "luminance", "match_color", "match_luminance", "rgb_to_yiq",
-           "transfer_luminance", "yiq_to_rgb"]  # fmt: skip
+__all__ = ["PRESERVE_COLOR_MODES", "finish_stylized", "grey", "luminance", "match_color", "match_luminance", "recolour",
+           "rgb_to_yiq", "transfer_luminance", "yiq_to_rgb"]  # fmt: skip
 
 
 def _work_dtype(tensor: torch.Tensor) -> torch.dtype:
@@ -57,6 +58,24 @@ def rgb_to_yiq(image: torch.Tensor) -> torch.Tensor:
 def yiq_to_rgb(image: torch.Tensor) -> torch.Tensor:
     """YIQ → RGB, the inverse of :func:`rgb_to_yiq`; ``(B, 3, H, W)`` → ``(B, 3, H, W)``, not clamped."""
     return _apply_matrix(YIQ_TO_RGB, image)
+
+
+def recolour(image: torch.Tensor, hue: float, saturation: float = 1.0) -> torch.Tensor:
+    """``image: (B, 3, H, W)`` RGB in ``[0, 1]`` with its hues turned by ``hue`` radians and its
+    chroma scaled by ``saturation`` (in YIQ: luminance kept); returns ``(B, 3, H, W)`` in ``[0, 1]``.
+
+    Example:
+        >>> red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
+        >>> torch.allclose(recolour(red, 0.0), red, atol=1e-5)
+        True
+        >>> torch.allclose(luminance(recolour(torch.full((1, 3, 1, 1), 0.5), 1.0, 2.0)), torch.full((1, 1, 1, 1), 0.5), atol=1e-5)
+        True
+    """
+    yiq = rgb_to_yiq(image.to(_work_dtype(image)))
+    cos, sin = saturation * math.cos(hue), saturation * math.sin(hue)
+    i, q = yiq[:, 1:2], yiq[:, 2:3]
+    turned = torch.cat([yiq[:, :1], cos * i - sin * q, sin * i + cos * q], dim=1)
+    return yiq_to_rgb(turned).clamp(0, 1).to(image.dtype)
 
 
 def luminance(image: torch.Tensor) -> torch.Tensor:
