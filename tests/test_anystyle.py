@@ -195,6 +195,14 @@ def test_the_method_paints_any_painting_blends_and_masks(start, vgg, monkeypatch
     assert type(free).__name__ == "OnnxFastStylizer" and free.settings == one.settings
     difference = np.abs(np.asarray(free.stylize_image(photo), np.int16) - np.asarray(painted, np.int16))
     assert difference.max() <= 2
+    # Strength 0 gives the photo back; colour keeping gives the photo's colours with the painted light.
+    kept = create_stylizer("anystyle", paintings=[(painting, 1.0)], options={**options, "strength": 0.0}, device="cpu",
+                           feature_network=network).stylize_image(photo)  # fmt: skip
+    assert np.abs(np.asarray(kept, np.int16) - np.asarray(photo, np.int16)).max() <= 1
+    coloured = create_stylizer("anystyle", paintings=[(painting, 1.0)], options={**options, "preserve_color": "luminance"},
+                               device="cpu", feature_network=network).stylize_image(photo)  # fmt: skip
+    chroma = [np.asarray(image.convert("YCbCr"), np.float32)[..., 1:] for image in (coloured, photo, painted)]
+    assert np.abs(chroma[0] - chroma[1]).mean() < 0.5 * np.abs(chroma[2] - chroma[1]).mean()
     # ONNX export of the painting's network (cached above, so no VGG19 here), checked against PyTorch by the command.
     from click.testing import CliRunner
 

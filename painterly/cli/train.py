@@ -202,7 +202,8 @@ def export_command(model: str, export_format: str, output: Optional[Path], check
       painterly export my-decoder.safetensors --style my-painting.jpg -o my-painting.onnx
       painterly export anystyle --style my-painting.jpg -o my-painting.onnx
     """
-    from painterly.export import export_anystyle, export_arbitrary, export_model
+    from painterly.export import export_arbitrary, export_model
+    from painterly.methods.anystyle import export_anystyle
     from painterly.models.anystyle import is_anystyle_file
 
     if output is None:

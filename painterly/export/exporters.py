@@ -105,36 +105,6 @@ def export_arbitrary(
     return _write_export(net, example, Path(out).expanduser(), format, check)
 
 
-def export_anystyle(
-    style: str | Path | Any,
-    out: str | Path,
-    *,
-    anystyle_model: str | Path | None = None,
-    style_scale: float = 1.0,
-    format: str = "onnx",
-    check: bool = True,
-) -> Path:
-    """Write the any-painting network set for one painting (a plain style network, as the
-    ``anystyle`` method makes and caches it) as an ONNX or TorchScript file, like :func:`export_model`.
-
-    Args:
-        style: the painting: a built-in style name, an image path or a PIL image.
-        anystyle_model: the any-painting model file (default: the shipped one).
-        style_scale: stroke size, as the method's option.
-    """
-    from painterly.methods.anystyle import AnyStyleStylizer
-    from painterly.methods.anystyle_spec import AnyStyleMethodConfig, painting_networks
-    from painterly.styles.catalog import load_style_image
-
-    if format not in FORMATS:
-        raise PainterlyError(f"unknown export format {format!r}: use onnx or torchscript")
-    painting = style if hasattr(style, "convert") else load_style_image(style, max_pixels=10**9)
-    paintings = [(painting.convert("RGB"), 1.0)]
-    config = AnyStyleMethodConfig(anystyle_model=None if anystyle_model is None else str(anystyle_model), style_scale=style_scale)
-    AnyStyleStylizer(paintings, config, "cpu")  # makes the painting's network (cached)
-    return export_model(painting_networks(config, paintings)["all"], out, format=format, check=check)
-
-
 def _style_tensor(style: Any, long_side: int = 512) -> torch.Tensor:
     from painterly.io.images import image_to_tensor
     from painterly.ops.resize import resize_to_long_side

@@ -30,7 +30,7 @@ from painterly.models.files import ModelInfo, save_model
 from painterly.ops.resize import resize_to_long_side
 from painterly.progress import ProgressCallback
 
-__all__ = ["SPEC", "AnyStyleMethodConfig", "AnyStyleStylizer", "anystyle_memory", "describe_paintings"]
+__all__ = ["SPEC", "AnyStyleMethodConfig", "AnyStyleStylizer", "anystyle_memory", "describe_paintings", "export_anystyle"]
 
 
 def describe_paintings(net: AnyStyleNet, paintings: list[torch.Tensor], vgg: Any, style_scale: float = 1.0) -> torch.Tensor:
@@ -124,6 +124,33 @@ class AnyStyleStylizer:
         if self.config.mask is not None:
             return 1
         return self.inside.concurrent_images(workers, height, width)
+
+
+def export_anystyle(
+    style: str | Path | Any,
+    out: str | Path,
+    *,
+    anystyle_model: str | Path | None = None,
+    style_scale: float = 1.0,
+    format: str = "onnx",
+    check: bool = True,
+) -> Path:
+    """Write the any-painting network set for one painting (a plain style network, as the
+    ``anystyle`` method makes and caches it) as an ONNX or TorchScript file, like :func:`painterly.export.export_model`.
+
+    Args:
+        style: the painting: a built-in style name, an image path or a PIL image.
+        anystyle_model: the any-painting model file (default: the shipped one).
+        style_scale: stroke size, as the method's option.
+    """
+    from painterly.export import export_model
+    from painterly.styles.catalog import load_style_image
+
+    painting = style if hasattr(style, "convert") else load_style_image(style, max_pixels=10**9)
+    paintings = [(painting.convert("RGB"), 1.0)]
+    config = AnyStyleMethodConfig(anystyle_model=None if anystyle_model is None else str(anystyle_model), style_scale=style_scale)
+    AnyStyleStylizer(paintings, config, "cpu")  # makes the painting's network (cached)
+    return export_model(painting_networks(config, paintings)["all"], out, format=format, check=check)
 
 
 def _load_vgg() -> Any:
