@@ -37,6 +37,7 @@ from painterly.train.adversarial import GAN_BETAS, Adversary
 from painterly.train.checkpoints import checkpoint_paths
 from painterly.train.config import NetworkTraining, RunSettings
 from painterly.train.data import Batch, PhotoCrops, list_photos
+from painterly.train.photos import training_photos
 from painterly.train.loop import SAMPLE_COUNT, Run, Sample, StepZip, TrainResult, fit, image_grid
 
 DIRECTIONS = ("a2b", "b2a")
@@ -48,7 +49,9 @@ class CycleGANConfig(RunSettings, NetworkTraining):
     """Options of collection-to-collection training; the defaults suit a CPU (light networks, small crops).
 
     Attributes:
-        domain_a: folder of images of the first collection (e.g. photos), searched recursively.
+        domain_a: folder of images of the first collection (e.g. photos), searched recursively;
+            its held-out tenth (every tenth file by name) is never trained on, so that
+            ``painterly gan test`` and the benchmarks measure on photos the generators never saw.
         domain_b: folder of images of the second collection (e.g. paintings).
         out: the run folder: checkpoints, samples, ``losses.csv`` and, at the end,
             ``a2b.safetensors`` and ``b2a.safetensors``.
@@ -166,10 +169,12 @@ def learning_rate_factor(step: int, steps: int, decay_from: float) -> float:
     return 1.0 - (step - start + 1) / (steps - start + 1)
 
 
-def domain_images(folder: str | Path, what: str, option: str) -> list[Path]:
-    """The image files under ``folder``, recursively; an error naming ``what`` and ``option`` when there are none."""
+def domain_images(folder: str | Path, what: str, option: str, *, hold_out: bool = False) -> list[Path]:
+    """The image files under ``folder``, recursively (with ``hold_out``: without the held-out tenth
+    of :func:`~painterly.train.photos.split_photos`, which measurements use); an error naming
+    ``what`` and ``option`` when there are none."""
     try:
-        return list_photos(folder)
+        return training_photos(folder) if hold_out else list_photos(folder)
     except PainterlyError:
         path = Path(folder).expanduser()
         problem = "has no images" if path.is_dir() else "is not a folder"
@@ -257,7 +262,7 @@ class CycleGANStep:
         config: CycleGANConfig = run.config
         self.config, self.run = config, run
         self.images = {
-            "a": domain_images(config.domain_a, "domain A", "--domain-a"),
+            "a": domain_images(config.domain_a, "domain A", "--domain-a", hold_out=True),
             "b": domain_images(config.domain_b, "domain B", "--domain-b"),
         }
         self.crops = {
