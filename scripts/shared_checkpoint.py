@@ -4,6 +4,7 @@ network's pre-training, or (``--network anystyle``) the any-painting network's.
     python scripts/shared_checkpoint.py pack /work/runs/shared      # latest checkpoint → checkpoints/
     python scripts/shared_checkpoint.py unpack /work/runs/shared    # checkpoints/ → the run folder, then --resume
     python scripts/shared_checkpoint.py pack /work/runs/anystyle/anystyle.run --network anystyle
+    python scripts/shared_checkpoint.py pack /work/runs/photo2impressionism.run --network gan
 
 ``pack`` writes ``checkpoints/shared-step-NNNNNN.pt`` (weights in fp16, Adam's moments in bf16:
 its second moments reach 1e-10 and below, which fp16 flushes to zero and which would blow up the
@@ -11,7 +12,9 @@ first steps after resuming; random generator states and step count as they were)
 ``painterly/models/shared/shared.safetensors`` (shipped in the package), the model file
 ``--init shared`` starts from, with the style
 table (``--network anystyle``: ``checkpoints/anystyle-step-NNNNNN.pt`` and
-``painterly/models/shared/anystyle.safetensors``, the network of the anystyle method). ``unpack`` puts the packed checkpoint into a run folder as its latest checkpoint, so
+``painterly/models/shared/anystyle.safetensors``, the network of the anystyle method;
+``--network gan``: ``checkpoints/gan-step-NNNNNN.pt`` of a ``painterly gan train`` run, nothing
+shipped, see :func:`_pack_gan_extra`). ``unpack`` puts the packed checkpoint into a run folder as its latest checkpoint, so
 ``painterly train --styles … --resume`` goes on from it (from fp16-rounded weights: not
 bit-identical to the uninterrupted run, but the same run).
 """
@@ -65,9 +68,15 @@ def pack(run_dir: Path, network: str = "shared") -> None:
     for old in FOLDER.glob(f"{network}-step-*.pt"):
         old.unlink()
     target = FOLDER / f"{network}-step-{data['step']:06d}.pt"
+    if network == "gan":
+        data["extra"] = _pack_gan_extra(data["extra"])
     torch.save(data, target)
     if network == "anystyle":
         return _ship_anystyle(data, target)
+    if network == "gan":
+        print(f"wrote {target.relative_to(REPO)} ({target.stat().st_size / 1e6:.2f} MB) at step {data['step']}; "
+              f"losses {json.dumps(data['losses'])}")  # fmt: skip
+        return None
 
     config = config_of(data["config"])
     paintings = pick_paintings(config.styles)
@@ -79,6 +88,21 @@ def pack(run_dir: Path, network: str = "shared") -> None:
     save_model(net, SHARED_MODEL, ModelInfo(net.config, training, record, "shared", table))
     print(f"wrote {target.relative_to(REPO)} ({target.stat().st_size / 1e6:.2f} MB) and {SHARED_MODEL.relative_to(REPO)} "
           f"at step {data['step']}; losses {json.dumps(data['losses'])}")
+
+
+def _pack_gan_extra(extra: dict) -> dict:
+    """A CycleGAN run's discriminators as the generators (weights fp16, Adam's moments bf16), and its
+    pools of past fakes empty: 50 full-size crops a domain would be most of the file, and the pools
+    fill again from the next 50 steps' fakes."""
+    packed = {}
+    for key, value in extra.items():
+        if key.startswith("judge_"):
+            packed[key] = {"weights": _cast(value["weights"], torch.float16), "optimizer": _cast(value["optimizer"], torch.bfloat16)}
+        elif key.startswith("pool_"):
+            packed[key] = {"images": torch.zeros(0)}
+        else:
+            packed[key] = value
+    return packed
 
 
 def _ship_anystyle(data: dict, target: Path) -> None:
@@ -112,7 +136,7 @@ def unpack(run_dir: Path, network: str = "shared") -> None:
         raise SystemExit(f"{target} exists already: the run folder is at least as far")
     target.parent.mkdir(parents=True, exist_ok=True)
     torch.save(data, target)  # loading casts the weights and moments back to float32
-    command = "train-anystyle" if network == "anystyle" else "train --styles …"
+    command = {"anystyle": "train-anystyle", "gan": "gan train"}.get(network, "train --styles …")
     print(f"wrote {target}: resume with painterly {command} --run-dir {run_dir} --resume")
 
 
@@ -120,7 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["pack", "unpack"])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--network", choices=["shared", "anystyle"], default="shared")
+    parser.add_argument("--network", choices=["shared", "anystyle", "gan"], default="shared")
     args = parser.parse_args()
     (pack if args.action == "pack" else unpack)(args.run_dir, args.network)
 

@@ -202,7 +202,7 @@ def train_everything(plan: Plan, out: Path, resume_from_committed: bool = True) 
     gan_run = out / "photo2impressionism.run"
     results.append(run_stage("photo2impressionism", ["--domain-a", str(plan.photos), "--domain-b", str(paintings),
                                                      "--steps", str(plan.gan_steps), "--crop-size", str(plan.gan_crop),
-                                                     "--device", plan.device],
+                                                     "--variant", "johnson", "--device", plan.device],
                              gan_run / "a2b.safetensors", log, ("gan", "train"), out=gan_run))  # fmt: skip
     summary = {"plan": {key: str(value) if isinstance(value, Path) else value for key, value in asdict(plan).items()},
                "stages": [asdict(result) for result in results]}  # fmt: skip

@@ -38,6 +38,8 @@ def test_the_rehearsal_runs_every_stage_and_writes_models(tmp_path):
 
     net, info = load_model(out / "models" / "starry-night.safetensors")
     assert info.name == "starry-night"
+    generator, _ = load_model(out / "photo2impressionism.run" / "a2b.safetensors")
+    assert sum(p.numel() for p in generator.parameters()) > 1_500_000  # a residual generator of CycleGAN's capacity
 
 
 def test_the_script_fine_tunes_with_the_default_recipe():
