@@ -152,7 +152,8 @@ def main() -> None:
     parser.add_argument("--consistency", type=float, default=0.7)
     parser.add_argument("--any-painting", action="store_true",
                         help="paint --style with the anystyle method (the shipped any-painting network) instead of a model")
-    parser.add_argument("--work-scale", type=float, default=1.0, help="the fast method's work scale (0.5: paint at half size)")
+    parser.add_argument("--work-scale", type=float, help="the network's work scale (0.5: paint at half size) "
+                        "[default: the method's for video: 1 for a model, 0.8 for --any-painting]")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a CPU shared with other work)")
     parser.add_argument("--cache", type=Path, default=None, help="where the clip is kept (default: painterly's cache)")
     args = parser.parse_args()
@@ -182,7 +183,7 @@ def main() -> None:
         trained = model is not None
         if model is None:
             model = str(save_model(TransformerNet(variant_config("light")), work / "light-random.safetensors"))
-        fast = fast_frame_stylizer(model, device=torch.device("cpu"), work_scale=args.work_scale)
+        fast = fast_frame_stylizer(model, device=torch.device("cpu"), work_scale=args.work_scale or 1.0)
     stylizer = recorder = Recorder(fast)
     painting_name = args.style
     config = dict(size=args.size, start=args.start or None, end=args.start + args.seconds, crf=20)
@@ -211,7 +212,7 @@ def main() -> None:
     goal, label = (3, "720p") if max(steady.width, steady.height) > 854 else (5, "480p")
     print(f"targets: warping error ≥ 40 % lower: {'yes' if reduction >= 0.4 else 'NO'}; style loss within 10 %: "
           f"{'yes' if abs(steady_style / plain_style - 1) <= 0.1 else 'NO'}; ≥ {goal:g} frames/s at {label}: {'yes' if steady.frames_per_second >= goal else 'NO'}")  # fmt: skip
-    print(f"torch threads: {torch.get_num_threads()}; work scale {args.work_scale:g}; outputs in {work}")
+    print(f"torch threads: {torch.get_num_threads()}; work scale {getattr(fast, 'config', None) and fast.config.work_scale}; outputs in {work}")
 
 
 if __name__ == "__main__":

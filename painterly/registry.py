@@ -127,6 +127,9 @@ def create_stylizer(
         raise PainterlyError(f"no style given: {spec.owner} needs a painting; name a built-in style (painterly styles) "
                              "or give a painting file")  # fmt: skip
     values = dict(options or {})
+    given = frozenset(name for name, value in values.items() if value is not None)
+    if frames:
+        values.update({name: value for name, value in spec.frame_defaults.items() if values.get(name) is None})
     if model is not None:
         if not spec.takes_model:
             raise PainterlyError(f"{spec.owner} takes no model: leave the model out")
@@ -144,7 +147,8 @@ def create_stylizer(
                               frames=frames)  # fmt: skip
     if feature_network is None and spec.needs_features:
         feature_network = _loaded_here(device)
-    given = frozenset(name for name, value in values.items() if value is not None)
+    if model is not None:
+        given |= {spec.model_option}
     return spec.build(config, paintings=list(paintings), device=device, feature_network=feature_network,
                       given_options=given)  # fmt: skip
 

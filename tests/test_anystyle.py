@@ -195,6 +195,11 @@ def test_the_method_paints_any_painting_blends_and_masks(start, vgg, monkeypatch
     assert type(free).__name__ == "OnnxFastStylizer" and free.settings == one.settings
     difference = np.abs(np.asarray(free.stylize_image(photo), np.int16) - np.asarray(painted, np.int16))
     assert difference.max() <= 2
+    # Video frames paint at 0.8 of their size unless the caller says otherwise (the frame rate needs it).
+    frames = create_stylizer("anystyle", paintings=[(painting, 1.0)], options=options, device="cpu", frames=True)
+    full = create_stylizer("anystyle", paintings=[(painting, 1.0)], options={**options, "work_scale": 1.0}, device="cpu",
+                           frames=True)  # fmt: skip
+    assert (one.config.work_scale, frames.config.work_scale, full.config.work_scale) == (1.0, 0.8, 1.0)
     # Strength 0 gives the photo back; colour keeping gives the photo's colours with the painted light.
     kept = create_stylizer("anystyle", paintings=[(painting, 1.0)], options={**options, "strength": 0.0}, device="cpu",
                            feature_network=network).stylize_image(photo)  # fmt: skip

@@ -136,6 +136,8 @@ class MethodSpec:
         memory: estimates the method's peak memory before it starts (see :data:`MemoryEstimate`);
             ``None``: not known, never refused.
         without_torch: how it paints one image without importing torch, where it can; ``None``: never.
+        frame_defaults: option values video frames are painted with unless the caller gives them
+            (a faster setting where a video needs one).
     """
 
     name: str
@@ -154,6 +156,7 @@ class MethodSpec:
     aliases: tuple[str, ...] = field(default=())
     memory: Optional[MemoryEstimate] = None
     without_torch: Optional[TorchFreePath] = None
+    frame_defaults: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def owner(self) -> str:
