@@ -212,7 +212,7 @@ def main() -> None:
     goal, label = (3, "720p") if max(steady.width, steady.height) > 854 else (5, "480p")
     print(f"targets: warping error ≥ 40 % lower: {'yes' if reduction >= 0.4 else 'NO'}; style loss within 10 %: "
           f"{'yes' if abs(steady_style / plain_style - 1) <= 0.1 else 'NO'}; ≥ {goal:g} frames/s at {label}: {'yes' if steady.frames_per_second >= goal else 'NO'}")  # fmt: skip
-    print(f"torch threads: {torch.get_num_threads()}; work scale {getattr(fast, 'config', None) and fast.config.work_scale}; outputs in {work}")
+    print(f"torch threads: {torch.get_num_threads()}; work scale {fast.config.work_scale:g}; outputs in {work}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def main() -> None:
     loaded = [load_anystyle(path) for path in args.models]
     first, info = loaded[0]
     states = [net.state_dict() for net, _ in loaded]
-    for (net, other), state in zip(loaded[1:], states[1:]):
+    for (_, other), state in zip(loaded[1:], states[1:]):
         if other.network != info.network or other.predictor != info.predictor:
             raise SystemExit("the models differ in shape: average stages of one run only")
         for key in ("predictor.input_mean", "predictor.input_std"):  # one standardization: one lineage

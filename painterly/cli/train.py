@@ -209,14 +209,14 @@ def export_command(model: str, export_format: str, output: Optional[Path], check
     if output is None:
         stem = Path(style).stem if style else Path(model).stem
         output = Path(stem + (".onnx" if export_format == "onnx" else ".pt"))
-    anystyle = model.strip().lower() in ("anystyle", "any") or is_anystyle_file(Path(model).expanduser())
-    if anystyle:
+    shipped_anystyle = model.strip().lower() in ("anystyle", "any")
+    if shipped_anystyle or is_anystyle_file(Path(model).expanduser()):
         if not style:
             raise PainterlyError("an any-painting model paints the painting it is given: add --style PAINTING")
         if strength != 1.0:
             raise PainterlyError("--strength is not stored in an any-painting export: blend with the photo when you run it")
-        path = None if model.strip().lower() in ("anystyle", "any") else model
-        written = export_anystyle(style, output, anystyle_model=path, format=export_format, check=check)
+        written = export_anystyle(style, output, anystyle_model=None if shipped_anystyle else model, format=export_format,
+                                  check=check)  # fmt: skip
     elif style:
         written = export_arbitrary(style, output, decoder=model, strength=strength, style_size=style_size,
                                    format=export_format, check=check)  # fmt: skip

@@ -133,7 +133,8 @@ class AnyStyleConfig(RunSettings):
         if self.style_loss not in STYLE_LOSSES:
             raise PainterlyError(f"unknown style loss {self.style_loss!r}: use {' or '.join(STYLE_LOSSES)}")
         if self.styles < 2 or self.hidden < 1 or self.views < 1 or self.colour_views < 0:
-            raise PainterlyError("the embedding needs at least 2 styles, the predictor 1 hidden unit, each painting 1 view")
+            raise PainterlyError("the embedding needs at least 2 styles, the predictor 1 hidden unit, each painting 1 view "
+                                 "(and 0 or more colour views)")
         if self.learning_rate <= 0 or self.network_learning_rate < 0:
             raise PainterlyError("learning rates must be positive (the network's may be 0: frozen)")
         if min(self.content_weight, self.style_weight, self.tv_weight) < 0:

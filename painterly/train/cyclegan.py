@@ -37,8 +37,8 @@ from painterly.train.adversarial import GAN_BETAS, Adversary
 from painterly.train.checkpoints import checkpoint_paths
 from painterly.train.config import NetworkTraining, RunSettings
 from painterly.train.data import Batch, PhotoCrops, list_photos
-from painterly.train.photos import training_photos
 from painterly.train.loop import SAMPLE_COUNT, Run, Sample, StepZip, TrainResult, fit, image_grid
+from painterly.train.photos import training_photos
 
 DIRECTIONS = ("a2b", "b2a")
 LOSS_NAMES = ("total", "adversarial", "cycle", "identity", "discriminator_a", "discriminator_b")
