@@ -182,6 +182,21 @@ def test_fid_and_artfid_with_an_injected_feature_network(inputs, random_vgg):
     assert "FID" in report.summary_lines(evaluation)[0]
 
 
+def test_every_method_gets_a_frechet_distance_to_the_paintings(inputs, random_vgg, tmp_path):
+    contents, styles = inputs
+    for seed, name in enumerate(("harbour", "meadow")):  # square like the painting: pasted, it is the painting itself
+        Image.fromarray(make_gradient_image(20, 20, seed)).save(contents / f"{name}.png")
+    evaluation = run_fake(inputs, random_vgg, tmp_path / "report")
+    distances = {method: values["vgg_frechet"] for method, values in evaluation.set_metrics.items()}
+    assert set(distances) == set(FAKE_METHODS) and all(math.isfinite(value) and value >= 0 for value in distances.values())
+    assert distances["paste-style"] == pytest.approx(0, abs=1e-6 * distances["identity"])
+    assert distances["identity"] > 0 and distances["grey"] > 0
+    assert f"Fréchet {distances['identity']:.1f}" in report.summary_lines(evaluation)[0]
+    summary = json.loads(evaluation.files["json"].read_text())["summary"]
+    assert {entry["method"]: entry["vgg_frechet"] for entry in summary} == pytest.approx(distances)
+    assert "Fréchet (VGG19)" in evaluation.files["html"].read_text()
+
+
 def test_report_folder_with_other_files_is_refused(inputs, random_vgg, tmp_path):
     busy = tmp_path / "busy"
     busy.mkdir()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -371,6 +372,28 @@ def test_gan_commands_end_to_end(tmp_path, monkeypatch):
     assert Image.open(report / "grid.jpg").size == (3 * 32, 2 * 32)
     with (report / "report.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == 3 * 2
+
+    # One generator's model file is tested alone, against its own training's other domain by default.
+    report = tmp_path / "report-b2a"
+    result = runner.invoke(gan_group, ["test", str(run / "b2a.safetensors"), "--data", config.domain_b, "-o", str(report),
+                                       "--size", "32", "--max-images", "2", "--max-references", "2", "--device", "cpu"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "gan-b2a" in result.output and "Fréchet" in result.output
+    assert json.loads((report / "report.json").read_text())["settings"]["direction"] == "b2a"
+
+    # Installed generators of one run: --direction finds the other one by its run.
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(run / "a2b.safetensors", models / "mine2paintings.safetensors")
+    shutil.copy(run / "b2a.safetensors", models / "paintings2mine.safetensors")
+    monkeypatch.setenv("PAINTERLY_MODELS_DIR", str(models))
+    from painterly.cli.gan import gan_model_path
+
+    assert gan_model_path(Path("mine2paintings"), "b2a", direction_given=True) == models / "paintings2mine.safetensors"
+    assert gan_model_path(Path("mine2paintings"), "a2b", direction_given=True) == models / "mine2paintings.safetensors"
+    out = tmp_path / "back.png"
+    result = runner.invoke(gan_group, ["apply", "mine2paintings", str(photo), "-o", str(out), "--direction", "b2a"])
+    assert result.exit_code == 0 and Image.open(out).size == (40, 28), result.output
 
 
 def test_train_command_takes_the_adversarial_options(tmp_path, photos):

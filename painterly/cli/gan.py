@@ -76,10 +76,27 @@ def gan_model_path(run: Path, direction: str, direction_given: bool) -> Path:
     except PainterlyError:
         raise PainterlyError(f"{str(run)!r} is neither a GAN run folder nor a model file or installed model: give the "
                              "folder `painterly gan train --out` wrote, a model file, or a name from `painterly styles`") from None
-    own = model_training_record(path).get("direction")
+    training = model_training_record(path)
+    own = training.get("direction")
     if direction_given and own is not None and own != direction:
-        raise PainterlyError(f"{run} translates {own} only: --direction chooses between the two models of a run folder")
+        # An installed generator's other direction is installed beside it under its own name.
+        other = other_direction_model(training, direction)
+        if other is None:
+            raise PainterlyError(f"{run} translates {own} only: --direction chooses between the two models of a run folder")
+        return other
     return path
+
+
+def other_direction_model(training: dict[str, Any], direction: str) -> Optional[Path]:
+    """The installed generator trained in the same CycleGAN run as ``training`` that translates
+    ``direction``, or ``None``."""
+    from painterly.models.files import list_model_names, model_training_record, resolve_model_path
+
+    for name in list_model_names():
+        other = model_training_record(name)
+        if other.get("direction") == direction and other.get("out") == training.get("out") and "out" in training:
+            return resolve_model_path(name)
+    return None
 
 
 @gan_group.command("apply")
@@ -115,7 +132,7 @@ def gan_apply_command(run: Path, image: Path, output: Path, direction: Optional[
 
 
 @gan_group.command("test")
-@click.argument("run", type=click.Path(path_type=Path))
+@click.argument("run", type=click.Path(path_type=Path), metavar="RUN|MODEL")
 @click.option("--data", required=True, type=click.Path(path_type=Path), metavar="DIR",
               help="Folder of images to translate (e.g. held-out photos for a2b).")  # fmt: skip
 @click.option("--output", "-o", "report_dir", required=True, type=click.Path(path_type=Path),
@@ -133,6 +150,9 @@ def gan_test_command(run: Path, data: Path, report_dir: Path, direction: str, re
                      max_references: int, size: int, device: str, vgg_weights: Optional[Path]) -> None:  # fmt: skip
     """Translate the images of --data with RUN, measure content and style distances, write a grid and a report.
 
+    RUN|MODEL is a run folder of `painterly gan train` (--direction picks its model) or one
+    generator: a model file or an installed name such as the shipped photo2impressionism.
+
     Style distances are measured against the target domain's images (normalized: 0 = a
     reference image, 1 = the input itself); content distances against the input; the
     Fréchet distance (VGG19 features, no downloads) between all translations and up to 64
@@ -147,11 +167,12 @@ def gan_test_command(run: Path, data: Path, report_dir: Path, direction: str, re
     from painterly.features import load_vgg19
     from painterly.train.cyclegan import evaluate_run
 
+    model = run if run.is_dir() else gan_model_path(run, direction, direction_given=False)
     resolved = resolve_device(device)
     vgg = load_vgg19(last_layer="relu5_1", device=resolved, weights=vgg_weights)
     with ProgressReporter("testing") as reporter:
         evaluation, grid = evaluate_run(
-            run, data, report_dir, vgg=vgg, direction=direction, references=references, max_images=max_images,
+            model, data, report_dir, vgg=vgg, direction=direction, references=references, max_images=max_images,
             max_references=max_references, size=size, device=resolved, progress=reporter,
         )  # fmt: skip
     for line in summary_lines(evaluation):

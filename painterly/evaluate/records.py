@@ -59,8 +59,9 @@ class Failure:
 class Evaluation:
     """Everything one evaluation produced; :mod:`painterly.evaluate.report` writes it out.
 
-    ``set_metrics`` holds FID and ArtFID per method (``{method: {"fid": …, "art_fid": …}}``)
-    when an Inception network was given; ``failures`` the outputs that failed (the evaluation
+    ``set_metrics`` holds set-level figures per method: ``vgg_frechet``, the Fréchet distance
+    between its outputs and the style images in VGG19 feature space (always), and ``fid`` and
+    ``art_fid`` when an Inception network was given (``{method: {"vgg_frechet": …, "fid": …}}``); ``failures`` the outputs that failed (the evaluation
     goes on past them).
     """
 

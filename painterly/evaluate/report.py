@@ -72,6 +72,7 @@ class MethodSummary:
     std: dict[str, float] = field(default_factory=dict)
     fid: float = math.nan
     art_fid: float = math.nan
+    vgg_frechet: float = math.nan
     failed: int = 0
 
 
@@ -96,6 +97,7 @@ def summarize(evaluation: Evaluation) -> list[MethodSummary]:
         set_values = evaluation.set_metrics.get(method, {})
         summary.fid = set_values.get("fid", math.nan)
         summary.art_fid = set_values.get("art_fid", math.nan)
+        summary.vgg_frechet = set_values.get("vgg_frechet", math.nan)
         summaries.append(summary)
     return summaries
 
@@ -125,6 +127,8 @@ def summary_line(summary: MethodSummary) -> str:
         parts.append(f"warping {_number(summary.mean['warping_error'], 5)}")
     if math.isfinite(summary.mean["frames_per_second"]):
         parts.append(f"{_number(summary.mean['frames_per_second'], 1)} frames/s")
+    if math.isfinite(summary.vgg_frechet):
+        parts.append(f"Fréchet {summary.vgg_frechet:.1f}")
     if math.isfinite(summary.fid):
         parts.append(f"FID {summary.fid:.1f} ArtFID {summary.art_fid:.1f}")
     parts.append(f"({summary.count} images" + (f", {summary.failed} failed)" if summary.failed else ")"))
@@ -224,7 +228,7 @@ def report_dict(evaluation: Evaluation, summaries: Sequence[MethodSummary]) -> d
             "styles": {stem: str(path) for stem, path in evaluation.styles.items()},
             "summary": [
                 {"method": s.method, "count": s.count, "failed": s.failed, "mean": s.mean, "std": s.std, "fid": s.fid,
-                 "art_fid": s.art_fid}
+                 "art_fid": s.art_fid, "vgg_frechet": s.vgg_frechet}
                 for s in summaries
             ],
             "records": [record.to_dict() for record in evaluation.records],
@@ -285,8 +289,17 @@ th { background: #f3f3f3; } td.name, th.name { text-align: left; }
 """
 
 
+#: What the summary's Fréchet column means (the report's legend and the column's tooltip).
+FRECHET_MEANING = ("Fréchet distance between all of a method's outputs and the style images as a set, in VGG19 relu5_1 "
+                   "features (no downloads); lower is closer to the paintings' manner; grows for small sets, so compare "
+                   "methods within one report")
+
+
 def _summary_table(summaries: Sequence[MethodSummary], with_fid: bool) -> str:
     head = "".join(f'<th title="{html.escape(c.meaning)}">{html.escape(c.label)}</th>' for c in SUMMARY_COLUMNS)
+    with_frechet = any(math.isfinite(s.vgg_frechet) for s in summaries)
+    if with_frechet:
+        head += f'<th title="{html.escape(FRECHET_MEANING)}">Fréchet (VGG19)</th>'
     if with_fid:
         head += "<th>FID</th><th>ArtFID</th>"
     rows = []
@@ -294,6 +307,8 @@ def _summary_table(summaries: Sequence[MethodSummary], with_fid: bool) -> str:
         cells = "".join(
             f"<td>{_number(s.mean[c.key], c.digits)} ± {_number(s.std[c.key], c.digits)}</td>" for c in SUMMARY_COLUMNS
         )
+        if with_frechet:
+            cells += f"<td>{_number(s.vgg_frechet, 1)}</td>"
         if with_fid:
             cells += f"<td>{_number(s.fid, 2)}</td><td>{_number(s.art_fid, 2)}</td>"
         rows.append(f'<tr><td class="name">{html.escape(s.method)}</td><td>{s.count}</td>{cells}</tr>')
@@ -304,6 +319,7 @@ def _legend() -> str:
     items = "".join(
         f"<li><b>{html.escape(c.label)}</b>: {html.escape(c.meaning)}</li>" for c in SUMMARY_COLUMNS + RAW_COLUMNS
     )
+    items += f"<li><b>Fréchet (VGG19)</b>: {html.escape(FRECHET_MEANING)}</li>"
     return f"<ul>{items}</ul>"
 
 

@@ -18,7 +18,8 @@ from PIL import Image
 from painterly.errors import PainterlyError
 from painterly.evaluate import metrics
 from painterly.evaluate.measure import (
-    NAME_SEPARATOR, Measurement, check_method_label, measure, measure_output, output_name, pair_reference,
+    NAME_SEPARATOR, Measurement, check_method_label, feature_vectors, measure, measure_output, output_name,
+    pair_reference,
 )  # fmt: skip
 from painterly.evaluate.records import Evaluation, Failure, Record
 from painterly.evaluate.report import check_report_dir, write_report
@@ -183,9 +184,11 @@ def evaluate(
         if inception is not None:
             style_features = [inception(image_to_tensor(image, device=device)) for image in style_images.values()]
         failures: list[Failure] = []
+        vgg_vectors: dict[str, list[torch.Tensor]] = {}
         records = _image_records(content_paths, style_images, labels, source, vgg=vgg, size=size, device=device,
                                  inception=inception, output_features=output_features, notes=notes, counter=counter,
-                                 failures=failures)  # fmt: skip
+                                 failures=failures, vgg_vectors=vgg_vectors)  # fmt: skip
+        style_vectors = feature_vectors(vgg, [image_to_tensor(image, device=device) for image in style_images.values()])
         for clip in clips:
             content_paths[clip.stem] = poster(clip, video_settings.size, images_dir, protect=clips)  # type: ignore[arg-type]
             for style_stem, style_image in style_images.items():
@@ -209,8 +212,13 @@ def evaluate(
     evaluation = Evaluation(records=records, methods=labels + video_labels, contents=content_paths, styles=style_paths,
                             size=size, notes=notes, settings={"size": size, "device": str(device), **(settings or {})},
                             failures=failures)  # fmt: skip
+    for label, vectors in vgg_vectors.items():
+        # Every method's outputs against the paintings as a set (no downloads): a method that paints
+        # in the paintings' manner comes closer than one that only takes their colours.
+        evaluation.set_metrics.setdefault(label, {})["vgg_frechet"] = metrics.fid_from_features(torch.cat(vectors), style_vectors)
     if inception is not None:
-        evaluation.set_metrics = set_metrics(records, output_features, style_features)
+        for label, values in set_metrics(records, output_features, style_features).items():
+            evaluation.set_metrics.setdefault(label, {}).update(values)
     else:
         evaluation.notes.append("FID and ArtFID skipped: no Inception weights given (--inception-weights FILE)")
     if out_dir is not None:
@@ -242,7 +250,7 @@ def _output_source(methods: Mapping[str, MethodFunction] | str | os.PathLike, co
 def _image_records(content_paths: Mapping[str, Path], style_images: Mapping[str, Image.Image], labels: Sequence[str],
                    source: OutputSource, *, vgg, size: int, device: torch.device, inception: Optional[FeatureExtractor],
                    output_features: dict[str, list[torch.Tensor]], notes: list[str], counter: "_Counter",
-                   failures: list[Failure]) -> list[Record]:  # fmt: skip
+                   failures: list[Failure], vgg_vectors: dict[str, list[torch.Tensor]]) -> list[Record]:  # fmt: skip
     """One record per (content, style, method) output, measured against its pair; outputs that
     fail are added to ``failures`` instead."""
     records: list[Record] = []
@@ -262,6 +270,7 @@ def _image_records(content_paths: Mapping[str, Path], style_images: Mapping[str,
                     output = image_to_tensor(output_image, device=device)
                     features = inception(output) if inception is not None else None
                     values = measure_output(vgg, output, reference)
+                    vector = feature_vectors(vgg, [metrics.resize_to(output, tuple(content.shape[-2:]))])
                 except Exception as error:  # noqa: BLE001 — recorded; the other outputs go on
                     if isinstance(error, Cancelled):
                         raise
@@ -270,6 +279,7 @@ def _image_records(content_paths: Mapping[str, Path], style_images: Mapping[str,
                     continue
                 if features is not None:
                     output_features[label].append(features)
+                vgg_vectors.setdefault(label, []).append(vector)
                 records.append(Record(content=content_stem, style=style_stem, method=label, **values,
                                       seconds=measurement.seconds, peak_memory_mb=measurement.peak_memory_mb,
                                       width=output_image.width, height=output_image.height, output=output_path))  # fmt: skip

@@ -399,7 +399,8 @@ def evaluate_run(
     device: torch.device | str = "cpu",
     progress: Optional[ProgressCallback] = None,
 ):
-    """Translate the images of ``data`` with one direction of a run, measure them and write a report.
+    """Translate the images of ``data`` with one direction of a run (``run_dir``: its folder, or one
+    generator's model file), measure them and write a report.
 
     Every output is measured against every reference image of the target domain (by default the
     run's own ``domain_b`` for ``a2b``, ``domain_a`` for ``b2a``) with the project's metrics
@@ -426,10 +427,12 @@ def evaluate_run(
 
     if min(max_images, max_references) < 1 or size < 16:
         raise PainterlyError("give at least one image, one reference and a size of 16 pixels or more")
-    model_path = find_run_model(run_dir, direction)
+    # A run folder gives the direction's model; a model file (one direction, e.g. a shipped one) is itself.
+    model_path = find_run_model(run_dir, direction) if Path(run_dir).is_dir() else Path(run_dir)
+    training = read_model_file(model_path)[0].training
+    direction = training.get("direction", direction)
     contents = _spread(domain_images(data, "test data", "--data"), max_images)
     if references is None:
-        training = read_model_file(model_path)[0].training
         references = training.get("domain_b" if direction == "a2b" else "domain_a", "")
     domain_paths = domain_images(references, "reference folder", "--references")
     target = _spread(domain_paths, max_references)
