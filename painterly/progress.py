@@ -26,6 +26,8 @@ class ProgressEvent:
             asked for at this step, else ``None``.
         work: fraction of the estimated compute done, in ``[0, 1]``; steps at low resolution are
             cheaper than at full size, so this, not ``step / total``, is what an ETA should use.
+        memory: the work's estimated peak memory in bytes (the whole process), on its first event,
+            where the method estimates it; ``None`` otherwise.
     """
 
     step: int
@@ -34,6 +36,7 @@ class ProgressEvent:
     losses: dict[str, float] = field(default_factory=dict)
     preview: Optional[torch.Tensor] = None
     work: Optional[float] = None
+    memory: Optional[int] = None
 
     @property
     def fraction(self) -> float:

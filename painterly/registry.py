@@ -187,10 +187,10 @@ def _describe_model(name: str, titles: dict[str, str]) -> ModelEntry:
     training = model_training_record(name)
     if "direction" in training:  # `painterly gan train`: domain A is the photos, domain B the paintings
         source, target = _domain(training.get("domain_a", "A")), _domain(training.get("domain_b", "B"))
-        what = "photo → painting" if training["direction"] == "a2b" else "painting → photo"
         if training["direction"] != "a2b":
             source, target = target, source
-        return ModelEntry(name, "fast", f"{what} CycleGAN generator ({source} → {target})", kind="cyclegan")
+        return ModelEntry(name, "fast", f"translates {source} into {target} (CycleGAN generator: a whole collection's "
+                                        "look, not one painting's style)", kind="cyclegan")  # fmt: skip
     return ModelEntry(name, "fast", titles.get(name, name))
 
 

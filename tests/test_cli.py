@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -214,6 +215,9 @@ def test_stylize_without_a_terminal_prints_progress_lines_and_json_stays_one_lin
     assert result.exit_code == 0, result.output
     progress = [line for line in result.stderr.splitlines() if line.startswith("stylizing")]
     assert progress and " elapsed" in progress[-1] and "step 3/3" in progress[-1]
+    # The memory estimate comes first, once, before any step.
+    assert re.fullmatch(r"stylizing: needs about [\d.]+ [MG]B of memory \(estimate\)", progress[0]), progress[0]
+    assert sum("of memory" in line for line in progress) == 1
     result = run("stylize", photo_path, "--style", "starry-night", "-o", tmp_path / "out2.png", "--json", *QUICK)
     assert result.exit_code == 0, result.output
     assert " elapsed" not in result.stderr and len(result.stdout.strip().splitlines()) == 1

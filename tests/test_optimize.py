@@ -9,6 +9,7 @@ import torch
 
 from painterly.errors import PainterlyError
 from painterly.methods.optimize import OptimizeConfig, optimize, plan_scales
+from painterly.methods.optimize_spec import optimize_memory
 from painterly.ops.resize import resize_to_long_side
 from painterly.progress import Cancelled
 from painterly.ops.color import rgb_to_yiq
@@ -49,6 +50,9 @@ def test_losses_fall_and_output_has_requested_size(vgg):
     assert 0 <= result.min() and result.max() <= 1
     assert [event.step for event in events] == list(range(0, 13))
     assert events[0].stage == "preparing" and events[0].fraction == 0
+    # The peak memory is estimated before the work, for the output's size (48×36 here), and only then.
+    assert events[0].memory == optimize_memory(config, 48, 36, torch.float32) and events[0].memory > 0
+    assert all(event.memory is None for event in events[1:])
     assert events[-1].fraction == pytest.approx(1.0)
     final_scale = [event for event in events if event.stage.endswith("(48 px)")]
     assert final_scale[-1].losses["style"] < final_scale[0].losses["style"]

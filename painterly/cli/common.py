@@ -295,6 +295,11 @@ class ProgressReporter:
 
     def __call__(self, event: Any) -> Optional[bool]:
         self.last_losses = dict(event.losses)
+        if self.enabled and getattr(event, "memory", None) and self._progress is None and self._last_line is None:
+            # Said before the work starts, so a run too large for the machine can be stopped at once.
+            from painterly.devices import format_bytes
+
+            click.echo(f"{self.description}: needs about {format_bytes(event.memory)} of memory (estimate)", err=True)
         self._start()
         loss = event.losses.get("total")
         detail = f"step {event.step}/{event.total}" + (f" loss {loss:.4g}" if loss is not None else "")

@@ -22,7 +22,7 @@ from painterly.features.vgg import LAYER_NAMES, VGG19, deepest_layer, layer_chan
 from painterly.losses.gatys import StyleTargets, style_content_losses, style_targets, temporal_loss
 from painterly.losses.perceptual import total_variation
 from painterly.methods.optimize_spec import (
-    INIT_MODES, PARAMETERIZATIONS, OptimizeConfig, ScaleStage, lbfgs_history, plan_scales,
+    INIT_MODES, PARAMETERIZATIONS, OptimizeConfig, ScaleStage, lbfgs_history, optimize_memory, plan_scales,
 )  # fmt: skip
 from painterly.ops.pyramid import collapse_laplacian_pyramid, laplacian_pyramid
 from painterly.ops.resize import resize_to_long_side
@@ -287,7 +287,11 @@ def optimize(
     step = 0
     image: Optional[torch.Tensor] = None
     # Step 0: inputs are read and checked; say so before the first (slowest) step starts.
-    if progress is not None and progress(ProgressEvent(step=0, total=total_steps, stage="preparing", work=0.0)) is False:
+    scale = config.size / max(content.shape[-2:])
+    out_height, out_width = (max(1, round(side * scale)) for side in content.shape[-2:])
+    memory = optimize_memory(config, out_width, out_height, dtype)
+    if progress is not None and progress(ProgressEvent(step=0, total=total_steps, stage="preparing", work=0.0,
+                                                       memory=memory)) is False:  # fmt: skip
         raise Cancelled("cancelled before the first step")
     targets_at = TargetCache(vgg, content, styles, config, dtype, memory_format)
     for index, stage in enumerate(plan):
