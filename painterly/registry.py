@@ -182,15 +182,17 @@ class ModelEntry:
 
 def _describe_model(name: str, titles: dict[str, str]) -> ModelEntry:
     """A model's entry; CycleGAN generators say so and what they translate (read from the file's header)."""
-    from painterly.models.files import model_training_record
+    from painterly.models.files import model_header
 
-    training = model_training_record(name)
+    header = model_header(name)
+    training = header.training if header is not None else {}
     if "direction" in training:  # `painterly gan train`: domain A is the photos, domain B the paintings
         source, target = _domain(training.get("domain_a", "A")), _domain(training.get("domain_b", "B"))
         if training["direction"] != "a2b":
             source, target = target, source
-        return ModelEntry(name, "fast", f"translates {source} into {target} (CycleGAN generator: a whole collection's "
-                                        "look, not one painting's style)", kind="cyclegan")  # fmt: skip
+        what = header.record.get("title") or f"{source} into {target}"  # a shipped model's own words
+        return ModelEntry(name, "fast", f"translates {what} (CycleGAN generator: a whole collection's look, not one "
+                                        "painting's style)", kind="cyclegan")  # fmt: skip
     return ModelEntry(name, "fast", titles.get(name, name))
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
+import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -381,13 +382,20 @@ def test_gan_commands_end_to_end(tmp_path, monkeypatch):
     assert "gan-b2a" in result.output and "Fréchet" in result.output
     assert json.loads((report / "report.json").read_text())["settings"]["direction"] == "b2a"
 
-    # Installed generators of one run: --direction finds the other one by its run.
+    # Both generators installed by the shipping script, each with its title; --direction finds the other one.
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copy(run / "a2b.safetensors", models / "mine2paintings.safetensors")
-    shutil.copy(run / "b2a.safetensors", models / "paintings2mine.safetensors")
+    monkeypatch.setattr(sys, "argv", ["ship_cyclegan.py", str(run), "--a2b", "mine2paintings", "--b2a", "paintings2mine",
+                                      "--a2b-title", "my photos into paintings", "--b2a-title", "paintings into my photos",
+                                      "--into", str(models)])  # fmt: skip
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "ship_cyclegan.py"), run_name="__main__")
     monkeypatch.setenv("PAINTERLY_MODELS_DIR", str(models))
     from painterly.cli.gan import gan_model_path
+    from painterly.registry import list_models
+
+    titles = {entry.name: entry.title for entry in list_models() if entry.kind == "cyclegan"}
+    assert titles["mine2paintings"].startswith("translates my photos into paintings (CycleGAN generator")
+    assert titles["paintings2mine"].startswith("translates paintings into my photos (")
 
     assert gan_model_path(Path("mine2paintings"), "b2a", direction_given=True) == models / "paintings2mine.safetensors"
     assert gan_model_path(Path("mine2paintings"), "a2b", direction_given=True) == models / "mine2paintings.safetensors"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
@@ -24,7 +24,7 @@ from painterly.models.transformer import TransformerConfig, TransformerNet
 FORMAT_VERSION = 1
 
 __all__ = ["FORMAT_VERSION", "METADATA_KEY", "MODEL_SUFFIX", "ModelInfo", "create_model", "list_model_names", "list_pretrained",
-           "load_model", "model_dirs", "model_file_kind", "model_training_record", "read_model_file", "resolve_model_path",
+           "load_model", "model_dirs", "model_file_kind", "model_header", "model_training_record", "read_model_file", "resolve_model_path",
            "save_model", "user_models_dir"]  # fmt: skip
 
 
@@ -194,15 +194,21 @@ def _read_checkpoint(path: Path) -> tuple[ModelInfo, dict[str, torch.Tensor]]:
     return ModelInfo(network=network, training=config, record=record, name=name), state
 
 
-def model_training_record(name_or_path: str | Path) -> dict[str, Any]:
-    """The training config stored in a model file's header (weights not read); ``{}`` when unreadable."""
+def model_header(name_or_path: str | Path) -> Optional[ModelInfo]:
+    """What a model file says about itself, read from its header (weights not read); ``None`` when unreadable."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(resolve_model_path(name_or_path)), framework="pt") as handle:
-            return ModelInfo.from_json((handle.metadata() or {})[METADATA_KEY]).training
+            return ModelInfo.from_json((handle.metadata() or {})[METADATA_KEY])
     except Exception:  # listed anyway; using the model gives the clear error
-        return {}
+        return None
+
+
+def model_training_record(name_or_path: str | Path) -> dict[str, Any]:
+    """The training config stored in a model file's header (weights not read); ``{}`` when unreadable."""
+    header = model_header(name_or_path)
+    return header.training if header is not None else {}
 
 
 def load_model(
