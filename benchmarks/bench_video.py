@@ -178,7 +178,7 @@ def main() -> None:
         fast = create_stylizer("anystyle", paintings=[(load_style_image(args.style, 10**8), 1.0)],
                                options={"work_scale": args.work_scale}, device="cpu", frames=True)  # fmt: skip
     else:
-        # The default is a style model: the first shipped model may be a CycleGAN generator (photo2painting).
+        # The default is a style model: the first shipped model may be a CycleGAN generator (photo2impressionism).
         model = args.model or ("starry-night" if "starry-night" in list_pretrained() else None)
         trained = model is not None
         if model is None:

@@ -6,7 +6,7 @@ model of the same painting, and the collection (CycleGAN photo → painting) gen
 two style columns are captioned with their normalized Gram style distance to the painting and
 content distance to the photo (0 = the painting / the photo, 1 = the other one).
 
-    python scripts/make_gan_sheet.py --adversarial starry-adv.safetensors --collection photo2painting.run/a2b.safetensors
+    python scripts/make_gan_sheet.py --adversarial starry-adv.safetensors --collection photo2impressionism
 """
 
 from __future__ import annotations

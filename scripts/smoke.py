@@ -110,7 +110,7 @@ def commands(inputs: dict[str, Path], out: Path) -> list[Command]:
         Command("help", ["--help"]),
         Command("styles", ["styles"]),
         Command("stylize model", ["stylize", photo, "--model", "starry-night", "-o", f"{out}/model.jpg"], "model.jpg", PHOTO_SIZE),
-        Command("stylize gan model", ["stylize", photo, "--model", "photo2painting", "-o", f"{out}/gan.jpg"], "gan.jpg", PHOTO_SIZE),
+        Command("stylize gan model", ["stylize", photo, "--model", "photo2impressionism", "-o", f"{out}/gan.jpg"], "gan.jpg", PHOTO_SIZE),
         Command("stylize any painting", ["stylize", photo, "--style", "the-scream", "--method", "fast", "-o", f"{out}/any.jpg"],
                 "any.jpg", PHOTO_SIZE),
         Command("stylize painting file", ["stylize", photo, "--style", str(inputs["painting"]), "--method", "adain",
@@ -123,7 +123,7 @@ def commands(inputs: dict[str, Path], out: Path) -> list[Command]:
                 "video-1080.mp4", FULL_HD),
         Command("video any painting", ["video", clip, "--style", "shipwreck", "--method", "fast", "-o", f"{out}/video-any.mp4"],
                 "video-any.mp4", CLIP_SIZE),
-        Command("gan apply", ["gan", "apply", "photo2painting", photo, "-o", f"{out}/gan-apply.jpg"], "gan-apply.jpg", PHOTO_SIZE),
+        Command("gan apply", ["gan", "apply", "photo2impressionism", photo, "-o", f"{out}/gan-apply.jpg"], "gan-apply.jpg", PHOTO_SIZE),
         Command("export onnx", ["export", "starry-night", "--format", "onnx", "-o", f"{out}/starry.onnx"], "starry.onnx"),
     ]  # fmt: skip
 

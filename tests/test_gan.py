@@ -347,13 +347,16 @@ def test_gan_commands_end_to_end(tmp_path, monkeypatch):
         assert result.exit_code == 2 and result.output.startswith("error:") and result.output.count("\n") == 1, bad
     assert Image.open(photo).size == (40, 28)
 
-    # One generator alone: the run's model file, or the shipped photo → painting model by name.
-    for index, model in enumerate((str(run / "a2b.safetensors"), "photo2painting")):
+    # One generator alone: the run's model file, or a shipped one by name (its other direction with --direction).
+    for index, (model, direction) in enumerate(((str(run / "a2b.safetensors"), "a2b"), ("photo2impressionism", "a2b"),
+                                                ("photo2impressionism", "b2a"), ("impressionism2photo", "b2a"))):  # fmt: skip
         out = tmp_path / f"model{index}.png"
-        result = runner.invoke(gan_group, ["apply", model, str(photo), "-o", str(out), "--size", "24"])
+        result = runner.invoke(gan_group, ["apply", model, str(photo), "-o", str(out), "--size", "24", "--direction", direction])
         assert result.exit_code == 0, result.output
         assert Image.open(out).size == (24, 17)
-    for bad, message in ((["apply", "photo2painting", str(photo), "-o", str(tmp_path / "x.png"), "--direction", "b2a"],
+    # photo2impressionism --direction b2a is impressionism2photo: the same picture.
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "model2.png")), np.asarray(Image.open(tmp_path / "model3.png")))
+    for bad, message in ((["apply", str(run / "a2b.safetensors"), str(photo), "-o", str(tmp_path / "x.png"), "--direction", "b2a"],
                           "translates a2b only"),
                          (["apply", "no-such-model", str(photo), "-o", str(tmp_path / "x.png")], "neither a GAN run folder")):
         result = runner.invoke(gan_group, bad)

@@ -226,4 +226,4 @@ def test_relative_link_resolves(document, target):
 
 def test_heading_anchor():
     assert heading_anchor("Any painting (AdaIN)") == "any-painting-adain"
-    assert heading_anchor("`photo2painting` (CycleGAN)") == "photo2painting-cyclegan"
+    assert heading_anchor("`photo2impressionism` (CycleGAN)") == "photo2impressionism-cyclegan"

@@ -169,9 +169,9 @@ def test_styles_lists_the_registry_and_says_what_each_model_is():
     adain = next(method for method in listing["methods"] if method["name"] == "adain")
     assert adain["aliases"] == ["arbitrary"] and adain["needs_painting"] and not adain["needs_model"]
     models = {model["name"]: model for model in listing["models"]}
-    assert models["photo2painting"]["kind"] == "cyclegan"
-    assert models["photo2painting"]["title"].startswith("translates ")
-    assert "CycleGAN generator" in models["photo2painting"]["title"] and "not one painting's style" in models["photo2painting"]["title"]
+    assert models["photo2impressionism"]["kind"] == "cyclegan"
+    assert models["photo2impressionism"]["title"].startswith("translates ")
+    assert "CycleGAN generator" in models["photo2impressionism"]["title"] and "not one painting's style" in models["photo2impressionism"]["title"]
     assert models["starry-night"]["kind"] == "style" and "Gogh" in models["starry-night"]["title"]
     table = CliRunner().invoke(cli, ["styles"], terminal_width=200).output
     assert "CycleGAN generator" in table and "also: arbitrary" in table

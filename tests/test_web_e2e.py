@@ -224,7 +224,7 @@ class ShippedModelsRunner(FakeRunner):
     """The fake runner with models like the ones that ship: most named after a built-in painting, one not."""
 
     def models(self):
-        return [ModelInfo("photo2painting", "feedforward", "photo2painting"),
+        return [ModelInfo("photo2impressionism", "feedforward", "photo2impressionism"),
                 ModelInfo("starry-night", "feedforward", "The Starry Night"),
                 ModelInfo("the-scream", "feedforward", "The Scream"),
                 ModelInfo("toy", "feedforward", "Toy model")]
@@ -249,7 +249,7 @@ def test_model_gallery_method_words_and_a_result_at_its_own_size(browser, tmp_pa
         tiles = page.locator("#model-gallery .tile")
         expect(tiles).to_have_count(4)  # every model, also those without a painting of their name
         assert [tiles.nth(i).get_attribute("data-model") for i in range(4)] == [
-            "photo2painting", "starry-night", "the-scream", "toy"]
+            "photo2impressionism", "starry-night", "the-scream", "toy"]
         expect(page.locator('#model-gallery .tile[data-model="starry-night"] img')).to_have_attribute("src", BLOB)
         expect(page.locator('#model-gallery .tile[data-model="toy"]')).to_have_text("Toy model")
         expect(page.locator("#model")).to_have_value("the-scream")  # the painting picked, not the first name

@@ -44,8 +44,8 @@ def gan_train_command(quiet: bool, **values: Any) -> None:
 
     \b
     Examples:
-      painterly gan train --domain-a photos/ --domain-b paintings/ --out photo2painting.run
-      painterly gan train --domain-a photos/ --domain-b paintings/ --out photo2painting.run --resume
+      painterly gan train --domain-a photos/ --domain-b paintings/ --out photo2impressionism.run
+      painterly gan train --domain-a photos/ --domain-b paintings/ --out photo2impressionism.run --resume
 
     Each direction is saved as an ordinary style model (RUN/a2b.safetensors): use it with
     `painterly gan apply RUN`, or anywhere a model goes (--method fast --model RUN/a2b.safetensors).
@@ -65,7 +65,7 @@ def gan_train_command(quiet: bool, **values: Any) -> None:
 
 def gan_model_path(run: Path, direction: str, direction_given: bool) -> Path:
     """The generator to apply: ``direction``'s model in a run folder, or a model file or installed name
-    (one direction of a CycleGAN, e.g. the shipped ``photo2painting``)."""
+    (one direction of a CycleGAN, e.g. the shipped ``photo2impressionism``)."""
     from painterly.models.files import model_training_record, resolve_model_path
     from painterly.train.cyclegan import find_run_model
 
@@ -112,13 +112,13 @@ def gan_apply_command(run: Path, image: Path, output: Path, direction: Optional[
     """Translate IMAGE with a trained CycleGAN generator and write it to --output.
 
     RUN|MODEL is the run folder of `painterly gan train` (then --direction picks the model), or one
-    generator: a model file or an installed name such as the shipped photo2painting.
+    generator: a model file or an installed name such as the shipped photo2impressionism.
 
     \b
     Examples:
-      painterly gan apply photo2painting photo.jpg -o painted.jpg
-      painterly gan apply photo2painting.run photo.jpg -o painted.jpg
-      painterly gan apply photo2painting.run painting.jpg -o photo-like.jpg --direction b2a
+      painterly gan apply photo2impressionism photo.jpg -o painted.jpg
+      painterly gan apply photo2impressionism.run photo.jpg -o painted.jpg
+      painterly gan apply photo2impressionism.run painting.jpg -o photo-like.jpg --direction b2a
     """
     from painterly.io.images import check_output_path, load_image, save_image
     from painterly.registry import create_stylizer
@@ -160,7 +160,7 @@ def gan_test_command(run: Path, data: Path, report_dir: Path, direction: str, re
 
     \b
     Example:
-      painterly gan test photo2painting.run --data held-out-photos/ -o gan-report/
+      painterly gan test photo2impressionism.run --data held-out-photos/ -o gan-report/
     """
     from painterly.devices import resolve_device
     from painterly.evaluate.report import summary_lines
