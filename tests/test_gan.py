@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import runpy
 import sys
 from pathlib import Path
@@ -151,6 +152,33 @@ def test_adversarial_training_changes_both_networks_and_resumes_exactly(tmp_path
     for step in (3, 4):
         for name in ("total", "adversarial", "discriminator"):
             assert resumed[step][name] == pytest.approx(log[step][name], rel=1e-5)
+
+
+def test_multi_scale_discriminators_judge_smaller_copies_and_resume_exactly(tmp_path, photos):
+    from painterly.train.adversarial import MultiScaleAdversary, at_scale
+
+    assert at_scale(torch.ones(2, 3, 32, 24), 2).shape == (2, 3, 8, 6)
+    vgg = make_random_vgg("relu4_3")
+    adversarial = dict(adversarial_weight=0.5, warmup_steps=1, discriminator_scales=2, **TINY_DISCRIMINATOR)
+    straight = train(style_config(tmp_path / "a", photos, **adversarial), vgg=vgg)
+    log = read_log(straight.run_dir)
+    assert all(math.isfinite(log[step]["discriminator"]) and log[step]["discriminator"] > 0 for step in log)
+    first, last = checkpoint(straight.run_dir, 1), checkpoint(straight.run_dir, 4)
+    scales = [state["weights"] for state in last["extra"]["discriminator"]["scales"]]
+    assert len(scales) == 2 and changed(scales[0], scales[1])  # two discriminators, not one shared
+    assert all(changed(before["weights"], after["weights"]) for before, after in
+               zip(first["extra"]["discriminator"]["scales"], last["extra"]["discriminator"]["scales"]))  # fmt: skip
+
+    config = style_config(tmp_path / "b", photos, steps=2, **adversarial)
+    train(config, vgg=vgg)
+    config.steps, config.resume = 4, True
+    resumed = read_log(train(config, vgg=vgg).run_dir)
+    for name in ("total", "adversarial", "discriminator"):
+        assert resumed[4][name] == pytest.approx(log[4][name], rel=1e-5)
+    assert isinstance(MultiScaleAdversary(3, DiscriminatorConfig(channels=4, layers=2), gan_loss="hinge",
+                                          learning_rate=1e-3).judges[2].disc, PatchDiscriminator)  # fmt: skip
+    with pytest.raises(PainterlyError, match="discriminator-scales is 1, 2 or 3"):
+        style_config(tmp_path, photos, discriminator_scales=4).validate()
 
 
 def test_feature_discriminator_with_lsgan_and_r1(tmp_path, photos):

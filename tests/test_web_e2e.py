@@ -36,6 +36,8 @@ from web_fakes import FakeRunner  # noqa: E402
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 15_000
+# Assertions wait as long as page actions: a CI machine under load can take over 5 s to finish a fake job.
+expect.set_options(timeout=TIMEOUT_MS)
 BLOB = re.compile("^blob:")
 
 

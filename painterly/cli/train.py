@@ -22,7 +22,7 @@ TRAIN_OPTIONS = [
     "style_size", "learning_rate", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
     "seed", "checkpoint_every", "sample_every", "log_every", "keep_checkpoints", "precision", "workers", "run_dir",
     "init", "name", "adversarial_weight", "gan_loss", "discriminator_features", "discriminator_channels",
-    "discriminator_layers", "discriminator_spectral_norm", "d_learning_rate", "warmup_steps", "r1_weight",
+    "discriminator_layers", "discriminator_spectral_norm", "discriminator_scales", "d_learning_rate", "warmup_steps", "r1_weight",
 ]  # fmt: skip
 
 

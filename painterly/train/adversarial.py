@@ -121,3 +121,42 @@ class Adversary:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.disc.load_state_dict(state["weights"])
         self.optimizer.load_state_dict(state["optimizer"])
+
+
+def at_scale(images: torch.Tensor, scale: int) -> torch.Tensor:
+    """``(B, C, H, W)`` averaged down by ``2^scale`` (``scale`` 0: unchanged): ``(B, C, H / 2^s, W / 2^s)``."""
+    return images if scale == 0 else torch.nn.functional.avg_pool2d(images, 2**scale)
+
+
+class MultiScaleAdversary:
+    """Discriminators of one shape at ``scales`` sizes of the same inputs (pix2pixHD): the first
+    judges them as they are, each next one at half the size of the one before, so together they
+    see single strokes and the way strokes are laid together. Same interface as :class:`Adversary`;
+    the losses are the means over the scales."""
+
+    def __init__(self, scales: int, config: DiscriminatorConfig, **options: Any):
+        self.judges = [Adversary(config, **options) for _ in range(scales)]
+
+    def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        losses = [judge.generator_loss(at_scale(fake, index)) for index, judge in enumerate(self.judges)]
+        return torch.stack(losses).mean()
+
+    def step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+        steps = [judge.step(at_scale(real, index), at_scale(fake, index)) for index, judge in enumerate(self.judges)]
+        return {name: sum(values[name] for values in steps) / len(steps) for name in steps[0]}
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        for judge in self.judges:
+            judge.set_learning_rate(learning_rate)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"scales": [judge.state_dict() for judge in self.judges]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for judge, own in zip(self.judges, state["scales"], strict=True):
+            judge.load_state_dict(own)
+
+
+def make_adversary(scales: int, config: DiscriminatorConfig, **options: Any) -> Adversary | MultiScaleAdversary:
+    """One :class:`Adversary`, or a :class:`MultiScaleAdversary` for ``scales`` > 1."""
+    return Adversary(config, **options) if scales == 1 else MultiScaleAdversary(scales, config, **options)

@@ -132,6 +132,9 @@ class TrainConfig(RunSettings, NetworkTraining):
         discriminator_channels: channels of the discriminator's first layer (doubled per layer).
         discriminator_layers: strided layers of the discriminator (3: 70 px patches on pixels).
         discriminator_spectral_norm: spectral normalization in the discriminator.
+        discriminator_scales: how many sizes the network's outputs and the painting's patches are
+            judged at, one discriminator each (pix2pixHD): 1 (the default) at their own size; 2 or 3
+            also at half and a quarter of it, where 70 px patches see groups of strokes.
         d_learning_rate: the discriminator's Adam step size (two time-scale rule: above the
             network's).
         warmup_steps: steps that train the network with the perceptual losses only (the
@@ -169,6 +172,7 @@ class TrainConfig(RunSettings, NetworkTraining):
     discriminator_channels: int = 64
     discriminator_layers: int = 3
     discriminator_spectral_norm: bool = True
+    discriminator_scales: int = 1
     d_learning_rate: float = 4e-4
     warmup_steps: int = 100
     r1_weight: float = 0.0
@@ -192,6 +196,8 @@ class TrainConfig(RunSettings, NetworkTraining):
             raise PainterlyError("name at least one style layer and one content layer")
         if min(self.adversarial_weight, self.r1_weight, self.warmup_steps) < 0:
             raise PainterlyError("adversarial-weight, r1-weight and warmup-steps must be 0 or more")
+        if self.discriminator_scales not in (1, 2, 3):
+            raise PainterlyError(f"discriminator-scales is 1, 2 or 3, got {self.discriminator_scales}")
         if self.d_learning_rate <= 0:
             raise PainterlyError(f"discriminator learning rate must be positive, got {self.d_learning_rate}")
         check_gan_loss(self.gan_loss)

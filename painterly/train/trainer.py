@@ -26,7 +26,7 @@ from painterly.models.files import ModelInfo, save_model
 from painterly.models.transformer import TransformerNet
 from painterly.ops.resize import resize_to_long_side
 from painterly.progress import ProgressCallback
-from painterly.train.adversarial import Adversary, fit_painting, style_patches
+from painterly.train.adversarial import Adversary, MultiScaleAdversary, fit_painting, make_adversary, style_patches
 from painterly.train.config import TrainConfig
 from painterly.train.data import Batch, PhotoCrops, list_photos
 from painterly.train.loop import SAMPLE_COUNT, Run, Sample, TrainResult, fit, image_grid
@@ -126,11 +126,12 @@ class StyleStep:
         self.net = net.to(device)
         self.trained = run.parallel(self.net)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.learning_rate)
-        self.adversary: Optional[Adversary] = None
+        self.adversary: Optional[Adversary | MultiScaleAdversary] = None
         self.loss_names: tuple[str, ...] = LOSS_NAMES
         if config.adversarial:
-            self.adversary = Adversary(
-                config.discriminator_config(), gan_loss=config.gan_loss, learning_rate=config.d_learning_rate,
+            self.adversary = make_adversary(
+                config.discriminator_scales, config.discriminator_config(), gan_loss=config.gan_loss,
+                learning_rate=config.d_learning_rate,
                 r1_weight=config.r1_weight, device=device, info=run.info,
             )  # fmt: skip
             self.painting = fit_painting(self.painting, config.crop_size)
@@ -223,7 +224,7 @@ def _discriminator_layers(config: TrainConfig) -> list[str]:
     return [config.discriminator_features] if config.adversarial and config.discriminator_features != "pixels" else []
 
 
-def _adversarial_loss(adversary: Adversary, fake: torch.Tensor, active: bool) -> torch.Tensor:
+def _adversarial_loss(adversary: Adversary | MultiScaleAdversary, fake: torch.Tensor, active: bool) -> torch.Tensor:
     """The generator's adversarial loss; during warm-up only measured (no graph), since it is not trained on."""
     if active:
         return adversary.generator_loss(fake)
