@@ -23,6 +23,9 @@ from painterly.evaluate import metrics
 
 #: Separates content stem, style stem and method in output file names.
 NAME_SEPARATOR = "__"
+#: The VGG19 layer whose per-image mean the Fréchet distances compare (one of the style layers, so
+#: :func:`measure_output`'s pass gives it at no cost).
+FRECHET_LAYER = "relu5_1"
 _SAFE_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -176,14 +179,20 @@ def pair_reference(vgg, content: torch.Tensor, style: torch.Tensor) -> PairRefer
     return PairReference(content, content_features, style_features, scales)
 
 
-def measure_output(vgg, output: torch.Tensor, reference: PairReference) -> dict[str, float]:
+def measure_output(vgg, output: torch.Tensor, reference: PairReference,
+                   vectors: Optional[list[torch.Tensor]] = None) -> dict[str, float]:  # fmt: skip
     """The per-image metrics of ``output (1, 3, H, W)`` in ``[0, 1]``, resized to the content's size if needed.
+
+    ``vectors``: where to append the output's ``(1, 512)`` feature vector of :func:`feature_vectors`
+    (relu5_1, from the same VGG19 pass).
 
     Returns:
         The :class:`Record` fields from ``content_distance`` to ``colourfulness``.
     """
     output = metrics.resize_to(output, tuple(reference.content.shape[-2:]))
     features = vgg(output, metrics.STYLE_LAYERS + metrics.CONTENT_LAYERS)
+    if vectors is not None:
+        vectors.append(features[FRECHET_LAYER].float().mean(dim=(2, 3)).cpu())
     values: dict[str, float] = {}
     for field_name, kind, layers in _DISTANCES:
         target = reference.content_features if kind == "content" else reference.style_features
@@ -195,7 +204,7 @@ def measure_output(vgg, output: torch.Tensor, reference: PairReference) -> dict[
     return values
 
 
-def feature_vectors(vgg, images: list[torch.Tensor], layer: str = "relu5_1") -> torch.Tensor:
+def feature_vectors(vgg, images: list[torch.Tensor], layer: str = FRECHET_LAYER) -> torch.Tensor:
     """One vector per image: ``layer``'s activations averaged over the image, ``(N, C)`` float32.
 
     ``images``: ``(1, 3, H, W)`` RGB in ``[0, 1]`` (any sizes), on ``vgg``'s device. The set-level
@@ -205,7 +214,7 @@ def feature_vectors(vgg, images: list[torch.Tensor], layer: str = "relu5_1") -> 
         return torch.cat([vgg(image, [layer])[layer].float().mean(dim=(2, 3)).cpu() for image in images])
 
 
-def vgg_frechet_distance(vgg, images: list[torch.Tensor], references: list[torch.Tensor], layer: str = "relu5_1") -> float:
+def vgg_frechet_distance(vgg, images: list[torch.Tensor], references: list[torch.Tensor], layer: str = FRECHET_LAYER) -> float:
     """Fréchet distance between two sets of images in VGG19 feature space (``layer`` averaged over
     each image): 0 for the same set, larger as the sets' feature distributions part. Like FID it is
     biased upward for small sets: compare values computed on sets of the same sizes."""

@@ -269,8 +269,8 @@ def _image_records(content_paths: Mapping[str, Path], style_images: Mapping[str,
                     output_image, output_path, measurement = produced
                     output = image_to_tensor(output_image, device=device)
                     features = inception(output) if inception is not None else None
-                    values = measure_output(vgg, output, reference)
-                    vector = feature_vectors(vgg, [metrics.resize_to(output, tuple(content.shape[-2:]))])
+                    vectors: list[torch.Tensor] = []
+                    values = measure_output(vgg, output, reference, vectors)
                 except Exception as error:  # noqa: BLE001 — recorded; the other outputs go on
                     if isinstance(error, Cancelled):
                         raise
@@ -279,7 +279,7 @@ def _image_records(content_paths: Mapping[str, Path], style_images: Mapping[str,
                     continue
                 if features is not None:
                     output_features[label].append(features)
-                vgg_vectors.setdefault(label, []).append(vector)
+                vgg_vectors.setdefault(label, []).extend(vectors)
                 records.append(Record(content=content_stem, style=style_stem, method=label, **values,
                                       seconds=measurement.seconds, peak_memory_mb=measurement.peak_memory_mb,
                                       width=output_image.width, height=output_image.height, output=output_path))  # fmt: skip
