@@ -270,6 +270,18 @@ def gan_config(tmp_path: Path, **changes) -> CycleGANConfig:
     return CycleGANConfig(**values)
 
 
+def test_cyclegan_trains_in_bf16_close_to_fp32(tmp_path):
+    logs = {precision: read_log(train_cyclegan(gan_config(tmp_path / precision, steps=2, precision=precision)).run_dir)
+            for precision in ("bf16", "fp32")}  # fmt: skip
+    for name in ("cycle", "identity", "adversarial"):
+        # The same first step: bf16 passes change the losses by rounding only.
+        assert logs["bf16"][1][name] == pytest.approx(logs["fp32"][1][name], rel=0.05)
+        assert logs["bf16"][1][name] != logs["fp32"][1][name]  # bf16 did run
+    assert all(math.isfinite(value) for row in logs["bf16"].values() for value in row.values())
+    with pytest.raises(PainterlyError, match="unknown precision"):
+        gan_config(tmp_path / "c", precision="fp8").validate()
+
+
 def test_cyclegan_trains_both_directions_and_resumes_exactly(tmp_path):
     from painterly.methods.feedforward import FastConfig, FastStylizer
 

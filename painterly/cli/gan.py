@@ -16,7 +16,7 @@ GAN_TRAIN_OPTIONS = [
     "domain_a", "domain_b", "out", "steps", "batch_size", "variant", "resume", "device", "crop_size", "scale_jitter",
     "learning_rate", "d_learning_rate", "decay_from", "gan_loss", "cycle_weight", "identity_weight",
     "discriminator_channels", "discriminator_layers", "discriminator_spectral_norm", "r1_weight", "pool_size", "seed",
-    "checkpoint_every", "sample_every", "log_every", "keep_checkpoints",
+    "checkpoint_every", "sample_every", "log_every", "keep_checkpoints", "precision",
 ]  # fmt: skip
 
 _DIRECTION = click.option("--direction", "-d", type=click.Choice(list(DIRECTIONS)), default="a2b", show_default=True,

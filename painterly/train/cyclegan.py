@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from painterly.devices import resolve_device
+from painterly.devices import autocast, pick_precision, resolve_device
 from painterly.errors import PainterlyError
 from painterly.losses.adversarial import check_gan_loss
 from painterly.models.files import ModelInfo, save_model
@@ -75,6 +75,9 @@ class CycleGANConfig(RunSettings, NetworkTraining):
         r1_weight: weight of the R1 gradient penalty on real images (0: off).
         pool_size: past fakes kept per domain; the discriminators see a random mix of those and
             the newest (0: only the newest).
+        precision: the generators' (and their judges') forward passes: ``auto`` (bf16 where the
+            hardware runs it fast), ``bf16`` or ``fp32``; weights, losses and the discriminators'
+            own updates stay in float32.
     """
 
     domain_a: str = "photos"
@@ -96,6 +99,7 @@ class CycleGANConfig(RunSettings, NetworkTraining):
     discriminator_spectral_norm: bool = True
     r1_weight: float = 0.0
     pool_size: int = 50
+    precision: str = "auto"
     checkpoint_every: int = field(default=250, kw_only=True)
     sample_every: int = field(default=250, kw_only=True)
     #: Overrides ``variant`` with an explicit generator shape (tests, experiments).
@@ -198,6 +202,7 @@ class CycleGAN:
             for domain in ("a", "b")
         }
         self.optimizer = torch.optim.Adam(self.nets.parameters(), lr=config.learning_rate, betas=GAN_BETAS)
+        self.device, self.dtype = device, pick_precision(config.precision, device)
 
     def generator_losses(
         self, real_a: torch.Tensor, real_b: torch.Tensor, config: CycleGANConfig
@@ -212,12 +217,17 @@ class CycleGAN:
             ``fake_a = b2a(real_b)``, ``fake_b = a2b(real_a)``.
         """
         a2b, b2a = self.nets["a2b"], self.nets["b2a"]
-        fake_b, fake_a = a2b(real_a), b2a(real_b)
-        adversarial = self.judges["b"].generator_loss(fake_b) + self.judges["a"].generator_loss(fake_a)
-        cycle = F.l1_loss(b2a(fake_b), real_a) + F.l1_loss(a2b(fake_a), real_b)
+        with autocast(self.device, self.dtype):  # the networks' passes; the losses in float32 below
+            fake_b, fake_a = a2b(real_a), b2a(real_b)
+            adversarial = self.judges["b"].generator_loss(fake_b) + self.judges["a"].generator_loss(fake_a)
+            cycled_a, cycled_b = b2a(fake_b), a2b(fake_a)
+            if config.identity_weight > 0:
+                same_b, same_a = a2b(real_b), b2a(real_a)
+        fake_a, fake_b = fake_a.float(), fake_b.float()
+        cycle = F.l1_loss(cycled_a.float(), real_a) + F.l1_loss(cycled_b.float(), real_b)
         identity = torch.zeros((), device=real_a.device)
         if config.identity_weight > 0:
-            identity = F.l1_loss(a2b(real_b), real_b) + F.l1_loss(b2a(real_a), real_a)
+            identity = F.l1_loss(same_b.float(), real_b) + F.l1_loss(same_a.float(), real_a)
         total = adversarial + config.cycle_weight * cycle + config.identity_weight * identity
         return {"total": total, "adversarial": adversarial, "cycle": cycle, "identity": identity}, fake_a, fake_b
 
