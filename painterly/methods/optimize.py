@@ -287,12 +287,12 @@ def optimize(
     step = 0
     image: Optional[torch.Tensor] = None
     # Step 0: inputs are read and checked; say so before the first (slowest) step starts.
-    scale = config.size / max(content.shape[-2:])
-    out_height, out_width = (max(1, round(side * scale)) for side in content.shape[-2:])
-    memory = optimize_memory(config, out_width, out_height, dtype)
-    if progress is not None and progress(ProgressEvent(step=0, total=total_steps, stage="preparing", work=0.0,
-                                                       memory=memory)) is False:  # fmt: skip
-        raise Cancelled("cancelled before the first step")
+    if progress is not None:
+        scale = config.size / max(content.shape[-2:])
+        out_height, out_width = (max(1, round(side * scale)) for side in content.shape[-2:])
+        memory = optimize_memory(config, out_width, out_height, dtype)
+        if progress(ProgressEvent(step=0, total=total_steps, stage="preparing", work=0.0, memory=memory)) is False:
+            raise Cancelled("cancelled before the first step")
     targets_at = TargetCache(vgg, content, styles, config, dtype, memory_format)
     for index, stage in enumerate(plan):
         content_at_scale = resize_to_long_side(content, stage.long_side)
