@@ -262,6 +262,7 @@ def test_model_gallery_method_words_and_a_result_at_its_own_size(browser, tmp_pa
         expect(page.locator('#model-gallery .tile[data-model="toy"]')).to_have_class(re.compile("selected"))
 
         drop_photo(page, photo_bytes())
+        expect(page.locator("#photo-preview")).to_be_visible()
         page.click("#run")
         expect(page.locator("#compare")).to_be_visible()
         style, options = runner.calls[0]
@@ -287,7 +288,9 @@ def test_phone_layout(browser, tmp_path):
         expect(page.locator('#gallery .tile[data-style="starry-night"] img')).to_have_attribute("src", BLOB)
         expect(page.locator("#server-state")).not_to_be_empty()
         drop_photo(page, photo_bytes())
+        expect(page.locator("#photo-preview")).to_be_visible()  # the photo is read before Paint is pressed
         page.click('#gallery .tile[data-style="starry-night"]')
+        expect(page.locator('#gallery .tile[data-style="starry-night"]')).to_have_class(re.compile("selected"))
         page.click("#run")
         expect(page.locator("#compare")).to_be_visible()
         page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)  # to look at when it fails

@@ -57,8 +57,8 @@ class OptimizeConfig:
         init: ``"content"``, ``"noise"``, or a path to an image to start from.
         seed: seed of the noise initialization and of anything random.
         precision: ``"auto"`` (bf16 where the hardware runs it fast), ``"bf16"`` or ``"fp32"``.
-        channels_last: channels-last memory layout for the convolutions (default: on with bf16,
-            where it is faster).
+        channels_last: channels-last memory layout for the convolutions (default: on with bf16
+            and on CPUs, where it is faster).
         half_gram: with bf16, multiply the Gram matrices' bf16 features as they are (the kernels
             sum in float32 and round the result: 0.1 % error, ~10× faster on a CPU with bf16 units);
             off: convert them to float32 first, as before.
