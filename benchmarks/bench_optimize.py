@@ -33,6 +33,7 @@ from painterly.features.vgg import deepest_layer
 from painterly.io.images import image_to_tensor, load_image, save_image, tensor_to_image
 from painterly.losses.gatys import style_content_losses, style_targets
 from painterly.methods.optimize import OptimizeConfig, estimate_memory, optimize
+from painterly.methods.optimize_stylizer import anystyle_start, top_scale_only
 from painterly.ops.resize import resize_to_long_side
 from painterly.registry import list_styles
 
@@ -112,7 +113,11 @@ def run_one(name: str, vgg, content: torch.Tensor, style: torch.Tensor, config: 
     for _ in range(repeats):
         start = time.perf_counter()
         with PeakMemory() as memory:
-            image = optimize(vgg, content, [(style, 1.0)], config)
+            if config.init == "anystyle":  # as the optimize method runs it: the network's painting, then the top scale
+                learned = anystyle_start(content, [(style, 1.0)], config.style_scale, content.device)
+                image = optimize(vgg, content, [(style, 1.0)], top_scale_only(config), init_image=learned)
+            else:
+                image = optimize(vgg, content, [(style, 1.0)], config)
         seconds = min(seconds, time.perf_counter() - start)
     style_loss, content_loss = measure(vgg, image, content, style, OptimizeConfig()) if measured else (float("nan"),) * 2
     if out is not None:
@@ -155,6 +160,8 @@ def main() -> None:
     parser.add_argument("--previous-steps", type=int, help="steps of the previous default (default: 140, 100 above 512 px)")
     parser.add_argument("--repeats", type=int, default=1, help="best of N timings")
     parser.add_argument("--steps", type=int, help="Painterly steps (default: OptimizeConfig's)")
+    parser.add_argument("--precision", help="Painterly's precision (default: auto, bf16 where the CPU has bf16 units)")
+    parser.add_argument("--init", help="Painterly's start (default: OptimizeConfig's; anystyle: the any-painting network's painting)")
     parser.add_argument("--startup", action="store_true", help="only measure the time to the first progress event")
     parser.add_argument("--out", type=Path, help="folder to save the results in")
     parser.add_argument("--device", default="cpu")
@@ -169,7 +176,9 @@ def main() -> None:
         return
 
     stylizer = Stylizer(device=args.device)
-    default = OptimizeConfig(size=args.size, quality=args.quality, **({"steps": args.steps} if args.steps else {}))
+    default = OptimizeConfig(size=args.size, quality=args.quality, **({"steps": args.steps} if args.steps else {}),
+                             **({"init": args.init} if args.init else {}),
+                             **({"precision": args.precision} if args.precision else {}))  # fmt: skip
     previous = OptimizeConfig(size=args.size, **PREVIOUS_DEFAULT, steps=args.previous_steps or (140 if args.size <= 512 else 100))
     vgg = stylizer.feature_network(deepest_layer([*default.content_layers, *default.style_layers]))
     # The classic setup: one scale, fp32, L-BFGS from the photo, Gatys-style weights (content 1, style 10).

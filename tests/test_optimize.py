@@ -247,3 +247,23 @@ def test_the_half_precision_gram_matrix_follows_the_float32_one(vgg):
                                                                         half_gram=half))
                for half in (False, True)]  # fmt: skip
     assert (results[0] - results[1]).abs().mean().item() < 0.02
+
+
+def test_anystyle_start_stands_in_for_the_lower_scales(vgg):
+    from painterly.io.images import tensor_to_image
+    from painterly.methods.optimize_stylizer import OptimizeStylizer, anystyle_start, top_scale_only
+
+    config = OptimizeConfig(size=64, steps=12, min_size=16, precision="fp32", init="anystyle")
+    run = top_scale_only(config)
+    assert (run.size, run.min_size, run.steps) == (64, 64, plan_scales(64, 16, 12, 1.0)[-1].steps) == (64, 64, 4)
+    content, painting = photo(48, 64), stripes()
+    start = anystyle_start(content, [(painting, 1.0)], 1.0, torch.device("cpu"), lambda layer, pooling: vgg)
+    assert start.shape == content.shape and 0 <= start.min() and start.max() <= 1
+    assert (start - content).abs().mean() > 0.02  # the network painted the photo
+    stylizer = OptimizeStylizer(config, [(tensor_to_image(painting), 1.0)], torch.device("cpu"), lambda layer, pooling: vgg)
+    events = []
+    result = stylizer.stylize_image(tensor_to_image(content), progress=events.append)
+    assert result.size == (64, 48)
+    # One scale, with the top scale's share of the steps, starting from the network's painting.
+    assert [event.stage for event in events[1:]] == ["scale 1/1 (64 px)"] * 4
+    assert events[-1].losses["total"] < events[1].losses["total"]
