@@ -39,6 +39,7 @@ class ToyConfig:
     keep_checkpoints: int = 2
     workers: int = 0
     hidden: int = 4
+    time_limit: float = 0.0
 
     def validate(self) -> "ToyConfig":
         if self.steps < 1:
@@ -157,6 +158,27 @@ def test_a_toy_trainer_resumes_exactly_after_being_stopped(tmp_path):
     config.steps, config.hidden = 8, 5
     with pytest.raises(PainterlyError, match="another network"):
         fit(config, ToyStep)
+
+
+def test_a_time_limit_stops_at_a_report_with_a_checkpoint_and_the_model_and_resume_goes_on(tmp_path):
+    straight = fit(ToyConfig(str(tmp_path / "a")), ToyStep)
+    # A limit that has passed after the first step: the run stops at its first report (step 2).
+    config = ToyConfig(str(tmp_path / "b"), checkpoint_every=0, log_every=2, time_limit=1e-9)
+    stopped = fit(config, ToyStep)
+    assert stopped.steps == 2 and stopped.models["toy"].is_file()
+    assert [p.name for p in (tmp_path / "b" / "checkpoints").iterdir()] == ["step-000002.pt"]
+    config.resume, config.time_limit = True, 0.0
+    resumed = fit(config, ToyStep)
+    assert resumed.steps == 6
+    first, second = torch.load(straight.models["toy"]), torch.load(resumed.models["toy"])
+    assert all(torch.equal(first[name], second[name]) for name in first)
+
+
+def test_a_bad_time_limit_is_a_clear_error():
+    from painterly.train.config import check_run_options
+
+    with pytest.raises(PainterlyError, match="time-limit must be a number of minutes"):
+        check_run_options(TrainConfig(data="x", style="starry-night", out="x.safetensors", time_limit=-1))
 
 
 def test_batches_decoded_by_worker_processes_train_alike(tmp_path):

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, options_from_config
+from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, note_time_limit, options_from_config
 from painterly.io.files import name_files
 from painterly.train.anystyle import AnyStyleConfig
 from painterly.train.arbitrary import ArbitraryTrainConfig
@@ -14,7 +14,7 @@ from painterly.train.config import PRECISIONS
 
 TRAIN_ARBITRARY_OPTIONS = [
     "data", "styles", "out", "steps", "batch_size", "crop_size", "width", "content_weight", "style_weight",
-    "tv_weight", "holdout", "resume", "device", "precision", "seed", "checkpoint_every", "sample_every",
+    "tv_weight", "holdout", "resume", "device", "precision", "seed", "checkpoint_every", "time_limit", "sample_every",
     "learning_rate", "learning_rate_decay", "scale_jitter", "style_scale_jitter", "style_layers", "log_every",
     "keep_checkpoints", "workers", "run_dir", "vgg_weights",
 ]  # fmt: skip
@@ -58,12 +58,13 @@ def train_arbitrary_command(quiet: bool, **values: Any) -> None:
                if result.unreadable else "")  # fmt: skip
     click.echo(f"wrote {result.model_path}: {result.steps} steps, {result.seconds / 60:.1f} min, "
                f"{result.images_per_second:.2f} images/s ({losses}){skipped}", err=True)  # fmt: skip
+    note_time_limit(result, config)
 
 
 TRAIN_ANYSTYLE_OPTIONS = [
     "paintings", "holdout", "data", "out", "init", "styles", "hidden", "views", "colour_views", "steps", "batch_size", "crop_min",
     "crop_max", "style_size", "style_loss", "learning_rate", "network_learning_rate", "content_weight",
-    "style_weight", "tv_weight", "max_grad_norm", "resume", "device", "precision", "seed", "checkpoint_every", "sample_every",
+    "style_weight", "tv_weight", "max_grad_norm", "resume", "device", "precision", "seed", "checkpoint_every", "time_limit", "sample_every",
     "log_every", "keep_checkpoints", "workers", "run_dir",
 ]  # fmt: skip
 
@@ -104,3 +105,4 @@ def train_anystyle_command(quiet: bool, **values: Any) -> None:
     losses = ", ".join(f"{name} {value:.4g}" for name, value in result.losses.items())
     click.echo(f"wrote {result.model_path}: {result.steps} steps, {result.seconds / 60:.1f} min, "
                f"{result.images_per_second:.2f} images/s ({losses})", err=True)  # fmt: skip
+    note_time_limit(result, config)

@@ -7,7 +7,8 @@ from typing import Any, Optional
 
 import click
 
-from painterly.cli.common import ProgressReporter, config_kwargs, exit_if_failed, handle_errors, options_from_config
+from painterly.cli.common import (ProgressReporter, config_kwargs, exit_if_failed, handle_errors, note_time_limit,
+                                  options_from_config)
 from painterly.errors import PainterlyError
 from painterly.losses.adversarial import GAN_LOSSES
 from painterly.train.cyclegan import DIRECTIONS, CycleGANConfig
@@ -16,7 +17,7 @@ GAN_TRAIN_OPTIONS = [
     "domain_a", "domain_b", "out", "steps", "batch_size", "variant", "resume", "device", "crop_size", "scale_jitter",
     "learning_rate", "d_learning_rate", "decay_from", "gan_loss", "cycle_weight", "identity_weight",
     "discriminator_channels", "discriminator_layers", "discriminator_spectral_norm", "r1_weight", "pool_size", "seed",
-    "checkpoint_every", "sample_every", "log_every", "keep_checkpoints", "precision",
+    "checkpoint_every", "sample_every", "log_every", "keep_checkpoints", "time_limit", "precision",
 ]  # fmt: skip
 
 _DIRECTION = click.option("--direction", "-d", type=click.Choice(list(DIRECTIONS)), default="a2b", show_default=True,
@@ -61,6 +62,7 @@ def gan_train_command(quiet: bool, **values: Any) -> None:
         f"{result.seconds / 60:.1f} min ({result.images_per_second:.2f} images/s; {losses})",
         err=True,
     )
+    note_time_limit(result, config)
 
 
 def gan_model_path(run: Path, direction: str, direction_given: bool) -> Path:

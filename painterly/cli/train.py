@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import click
 
-from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, options_from_config
+from painterly.cli.common import ProgressReporter, config_kwargs, handle_errors, note_time_limit, options_from_config
 from painterly.errors import PainterlyError
 from painterly.io.files import name_files
 from painterly.losses.adversarial import GAN_LOSSES
@@ -20,7 +20,7 @@ from painterly.train.styles import (
 TRAIN_OPTIONS = [
     "style", "data", "out", "steps", "batch_size", "variant", "resume", "device", "crop_size", "scale_jitter",
     "style_size", "learning_rate", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
-    "seed", "checkpoint_every", "sample_every", "log_every", "keep_checkpoints", "precision", "workers", "run_dir",
+    "seed", "checkpoint_every", "sample_every", "log_every", "keep_checkpoints", "time_limit", "precision", "workers", "run_dir",
     "init", "name", "adversarial_weight", "gan_loss", "discriminator_features", "discriminator_channels",
     "discriminator_layers", "discriminator_spectral_norm", "discriminator_scales", "d_learning_rate", "warmup_steps", "r1_weight",
 ]  # fmt: skip
@@ -124,6 +124,7 @@ def train_command(quiet: bool, from_scratch: bool, **values: Any) -> None:
         )
         if result.unreadable:
             click.echo(f"warning: skipped {len(result.unreadable)} unreadable files: {name_files(result.unreadable)}", err=True)
+        note_time_limit(result, config)
         if not values.get("styles") or recipe == "fine-tune shared":
             click.echo(f"paint with it: painterly stylize PHOTO --model {_model_reference(result.model_path)}", err=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -27,6 +29,8 @@ class RunSettings:
         keep_checkpoints: how many recent checkpoints to keep in the run folder.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         resume: continue from the latest checkpoint in the run folder, if there is one.
+        time_limit: minutes this session may train (0: no limit); past them the run stops at its next
+            report, writes a checkpoint and the model files, and a later --resume continues it.
     """
 
     seed: int = 0
@@ -36,6 +40,7 @@ class RunSettings:
     keep_checkpoints: int = 2
     device: str = "auto"
     resume: bool = False
+    time_limit: float = 0.0
 
 
 def check_run_options(config: Any) -> None:
@@ -48,6 +53,9 @@ def check_run_options(config: Any) -> None:
         raise PainterlyError(f"unknown precision {config.precision!r}: use auto, bf16 or fp32")
     if min(config.checkpoint_every, config.sample_every, getattr(config, "workers", 0)) < 0:
         raise PainterlyError("checkpoint-every, sample-every and workers must be 0 or more")
+    time_limit = getattr(config, "time_limit", 0.0)
+    if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit >= 0):
+        raise PainterlyError(f"time-limit must be a number of minutes, 0 or more (0: none), got {time_limit}")
 
 
 def run_folder(out: str, run_dir: Optional[str]) -> Path:

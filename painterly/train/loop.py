@@ -275,14 +275,25 @@ class _Loop:
                         log.add(step, losses, window.images_per_second, seconds)
                 preview = self._sample(step)
                 cancel = report and self._report(step, losses, window, preview)
-                if cancel or step == config.steps or (config.checkpoint_every and step % config.checkpoint_every == 0):
+                # Decided at reports only, where every process is, so that all stop at the same step.
+                out_of_time = report and self._out_of_time(window)
+                if cancel or out_of_time or step == config.steps or (config.checkpoint_every and step % config.checkpoint_every == 0):
                     self._checkpoint(step, seconds, losses)
                 if cancel:
                     raise Cancelled(f"training stopped at step {step}; continue it with --resume")
+                if out_of_time:
+                    break
         finally:
             if log is not None:
                 log.close()
         return self._finish(step, seconds_before + window.elapsed(), window.average_speed(step), losses)
+
+    def _out_of_time(self, window: "_Window") -> bool:
+        """Whether this session's ``time_limit`` (minutes) has passed, on any process."""
+        limit = getattr(self.config, "time_limit", 0.0)
+        if not limit:
+            return False
+        return distributed.any_process(window.elapsed() >= 60 * limit, self.run.info, self.run.device)
 
     def _resume(self) -> tuple[int, float, dict[str, float]]:
         """With ``config.resume``, load the run's last checkpoint; ``(step, seconds, losses)`` to go on from."""
