@@ -19,8 +19,21 @@ Every stage resumes from its checkpoints, so running the same command again (on 
 machine) continues where the last one stopped. Nothing is installed: copy the models you want into
 ``painterly/models/pretrained/`` and run ``scripts/export_shipped_graphs.py`` afterwards.
 
-    python scripts/train_everything.py --device cuda --out runs/everything        # a GPU, ~10 minutes
+    python scripts/train_everything.py --device cuda --out runs/everything --minutes 9   # a GPU for a quarter hour
     python scripts/train_everything.py --rehearse --out /tmp/rehearsal             # CPU: every stage, 2 steps
+
+With ``--minutes`` every stage gets ``--time-limit`` at its share of that budget, so a run that is
+slower than planned still writes every model before the machine goes back (a run killed from
+outside writes none). Measured on a lent H200: the CycleGAN stage alone trains 10 steps/s
+(20 images/s) at 256 px crops, not the 50–100× of the CPU's speed assumed below; its data loading,
+not the GPU, sets the pace.
+
+On this workplace's lent machines only the checkout travels (tracked and unignored files plus the
+folders ``carry`` names, 64 MiB in all), never ``../shared``: the photos (52 MB, 39 MB re-encoded at
+JPEG quality 80) and the paintings must be copied into an ignored folder of the checkout and given
+with ``--photos`` (the painting lists are read from ``../shared`` too), and the checkout itself is
+over that limit while the committed CycleGAN checkpoint (28.7 MB) and the ONNX graphs are in it.
+Files that come back are at most 16 MiB each: models are, full checkpoints are not.
 
 The GPU step counts are sized from the CPU speed of the same recipe (8–10 images/s on two cores)
 and a GPU's usual 50–100× on these small networks; they are an estimate until a lent GPU measures
@@ -101,6 +114,11 @@ class Plan:
     shared_paintings: Path = REPO / "checkpoints" / "shared-paintings.txt"
     gan_paintings: Path = REPO / "checkpoints" / "impressionism-paintings.txt"
     extra: tuple[str, ...] = ()  # more options for every `painterly train` (e.g. --precision fp32)
+    minutes: float = 0.0  # 0: no limit; else each stage stops at its share of these (STAGE_SHARES) and writes its models
+
+
+#: Shares of ``Plan.minutes`` per stage (the fine-tunes share theirs, the adversarial one counted as a style).
+STAGE_SHARES = {"shared": 0.3, "styles": 0.25, "anystyle": 0.15, "adain-decoder": 0.1, "photo2impressionism": 0.2}
 
 
 def committed_step() -> int:
@@ -143,8 +161,9 @@ def domain_folder(listing: Path, folder: Path) -> Path:
 
 
 def run_stage(name: str, arguments: list[str], model: Path, log: Path, command_words: tuple[str, ...] = ("train",),
-              out: Optional[Path] = None) -> StageResult:  # fmt: skip
-    command = [sys.executable, "-m", "painterly", *command_words, *arguments, "--out", str(out or model), "--resume", "-q"]
+              out: Optional[Path] = None, minutes: float = 0.0) -> StageResult:  # fmt: skip
+    limit = ["--time-limit", f"{minutes:.2f}"] if minutes > 0 else []
+    command = [sys.executable, "-m", "painterly", *command_words, *arguments, *limit, "--out", str(out or model), "--resume", "-q"]
     print(f"[{name}] {' '.join(command[3:])}", flush=True)
     started = time.perf_counter()
     with open(log, "a", encoding="utf-8") as output:
@@ -162,10 +181,12 @@ def train_everything(plan: Plan, out: Path, resume_from_committed: bool = True) 
     common = ["--data", str(plan.photos), "--device", plan.device, "--batch-size", str(plan.batch_size),
               "--crop-min", str(plan.crop_min), "--crop-max", str(plan.crop_max), *plan.extra]  # fmt: skip
     shared_model, shared_run = out / "shared.safetensors", out / "shared.run"
+    share = {name: plan.minutes * part for name, part in STAGE_SHARES.items()}
+    share["style"] = share.pop("styles") / (len(plan.styles) + 1)
     if resume_from_committed and not (shared_run / "checkpoints").is_dir():
         subprocess.run([sys.executable, str(REPO / "scripts" / "shared_checkpoint.py"), "unpack", str(shared_run)], check=True)
     results = [run_stage("shared", ["--styles", str(plan.shared_paintings), "--steps", str(plan.pretrain_steps),
-                                    "--run-dir", str(shared_run), *common], shared_model, log)]  # fmt: skip
+                                    "--run-dir", str(shared_run), *common], shared_model, log, minutes=share["shared"])]  # fmt: skip
     if results[0].exit_code == 0:
         for style in plan.styles:
             model = out / "models" / f"{style}.safetensors"
@@ -176,13 +197,13 @@ def train_everything(plan: Plan, out: Path, resume_from_committed: bool = True) 
                          "--content-target", str(STYLE_CONTENT_TARGETS.get(style, FINE_TUNE_CONTENT_TARGET)),
                          "--style-size", str(FINE_TUNE_STYLE_SIZE),
                          "--steps", str(plan.finetune_steps), "--name", style, *common]  # fmt: skip
-            results.append(run_stage(style, arguments, model, log))
+            results.append(run_stage(style, arguments, model, log, minutes=share["style"]))
         plain = out / "models" / f"{STYLES[0]}.safetensors"
         if plain.is_file():
             arguments = ["--style", STYLES[0], "--init", str(plain), "--adversarial-weight", "1", "--warmup-steps", "0",
                          "--steps", str(plan.finetune_steps), "--name", f"{STYLES[0]}-adversarial", *common]  # fmt: skip
             results.append(run_stage(f"{STYLES[0]}-adversarial", arguments,
-                                     out / "models" / f"{STYLES[0]}-adversarial.safetensors", log))  # fmt: skip
+                                     out / "models" / f"{STYLES[0]}-adversarial.safetensors", log, minutes=share["style"]))  # fmt: skip
         few = []
         if plan.anystyle_paintings:
             folder = out / "anystyle-paintings"
@@ -192,18 +213,19 @@ def train_everything(plan: Plan, out: Path, resume_from_committed: bool = True) 
                     (folder / painting.name).symlink_to(painting)
             few = ["--paintings", str(folder), "--views", "1"]
         results.append(run_stage("anystyle", ["--init", str(shared_model), "--steps", str(plan.anystyle_steps), *few, *common],
-                                 out / "anystyle.safetensors", log, ("train-anystyle",)))  # fmt: skip
+                                 out / "anystyle.safetensors", log, ("train-anystyle",), minutes=share["anystyle"]))  # fmt: skip
     holdout = [argument for name in ANY_PAINTING_HOLDOUT for argument in ("--holdout", name)]
     results.append(run_stage("adain-decoder", ["--data", str(plan.photos), "--styles", str(DATA / "train-paintings"), *holdout,
                                                "--steps", str(plan.adain_steps), "--crop-size", str(plan.adain_crop),
                                                "--batch-size", str(plan.batch_size), "--device", plan.device, *plan.extra],
-                             out / "adain-decoder.safetensors", log, ("train-arbitrary",)))  # fmt: skip
+                             out / "adain-decoder.safetensors", log, ("train-arbitrary",), minutes=share["adain-decoder"]))  # fmt: skip
     paintings = domain_folder(plan.gan_paintings, out / "impressionism")
     gan_run = out / "photo2impressionism.run"
     results.append(run_stage("photo2impressionism", ["--domain-a", str(plan.photos), "--domain-b", str(paintings),
                                                      "--steps", str(plan.gan_steps), "--crop-size", str(plan.gan_crop),
                                                      "--variant", "johnson", "--device", plan.device],
-                             gan_run / "a2b.safetensors", log, ("gan", "train"), out=gan_run))  # fmt: skip
+                             gan_run / "a2b.safetensors", log, ("gan", "train"), out=gan_run,
+                             minutes=share["photo2impressionism"]))  # fmt: skip
     summary = {"plan": {key: str(value) if isinstance(value, Path) else value for key, value in asdict(plan).items()},
                "stages": [asdict(result) for result in results]}  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -221,10 +243,12 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, help="training photos (default: ../shared/data/train-photos)")
     parser.add_argument("--styles", help="comma-separated subset of the styles to fine-tune")
     parser.add_argument("--fresh", action="store_true", help="pre-train the shared network from scratch, not from the committed checkpoint")
+    parser.add_argument("--minutes", type=float,
+                        help="time budget of the whole run: each stage stops at its share (and still writes its models)")
     args = parser.parse_args()
     plan = Plan(**REHEARSAL) if args.rehearse else Plan()
     for field, value in (("device", args.device), ("pretrain_steps", args.pretrain_steps), ("finetune_steps", args.finetune_steps),
-                         ("batch_size", args.batch_size), ("photos", args.photos)):  # fmt: skip
+                         ("batch_size", args.batch_size), ("photos", args.photos), ("minutes", args.minutes)):  # fmt: skip
         if value is not None:
             setattr(plan, field, value)
     if args.styles:

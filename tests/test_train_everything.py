@@ -21,7 +21,7 @@ def test_the_rehearsal_runs_every_stage_and_writes_models(tmp_path):
     photos = photo_folder(tmp_path / "photos", count=4)
     out = tmp_path / "everything"
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "train_everything.py"), "--rehearse", "--out", str(out),
-                           "--photos", str(photos)], capture_output=True, text=True, timeout=600)  # fmt: skip
+                           "--photos", str(photos), "--minutes", "60"], capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads((out / "summary.json").read_text())
     stages = summary["stages"]
@@ -30,6 +30,9 @@ def test_the_rehearsal_runs_every_stage_and_writes_models(tmp_path):
                                                     "photo2impressionism"]
     assert len(list((out / "impressionism").iterdir())) == 74  # the CycleGAN's painting domain
     assert all(stage["exit_code"] == 0 and Path(stage["model"]).is_file() for stage in stages)
+    # --minutes 60: each stage is bounded by its share of the hour (18 min for the shared network).
+    limits = {stage["name"]: float(stage["command"][stage["command"].index("--time-limit") + 1]) for stage in stages}
+    assert limits["shared"] == 18.0 and limits["photo2impressionism"] == 12.0 and limits["starry-night"] == 5.0
     # The shared network went on from the committed checkpoint, two steps further.
     losses = (out / "shared.run" / "losses.csv").read_text().splitlines()
     assert int(losses[-1].split(",")[0]) == summary["plan"]["pretrain_steps"]
