@@ -12,7 +12,7 @@ from PIL import Image
 from painterly.errors import PainterlyError
 from painterly.features.vgg import deepest_layer
 from painterly.io.images import image_to_tensor, pixels_digest, tensor_to_image
-from painterly.methods.optimize import OptimizeConfig, TemporalTerm, optimize, plan_scales
+from painterly.methods.optimize import INIT_MODES, OptimizeConfig, TemporalTerm, optimize, plan_scales
 from painterly.methods.optimize_spec import (OPTIMIZE_BASE_BYTES, OPTIMIZE_PAINTING_BYTES, OPTIMIZE_PIXEL_BYTES,
                                              OPTIMIZER_STEP_BYTES, SPEC, optimize_memory)  # fmt: skip
 from painterly.methods.spec import FeatureNetwork, Paintings
@@ -93,7 +93,7 @@ class OptimizeStylizer:
         return list(self.paintings)
 
     def _init_image(self) -> Optional[torch.Tensor]:
-        if self.config.init in ("content", "noise", "anystyle"):
+        if self.config.init in INIT_MODES:  # not a file: made in optimize() or, for anystyle, in stylize_image
             return None
         return image_to_tensor(load_style_image(self.config.init, max_pixels=10**9), device=self.device)
 
