@@ -33,7 +33,7 @@ from painterly.features.vgg import deepest_layer
 from painterly.io.images import image_to_tensor, load_image, save_image, tensor_to_image
 from painterly.losses.gatys import style_content_losses, style_targets
 from painterly.methods.optimize import OptimizeConfig, estimate_memory, optimize
-from painterly.methods.optimize_stylizer import anystyle_start, top_scale_only
+from painterly.methods.optimize_stylizer import anystyle_plan
 from painterly.ops.resize import resize_to_long_side
 from painterly.registry import list_styles
 
@@ -125,8 +125,8 @@ def run_one(name: str, vgg, content: torch.Tensor, style: torch.Tensor, config: 
         start = time.perf_counter()
         with PeakMemory(content.device) as memory:
             if config.init == "anystyle":  # as the optimize method runs it: the network's painting, then the top scale
-                learned = anystyle_start(content, [(style, 1.0)], config.style_scale, content.device)
-                image = optimize(vgg, content, [(style, 1.0)], top_scale_only(config), init_image=learned)
+                learned, run = anystyle_plan(content, [(style, 1.0)], config, content.device)
+                image = optimize(vgg, content, [(style, 1.0)], run, init_image=learned)
             else:
                 image = optimize(vgg, content, [(style, 1.0)], config)
         seconds = min(seconds, time.perf_counter() - start)

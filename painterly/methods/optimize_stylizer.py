@@ -27,7 +27,7 @@ from painterly.styles.catalog import load_style_image
 TEMPORAL_WEIGHT = 2000.0
 
 __all__ = ["OPTIMIZE_BASE_BYTES", "OPTIMIZE_PAINTING_BYTES", "OPTIMIZE_PIXEL_BYTES", "OPTIMIZER_STEP_BYTES", "SPEC",
-           "TEMPORAL_WEIGHT", "OptimizeStylizer", "anystyle_start", "optimize_memory", "top_scale_only"]  # fmt: skip
+           "TEMPORAL_WEIGHT", "OptimizeStylizer", "anystyle_plan", "anystyle_start", "optimize_memory", "top_scale_only"]  # fmt: skip
 
 
 def anystyle_start(content: torch.Tensor, paintings: list[tuple[torch.Tensor, float]], style_scale: float,
@@ -48,6 +48,13 @@ def top_scale_only(config: OptimizeConfig) -> OptimizeConfig:
     stands in for the lower scales)."""
     top = plan_scales(config.size, min(config.min_size, config.size), config.total_steps, config.fine_share)[-1]
     return dataclasses.replace(config, steps=top.steps, min_size=config.size)
+
+
+def anystyle_plan(content: torch.Tensor, paintings: list[tuple[torch.Tensor, float]], config: OptimizeConfig,
+                  device: torch.device, feature_network: Optional[FeatureNetwork] = None) -> tuple[torch.Tensor, OptimizeConfig]:  # fmt: skip
+    """What ``init="anystyle"`` runs: ``(start, config)``, the any-painting network's painting of
+    ``content`` and ``config`` cut to its top scale's steps (see :func:`anystyle_start`)."""
+    return anystyle_start(content, paintings, config.style_scale, device, feature_network), top_scale_only(config)
 
 
 class OptimizeStylizer:
@@ -105,8 +112,7 @@ class OptimizeStylizer:
         target = grey(content) if config.preserve_color == "luminance" else content
         paintings, init_image, run = self._prepared(target), self._init_image(), config
         if config.init == "anystyle":
-            init_image = anystyle_start(target, paintings, config.style_scale, self.device, self.feature_network)
-            run = top_scale_only(config)
+            init_image, run = anystyle_plan(target, paintings, config, self.device, self.feature_network)
         result = optimize(self.vgg, target, paintings, run, init_image=init_image, progress=progress)
         if config.preserve_color == "luminance":
             result = transfer_luminance(result, content)
