@@ -58,7 +58,7 @@ def handle_errors(command: Callable) -> Callable:
 
 def note_time_limit(result: Any, config: Any) -> None:
     """After a training run: say so when it stopped at its ``--time-limit`` before its ``--steps``."""
-    if getattr(config, "time_limit", 0) and result.steps < config.steps:
+    if config.time_limit and result.steps < config.steps:
         click.echo(f"stopped at the time limit after {result.steps} of {config.steps} steps: "
                    "run the same command with --resume to go on", err=True)  # fmt: skip
 

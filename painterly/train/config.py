@@ -52,7 +52,7 @@ def check_run_options(config: Any) -> None:
         raise PainterlyError(f"unknown precision {config.precision!r}: use auto, bf16 or fp32")
     if min(config.checkpoint_every, config.sample_every, getattr(config, "workers", 0)) < 0:
         raise PainterlyError("checkpoint-every, sample-every and workers must be 0 or more")
-    time_limit = getattr(config, "time_limit", 0.0)
+    time_limit = config.time_limit
     if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit >= 0):
         raise PainterlyError(f"time-limit must be a number of minutes, 0 or more (0: none), got {time_limit}")
 

@@ -67,6 +67,7 @@ class RunOptions(Protocol):
     sample_every: int
     log_every: int
     keep_checkpoints: int
+    time_limit: float  # minutes; 0: none
 
     def validate(self) -> Any: ...
 
@@ -290,10 +291,9 @@ class _Loop:
 
     def _out_of_time(self, window: "_Window") -> bool:
         """Whether this session's ``time_limit`` (minutes) has passed, on any process."""
-        limit = getattr(self.config, "time_limit", 0.0)
-        if not limit:
+        if not self.config.time_limit:
             return False
-        return distributed.any_process(window.elapsed() >= 60 * limit, self.run.info, self.run.device)
+        return distributed.any_process(window.elapsed() >= 60 * self.config.time_limit, self.run.info, self.run.device)
 
     def _resume(self) -> tuple[int, float, dict[str, float]]:
         """With ``config.resume``, load the run's last checkpoint; ``(step, seconds, losses)`` to go on from."""
