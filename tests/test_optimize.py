@@ -267,3 +267,13 @@ def test_anystyle_start_stands_in_for_the_lower_scales(vgg):
     # One scale, with the top scale's share of the steps, starting from the network's painting.
     assert [event.stage for event in events[1:]] == ["scale 1/1 (64 px)"] * 4
     assert events[-1].losses["total"] < events[1].losses["total"]
+
+
+def test_an_init_that_is_no_mode_and_no_file_is_a_clear_error(vgg, tmp_path):
+    from painterly.io.images import tensor_to_image
+    from painterly.methods.optimize_stylizer import OptimizeStylizer
+
+    config = OptimizeConfig(size=32, steps=2, min_size=32, precision="fp32", init=str(tmp_path / "missing.jpg"))
+    stylizer = OptimizeStylizer(config, [(tensor_to_image(stripes()), 1.0)], torch.device("cpu"), lambda layer, pooling: vgg)
+    with pytest.raises(PainterlyError, match=r"^init \(one of content, noise, anystyle, or an image\) '.*missing.jpg' is neither a file"):
+        stylizer.stylize_image(tensor_to_image(photo(24, 32)))

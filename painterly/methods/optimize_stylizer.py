@@ -102,7 +102,8 @@ class OptimizeStylizer:
     def _init_image(self) -> Optional[torch.Tensor]:
         if self.config.init in INIT_MODES:  # not a file: made in optimize() or, for anystyle, in stylize_image
             return None
-        return image_to_tensor(load_style_image(self.config.init, max_pixels=10**9), device=self.device)
+        what = f"init (one of {', '.join(INIT_MODES)}, or an image)"
+        return image_to_tensor(load_style_image(self.config.init, max_pixels=10**9, what=what), device=self.device)
 
     def stylize_image(self, image: Image.Image, progress: Optional[ProgressCallback] = None) -> Image.Image:
         config = self.config

@@ -56,8 +56,9 @@ def style_names() -> list[str]:
     return [entry.name for entry in list_styles()]
 
 
-def resolve_style_path(spec: str | Path) -> Path:
-    """A style given as a built-in name or a file path, as a path to an image file."""
+def resolve_style_path(spec: str | Path, what: str = "style") -> Path:
+    """A style given as a built-in name or a file path, as a path to an image file; ``what`` names
+    the input in the error for neither."""
     entry = find_style(str(spec)) if isinstance(spec, str) else None
     if entry is not None:
         return entry.path
@@ -65,7 +66,7 @@ def resolve_style_path(spec: str | Path) -> Path:
     if path.exists():
         return path
     raise PainterlyError(
-        f"style {str(spec)!r} is neither a file nor a built-in style; built-in styles: {', '.join(style_names())}"
+        f"{what} {str(spec)!r} is neither a file nor a built-in style; built-in styles: {', '.join(style_names())}"
     )
 
 
@@ -102,10 +103,11 @@ def normalize_styles(style: StyleSource | Sequence[StyleSource]) -> list[tuple[I
     return normalized
 
 
-def load_style_image(source: ImageSource, max_pixels: int) -> Image.Image:
-    """A style given as a built-in name, a path, a PIL image or an array, as an RGB image."""
+def load_style_image(source: ImageSource, max_pixels: int, what: str = "style") -> Image.Image:
+    """A style given as a built-in name, a path, a PIL image or an array, as an RGB image (``what``:
+    as in :func:`resolve_style_path`)."""
     if isinstance(source, (str, Path)):
-        return load_image(resolve_style_path(source), max_pixels=max_pixels)
+        return load_image(resolve_style_path(source, what), max_pixels=max_pixels)
     return load_image(source, max_pixels=max_pixels)
 
 
