@@ -338,6 +338,29 @@ def other_site():
         server.server_close()
 
 
+def test_paint_pressed_before_the_methods_arrive_waits_for_them(browser, tmp_path):
+    with running_server(tmp_path / "data", FakeRunner()) as base:
+        page = browser.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        held = []
+        page.route("**/api/models", lambda route: held.append(route))  # the methods' answer is held back until the press
+        page.goto(base + "/")
+        expect(page.locator('#gallery .tile[data-style="starry-night"] img')).to_have_attribute("src", BLOB)
+        drop_photo(page, photo_bytes())
+        expect(page.locator("#photo-preview")).to_be_visible()
+        page.click('#gallery .tile[data-style="starry-night"]')
+        for _ in range(100):
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, "the page asked for the methods"
+        expect(page.locator("#methods input")).to_have_count(0)
+        page.click("#run")
+        held[0].continue_()
+        expect(page.locator("#compare")).to_be_visible()
+        expect(page.locator("#form-error")).to_have_text("")
+
+
 def test_another_site_cannot_drive_the_studio(browser, tmp_path):
     import httpx
 

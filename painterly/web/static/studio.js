@@ -8,6 +8,7 @@ const state = {
   style: null,          // {name} or {file}
   methods: [],
   models: [],
+  loaded: Promise.resolve(),  // the server's styles, methods and history being loaded (loadAll)
   job: null,            // job being watched
   previewVersion: null,
   pollTimer: null,
@@ -288,6 +289,7 @@ function setMessage(text, bad = false) {
 }
 
 async function submitJob() {
+  await state.loaded;  // a press before the methods arrive waits for them instead of finding none
   const method = currentMethod();
   if (!state.photo) { showFormError("choose a photo first"); return; }
   if (!method) { showFormError("choose a method"); return; }
@@ -580,6 +582,7 @@ function setVideoMessage(text, bad = false) {
 }
 
 async function submitVideoJob() {
+  await state.loaded;
   const method = currentVideoMethod();
   if (!state.video) { showVideoError("choose a clip first"); return; }
   if (!method) { showVideoError("no trained model installed; train one with `painterly train`"); return; }
@@ -737,7 +740,7 @@ document.addEventListener("DOMContentLoaded", () => {
     $("token-form").hidden = true;
     $("token-error").textContent = "";
     $("server-state").textContent = "";
-    loadAll();
+    state.loaded = loadAll();
   });
-  loadAll();
+  state.loaded = loadAll();
 });
