@@ -40,6 +40,20 @@ def test_gram_matrix_gradcheck():
     assert torch.autograd.gradcheck(gram_matrix, (features,))
 
 
+def test_gram_matrix_gradient_of_bf16_features_is_bf16_and_close_to_float32():
+    torch.manual_seed(0)
+    features = torch.randn(2, 8, 6, 5).contiguous(memory_format=torch.channels_last)
+    weights = torch.randn(2, 8, 8)  # a non-symmetric upstream gradient
+    exact = features.double().requires_grad_(True)
+    (gram_matrix(exact) * weights.double()).sum().backward()
+    for products in (False, True):
+        half = features.bfloat16().requires_grad_(True)
+        (gram_matrix(half, half_products=products) * weights).sum().backward()
+        assert half.grad.dtype == torch.bfloat16 and half.grad.shape == features.shape
+        error = (half.grad.double() - exact.grad).norm() / exact.grad.norm()
+        assert error.item() < 0.01
+
+
 def targets_of(features: torch.Tensor) -> StyleTargets:
     gram = gram_matrix(features)
     return StyleTargets({"relu1_1": gram}, {"relu1_1": gram.pow(2).mean()})
