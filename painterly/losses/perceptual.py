@@ -60,6 +60,10 @@ class _SymmetricGram(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         (positions,) = ctx.saved_tensors
         symmetric = (grad + grad.transpose(1, 2)).to(positions.dtype)
+        if positions.transpose(1, 2).is_contiguous():
+            # (B, C, N) in memory (channels-first features): give the gradient that layout, so no copy
+            # is needed on its way back to the features. (P S)ᵀ = S Pᵀ, S being symmetric.
+            return torch.bmm(symmetric, positions.transpose(1, 2)).transpose(1, 2)
         return torch.bmm(positions, symmetric)
 
 
